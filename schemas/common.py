@@ -1,0 +1,36 @@
+"""Field types shared by the wire models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import AwareDatetime, ConfigDict, Field, PlainSerializer, StringConstraints
+
+STRICT = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+"""Inbound records: unknown fields are rejected and parsed records are immutable."""
+
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+"""An opaque id (event, customer, order, ...): 1..64 characters."""
+
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+"""An ISO 4217 code, three capital letters."""
+
+Amount = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=18, decimal_places=4, allow_inf_nan=False),
+    PlainSerializer(lambda value: float(value), return_type=float, when_used="json"),
+]
+"""A non-negative money amount, exact in memory, a JSON number on the wire."""
+
+Timestamp = Annotated[
+    AwareDatetime,
+    PlainSerializer(lambda value: value.isoformat(), return_type=str, when_used="json"),
+]
+"""An RFC 3339 instant with an explicit offset; naive timestamps are rejected."""
+
+
+def utc_iso(value: datetime) -> str:
+    """Renders an aware instant as RFC 3339 text."""
+    return value.isoformat()
