@@ -1,0 +1,89 @@
+"""Risk actions on ``risk.actions`` (CONTRACTS.md, "Risk actions") and the customer risk
+state the warning service keeps and the scorer reads."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.common import Identifier, Timestamp
+from schemas.scores import Grade, RiskLevel
+
+ActionType = Literal[
+    "notify",
+    "require_prepayment",
+    "cut_limit",
+    "restore_limit",
+    "manual_review",
+    "freeze_credit",
+    "unfreeze_credit",
+    "suspend_account",
+    "reinstate_account",
+]
+ACTION_TYPES: tuple[ActionType, ...] = (
+    "notify",
+    "require_prepayment",
+    "cut_limit",
+    "restore_limit",
+    "manual_review",
+    "freeze_credit",
+    "unfreeze_credit",
+    "suspend_account",
+    "reinstate_account",
+)
+AccountStatus = Literal["active", "limited", "frozen", "suspended"]
+
+
+class RiskAction(BaseModel):
+    """One graded action for the order system. ``action_id`` is derived from the trigger,
+    so the same trigger always yields the same id and a consumer applies it once."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    action_id: str
+    customer_id: Identifier
+    action: ActionType
+    credit_limit: float | None = Field(default=None, ge=0)
+    severity: RiskLevel
+    rule_id: str
+    rule_version: str
+    reason: str
+    score: int | None = Field(default=None, ge=300, le=900)
+    grade: Grade | None = None
+    model_version: str | None = None
+    triggered_by: str
+    issued_at: Timestamp
+
+
+class ActiveAction(BaseModel):
+    """An action still in effect for a customer, with why it was taken."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    action_id: str
+    action: ActionType
+    rule_id: str
+    reason: str
+    issued_at: Timestamp
+
+
+class CustomerRiskState(BaseModel):
+    """What the warning service knows of a customer, stored in Redis for the score API and
+    served at ``GET /v1/customers/{customer_id}/risk``.
+
+    ``credit_limit`` is the limit the warning service imposes (null: the model's limit
+    applies). A ``frozen`` or ``suspended`` customer is never approved on credit.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    customer_id: Identifier
+    status: AccountStatus = "active"
+    credit_limit: float | None = Field(default=None, ge=0)
+    active_actions: list[ActiveAction] = Field(default_factory=list)
+    last_score: int | None = None
+    last_grade: Grade | None = None
+    status_since: Timestamp | None = None
+    updated_at: Timestamp | None = None
+    version: int = Field(default=0, ge=0, description="Bumped on every change.")

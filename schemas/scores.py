@@ -1,0 +1,104 @@
+"""The sync score API (CONTRACTS.md, "Sync score API") and the ``risk.scores`` record."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.common import STRICT, Amount, Currency, Identifier, Timestamp
+from schemas.events import PaymentMethod
+
+Grade = Literal["S", "A", "B", "C", "D"]
+GRADES: tuple[Grade, ...] = ("S", "A", "B", "C", "D")
+RiskLevel = Literal["green", "yellow", "red"]
+Decision = Literal["approve", "prepay", "review", "decline"]
+MAX_BATCH = 1_000
+
+
+class OrderContext(BaseModel):
+    """The order in hand at checkout; without it the answer is about the customer alone."""
+
+    model_config = STRICT
+
+    amount: Amount
+    currency: Currency
+    payment_method: PaymentMethod
+
+
+class ScoreRequest(BaseModel):
+    model_config = STRICT
+
+    customer_id: Identifier
+    order: OrderContext | None = None
+
+
+class ScoreBatchRequest(BaseModel):
+    model_config = STRICT
+
+    requests: list[ScoreRequest] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class ReasonCode(BaseModel):
+    """One reason behind a score, most adverse first in any list of them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str = Field(description="Stable reason code, e.g. R_LATE_REPAYMENTS.")
+    feature: str = Field(description="The feature it is about.")
+    value: float | None = Field(description="The feature's value; null when undefined.")
+    impact: float = Field(description="Contribution to the log-odds of default; > 0 is adverse.")
+    text: str = Field(default="", description="A sentence a customer or analyst can read.")
+
+
+class ScoreResponse(BaseModel):
+    """Answer of ``POST /v1/score``. ``fallback`` is true when a configured policy, not the
+    model, produced it; ``fallback_reason`` then names why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    customer_id: str
+    score: int = Field(ge=300, le=900)
+    probability_of_default: float = Field(ge=0, le=1)
+    grade: Grade
+    risk_level: RiskLevel
+    decision: Decision
+    credit_limit: float = Field(ge=0)
+    available_credit: float = Field(ge=0)
+    reasons: list[ReasonCode]
+    model_version: str
+    features_as_of: Timestamp | None
+    fallback: bool
+    fallback_reason: str | None
+
+
+class ScoreBatchResponse(BaseModel):
+    results: list[ScoreResponse]
+
+
+class ScoreRecord(BaseModel):
+    """A streaming score on ``risk.scores``: what the warning service judges.
+
+    ``score_id`` is stable for a given trigger and model version, so a replay yields the same
+    id. ``features`` carries the vector the model saw (null = undefined), so rules can use
+    feature values without a second lookup.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    score_id: str
+    customer_id: Identifier
+    score: int = Field(ge=300, le=900)
+    probability_of_default: float = Field(ge=0, le=1)
+    grade: Grade
+    risk_level: RiskLevel
+    credit_limit: float = Field(ge=0)
+    reasons: list[ReasonCode]
+    model_version: str
+    feature_schema_version: int
+    features: dict[str, float | None]
+    features_as_of: Timestamp
+    triggered_by: str = Field(description="The event_id whose arrival caused this score.")
+    trigger_event_type: Literal["order", "payment", "refund", "review"] | None = None
+    event_occurred_at: Timestamp | None = None
+    scored_at: Timestamp
