@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AwareDatetime, ConfigDict, Field, PlainSerializer, StringConstraints
 
@@ -34,3 +35,25 @@ Timestamp = Annotated[
 def utc_iso(value: datetime) -> str:
     """Renders an aware instant as RFC 3339 text."""
     return value.isoformat()
+
+
+def field_errors(
+    errors: Iterable[Mapping[str, Any]], skip: int = 0, union_tags: frozenset[str] = frozenset()
+) -> list[dict[str, str]]:
+    """``[{"field": "events.3.amount", "reason": "..."}]`` from pydantic error details.
+
+    ``skip`` drops leading location parts that name the transport (``body``); a location
+    part in ``union_tags`` (the member a discriminator picked, e.g. ``order``) is dropped
+    too, so the field reads as the client sent it.
+    """
+    result: list[dict[str, str]] = []
+    for item in errors:
+        location = [str(part) for part in item.get("loc", ())][skip:]
+        if item.get("type") != "union_tag_invalid":
+            location = [
+                part
+                for index, part in enumerate(location)
+                if not (index == 0 and part in union_tags)
+            ]
+        result.append({"field": ".".join(location) or "body", "reason": str(item.get("msg", ""))})
+    return result

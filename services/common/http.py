@@ -1,0 +1,185 @@
+"""FastAPI pieces every HTTP service uses: health and metrics routes, request metrics and
+ids, body-size limit, uniform error bodies, API-key dependencies.
+
+Error bodies have one shape: ``{"error": <code>, "detail": <text or list of
+{"field", "reason"}>}``. Status codes are chosen here, at the edge, and nowhere in a core.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import ORJSONResponse, Response
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from schemas.common import field_errors
+from services.common import metrics
+from services.common.auth import AuthenticationError, AuthorizationError, KeyRing, Principal
+from services.common.auth import Scope as AccessScope
+from services.common.logs import request_id_var
+
+ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
+"""Answers which dependencies are ready, by name; the service is ready when all are."""
+
+MAX_BODY_BYTES = 8 * 1024 * 1024
+
+
+def error_response(
+    status: int, code: str, detail: Any, headers: dict[str, str] | None = None
+) -> ORJSONResponse:
+    return ORJSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
+
+
+class RequestMetricsMiddleware:
+    """Counts and times every request by route template; sets a request id (from the
+    ``X-Request-ID`` header or new) for logs and echoes it back."""
+
+    def __init__(self, app: ASGIApp, routes_app: FastAPI) -> None:
+        self._app = app
+        self._routes_app = routes_app
+
+    def _route_template(self, scope: Scope) -> str:
+        for route in self._routes_app.router.routes:
+            match, _ = route.matches(scope)
+            if match is Match.FULL:
+                return str(getattr(route, "path", "unmatched"))
+        return "unmatched"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status_holder = {"status": 500}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self._app(scope, receive, send_wrapper)
+        finally:
+            route = self._route_template(scope)
+            method = scope.get("method", "GET")
+            metrics.HTTP_LATENCY.labels(route, method).observe(time.perf_counter() - started)
+            metrics.HTTP_REQUESTS.labels(route, method, str(status_holder["status"])).inc()
+            request_id_var.reset(token)
+
+
+class BodySizeLimitMiddleware:
+    """Answers 413 to a body larger than ``max_bytes`` without reading all of it."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+        self._app = app
+        self._max = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self._max:
+            await self._reject(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self._max:
+                    raise _BodyTooLargeError
+            return message
+
+        try:
+            await self._app(scope, limited_receive, send)
+        except _BodyTooLargeError:
+            await self._reject(scope, receive, send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(413, "body_too_large", f"request body exceeds {self._max} bytes")
+        await response(scope, receive, send)
+
+
+class _BodyTooLargeError(Exception):
+    pass
+
+
+def install_common(
+    app: FastAPI, readiness: ReadinessCheck, max_body_bytes: int = MAX_BODY_BYTES
+) -> None:
+    """Adds ``/live``, ``/ready``, ``/metrics``, request metrics, the body limit and the
+    uniform 422/401/403 error bodies to a service's app."""
+
+    @app.get("/live", include_in_schema=False)
+    async def live() -> ORJSONResponse:
+        return ORJSONResponse({"status": "live"})
+
+    @app.get("/ready", include_in_schema=False)
+    async def ready() -> ORJSONResponse:
+        checks = await readiness()
+        ok = all(checks.values())
+        return ORJSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics_endpoint() -> Response:
+        body, content_type = metrics.render_metrics()
+        return Response(body, media_type=content_type)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(_: Request, exc: RequestValidationError) -> ORJSONResponse:
+        return error_response(422, "validation_error", field_errors(exc.errors(), skip=1))
+
+    @app.exception_handler(AuthenticationError)
+    async def on_unauthenticated(_: Request, __: AuthenticationError) -> ORJSONResponse:
+        return error_response(
+            401, "unauthenticated", "a valid API key is required", {"WWW-Authenticate": "Bearer"}
+        )
+
+    @app.exception_handler(AuthorizationError)
+    async def on_forbidden(_: Request, __: AuthorizationError) -> ORJSONResponse:
+        return error_response(403, "forbidden", "this key may not do that")
+
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=max_body_bytes)
+    app.add_middleware(RequestMetricsMiddleware, routes_app=app)
+
+
+def require_scope(
+    keyring: KeyRing, scope: AccessScope
+) -> Callable[[Request], Awaitable[Principal]]:
+    """A FastAPI dependency admitting callers whose key has ``scope``."""
+
+    async def dependency(request: Request) -> Principal:
+        return keyring.authorize(request.headers.get("authorization"), scope)
+
+    return dependency
+
+
+def readiness_from(checks: Sequence[tuple[str, Callable[[], Awaitable[bool]]]]) -> ReadinessCheck:
+    """Combines named async probes into a :data:`ReadinessCheck`; a probe that raises
+    counts as not ready."""
+
+    async def check() -> dict[str, bool]:
+        result: dict[str, bool] = {}
+        for name, probe in checks:
+            try:
+                result[name] = await probe()
+            except Exception:
+                result[name] = False
+        return result
+
+    return check

@@ -1,0 +1,72 @@
+"""The metrics convention shared by every service.
+
+Names are ``riskstream_<area>_<what>_<unit>``; units are seconds and bytes; counters end in
+``_total``. Label sets stay small and bounded: route templates (never raw paths), topics,
+event types, outcomes, model versions; never customer ids.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+
+# The *_created series double every counter's size and no dashboard reads them.
+disable_created_metrics()
+
+LATENCY_BUCKETS_S = (
+    0.0005,
+    0.001,
+    0.002,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+)
+"""Request and stage latency buckets: fine below 10 ms, where the checkout SLO lives."""
+
+EVENT_AGE_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600)
+"""End-to-end event age buckets: from milliseconds (live) to an hour (replays, backlogs)."""
+
+HTTP_REQUESTS = Counter(
+    "riskstream_http_requests_total",
+    "HTTP requests served, by route template, method and status code.",
+    ["route", "method", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "riskstream_http_request_duration_seconds",
+    "Time from request received to response sent, by route template.",
+    ["route", "method"],
+    buckets=LATENCY_BUCKETS_S,
+)
+KAFKA_PRODUCE_ERRORS = Counter(
+    "riskstream_kafka_produce_errors_total",
+    "Records a producer failed to have acknowledged, by topic.",
+    ["topic"],
+)
+DEAD_LETTERS = Counter(
+    "riskstream_dead_letters_total",
+    "Records sent to the dead-letter topic, by source topic and reason.",
+    ["source_topic", "reason"],
+)
+BUILD_INFO = Gauge(
+    "riskstream_build_info",
+    "Constant 1, labelled with the service and its version.",
+    ["service", "version"],
+)
+
+
+def render_metrics() -> tuple[bytes, str]:
+    """The process's metrics in Prometheus text format, and its content type."""
+    return generate_latest(), CONTENT_TYPE_LATEST

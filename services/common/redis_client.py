@@ -1,0 +1,22 @@
+"""Async Redis client from settings (hiredis parser, bounded timeouts)."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+
+from services.common.settings import ServiceSettings
+
+
+def make_redis(settings: ServiceSettings) -> Redis:
+    """A client whose every command gives up after ``redis_timeout_ms``.
+
+    TLS and ACL users are configured in the URL (``rediss://user:password@host:port/db``).
+    """
+    timeout_s = settings.redis_timeout_ms / 1000
+    return Redis.from_url(
+        settings.redis_url.get_secret_value(),
+        socket_timeout=timeout_s,
+        socket_connect_timeout=max(timeout_s, 0.2),
+        health_check_interval=0,
+        retry_on_timeout=False,
+    )

@@ -1,0 +1,1 @@
+"""The HTTP event gateway: validates inbound events and produces them to Kafka."""

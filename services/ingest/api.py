@@ -1,0 +1,173 @@
+"""HTTP transport of the event gateway (``POST /v1/events`` and ``POST /v1/events:batch``).
+
+Status codes: 202 when every event was acknowledged by Kafka; 207 when a batch was handled
+but some events were rejected (each result says which and why; the accepted ones are in
+Kafka); 422 when the body or the single event is invalid, naming each field; 503 with
+``Retry-After`` when Kafka could not acknowledge a valid event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import ORJSONResponse
+from prometheus_client import Counter
+
+from schemas.events import OrderEvent, PaymentEvent, RefundEvent, ReviewEvent
+from schemas.scores import MAX_BATCH
+from services.common.auth import KeyRing, Scope
+from services.common.http import error_response, install_common, readiness_from, require_scope
+from services.ingest.core import EventGateway, EventResult, Outcome
+from services.ingest.publisher import KafkaEventPublisher
+from services.ingest.settings import IngestSettings
+
+EVENTS = Counter(
+    "riskstream_ingest_events_total",
+    "Events submitted to the gateway, by outcome (accepted, rejected, unavailable).",
+    ["outcome"],
+)
+
+_EVENT_BODY_SCHEMA = {
+    "oneOf": [
+        {"$ref": f"#/components/schemas/{model.__name__}"}
+        for model in (OrderEvent, PaymentEvent, RefundEvent, ReviewEvent)
+    ],
+    "discriminator": {"propertyName": "event_type"},
+}
+
+
+async def _json_body(request: Request) -> Any:
+    body = await request.body()
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise _InvalidBodyError(f"body is not valid JSON: {error}") from error
+
+
+class _InvalidBodyError(Exception):
+    pass
+
+
+def _count(results: list[EventResult]) -> None:
+    for result in results:
+        EVENTS.labels(result.outcome).inc()
+
+
+def create_app(
+    settings: IngestSettings, gateway: EventGateway, publisher: KafkaEventPublisher
+) -> FastAPI:
+    """The gateway app; ``publisher`` is started and stopped with the app."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await publisher.start()
+        yield
+        await publisher.stop()
+
+    app = FastAPI(
+        title="riskstream ingest",
+        version="1",
+        description="Validates order, payment, refund and review events; produces them to Kafka.",
+        lifespan=lifespan,
+        default_response_class=ORJSONResponse,
+    )
+    install_common(app, readiness_from([("kafka", publisher.ready)]), settings.max_body_bytes)
+    client = Depends(require_scope(KeyRing.from_settings(settings), Scope.CLIENT))
+    retry_after = {"Retry-After": str(settings.retry_after_s)}
+
+    @app.exception_handler(_InvalidBodyError)
+    async def on_invalid_body(_: Request, exc: _InvalidBodyError) -> ORJSONResponse:
+        return error_response(422, "validation_error", [{"field": "body", "reason": str(exc)}])
+
+    @app.post(
+        "/v1/events",
+        status_code=202,
+        dependencies=[client],
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _EVENT_BODY_SCHEMA}},
+            }
+        },
+        responses={
+            422: {"description": "invalid event"},
+            503: {"description": "Kafka unavailable"},
+        },
+    )
+    async def post_event(request: Request) -> ORJSONResponse:
+        """Accepts one event once Kafka has acknowledged it."""
+        (result,) = await gateway.submit([await _json_body(request)])
+        _count([result])
+        if result.outcome is Outcome.REJECTED:
+            return error_response(422, "validation_error", result.errors)
+        if result.outcome is Outcome.UNAVAILABLE:
+            return error_response(
+                503, "kafka_unavailable", "event not accepted; retry later", retry_after
+            )
+        return ORJSONResponse(result.as_dict(), status_code=202)
+
+    @app.post(
+        "/v1/events:batch",
+        status_code=202,
+        dependencies=[client],
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["events"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "events": {
+                                    "type": "array",
+                                    "maxItems": MAX_BATCH,
+                                    "minItems": 1,
+                                    "items": _EVENT_BODY_SCHEMA,
+                                }
+                            },
+                        }
+                    }
+                },
+            }
+        },
+        responses={
+            207: {"description": "some events rejected"},
+            422: {"description": "invalid body"},
+            503: {"description": "Kafka unavailable"},
+        },
+    )
+    async def post_events(request: Request) -> ORJSONResponse:
+        """Accepts up to 1,000 events and answers per event, in order."""
+        body = await _json_body(request)
+        if not isinstance(body, dict) or set(body) != {"events"}:
+            return error_response(
+                422,
+                "validation_error",
+                [{"field": "body", "reason": 'expected an object with exactly the field "events"'}],
+            )
+        events = body["events"]
+        if not isinstance(events, list) or not 1 <= len(events) <= MAX_BATCH:
+            return error_response(
+                422,
+                "validation_error",
+                [{"field": "events", "reason": f"expected a list of 1 to {MAX_BATCH} events"}],
+            )
+        results = await gateway.submit(events)
+        _count(results)
+        answer = {
+            "accepted": sum(r.outcome is Outcome.ACCEPTED for r in results),
+            "rejected": sum(r.outcome is Outcome.REJECTED for r in results),
+            "unavailable": sum(r.outcome is Outcome.UNAVAILABLE for r in results),
+            "results": [r.as_dict() for r in results],
+        }
+        if answer["unavailable"]:
+            return ORJSONResponse(answer, status_code=503, headers=retry_after)
+        return ORJSONResponse(answer, status_code=207 if answer["rejected"] else 202)
+
+    return app
