@@ -49,11 +49,10 @@ def field_errors(
     result: list[dict[str, str]] = []
     for item in errors:
         location = [str(part) for part in item.get("loc", ())][skip:]
-        if item.get("type") != "union_tag_invalid":
-            location = [
-                part
-                for index, part in enumerate(location)
-                if not (index == 0 and part in union_tags)
-            ]
+        if item.get("type") in ("union_tag_invalid", "union_tag_not_found"):
+            # The discriminator itself is what is wrong (or missing): name it.
+            location.append(str(item.get("ctx", {}).get("discriminator", "")).strip("'"))
+        elif location and location[0] in union_tags:
+            location = location[1:]
         result.append({"field": ".".join(location) or "body", "reason": str(item.get("msg", ""))})
     return result

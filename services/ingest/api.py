@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from fastapi import Depends, FastAPI, Request
@@ -21,8 +21,7 @@ from schemas.events import OrderEvent, PaymentEvent, RefundEvent, ReviewEvent
 from schemas.scores import MAX_BATCH
 from services.common.auth import KeyRing, Scope
 from services.common.http import error_response, install_common, readiness_from, require_scope
-from services.ingest.core import EventGateway, EventResult, Outcome
-from services.ingest.publisher import KafkaEventPublisher
+from services.ingest.core import EventGateway, EventPublisher, EventResult, Outcome
 from services.ingest.settings import IngestSettings
 
 EVENTS = Counter(
@@ -38,6 +37,16 @@ _EVENT_BODY_SCHEMA = {
     ],
     "discriminator": {"propertyName": "event_type"},
 }
+
+
+class ManagedPublisher(EventPublisher, Protocol):
+    """An event publisher with a lifecycle and a readiness probe."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def ready(self) -> bool: ...
 
 
 async def _json_body(request: Request) -> Any:
@@ -58,7 +67,7 @@ def _count(results: list[EventResult]) -> None:
 
 
 def create_app(
-    settings: IngestSettings, gateway: EventGateway, publisher: KafkaEventPublisher
+    settings: IngestSettings, gateway: EventGateway, publisher: ManagedPublisher
 ) -> FastAPI:
     """The gateway app; ``publisher`` is started and stopped with the app."""
 
