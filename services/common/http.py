@@ -12,9 +12,10 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -30,10 +31,19 @@ ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
 MAX_BODY_BYTES = 8 * 1024 * 1024
 
 
+class JsonResponse(Response):
+    """A JSON response serialised with orjson (fast, and numpy-free values only)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
 def error_response(
     status: int, code: str, detail: Any, headers: dict[str, str] | None = None
-) -> ORJSONResponse:
-    return ORJSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
+) -> JsonResponse:
+    return JsonResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
 
 
 class RequestMetricsMiddleware:
@@ -126,14 +136,14 @@ def install_common(
     uniform 422/401/403 error bodies to a service's app."""
 
     @app.get("/live", include_in_schema=False)
-    async def live() -> ORJSONResponse:
-        return ORJSONResponse({"status": "live"})
+    async def live() -> JsonResponse:
+        return JsonResponse({"status": "live"})
 
     @app.get("/ready", include_in_schema=False)
-    async def ready() -> ORJSONResponse:
+    async def ready() -> JsonResponse:
         checks = await readiness()
         ok = all(checks.values())
-        return ORJSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
+        return JsonResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics_endpoint() -> Response:
@@ -141,17 +151,17 @@ def install_common(
         return Response(body, media_type=content_type)
 
     @app.exception_handler(RequestValidationError)
-    async def on_validation_error(_: Request, exc: RequestValidationError) -> ORJSONResponse:
+    async def on_validation_error(_: Request, exc: RequestValidationError) -> JsonResponse:
         return error_response(422, "validation_error", field_errors(exc.errors(), skip=1))
 
     @app.exception_handler(AuthenticationError)
-    async def on_unauthenticated(_: Request, __: AuthenticationError) -> ORJSONResponse:
+    async def on_unauthenticated(_: Request, __: AuthenticationError) -> JsonResponse:
         return error_response(
             401, "unauthenticated", "a valid API key is required", {"WWW-Authenticate": "Bearer"}
         )
 
     @app.exception_handler(AuthorizationError)
-    async def on_forbidden(_: Request, __: AuthorizationError) -> ORJSONResponse:
+    async def on_forbidden(_: Request, __: AuthorizationError) -> JsonResponse:
         return error_response(403, "forbidden", "this key may not do that")
 
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=max_body_bytes)

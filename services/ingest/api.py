@@ -14,13 +14,18 @@ from typing import Any, Protocol
 
 import orjson
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import ORJSONResponse
 from prometheus_client import Counter
 
 from schemas.events import OrderEvent, PaymentEvent, RefundEvent, ReviewEvent
 from schemas.scores import MAX_BATCH
 from services.common.auth import KeyRing, Scope
-from services.common.http import error_response, install_common, readiness_from, require_scope
+from services.common.http import (
+    JsonResponse,
+    error_response,
+    install_common,
+    readiness_from,
+    require_scope,
+)
 from services.ingest.core import EventGateway, EventPublisher, EventResult, Outcome
 from services.ingest.settings import IngestSettings
 
@@ -82,14 +87,14 @@ def create_app(
         version="1",
         description="Validates order, payment, refund and review events; produces them to Kafka.",
         lifespan=lifespan,
-        default_response_class=ORJSONResponse,
+        default_response_class=JsonResponse,
     )
     install_common(app, readiness_from([("kafka", publisher.ready)]), settings.max_body_bytes)
     client = Depends(require_scope(KeyRing.from_settings(settings), Scope.CLIENT))
     retry_after = {"Retry-After": str(settings.retry_after_s)}
 
     @app.exception_handler(_InvalidBodyError)
-    async def on_invalid_body(_: Request, exc: _InvalidBodyError) -> ORJSONResponse:
+    async def on_invalid_body(_: Request, exc: _InvalidBodyError) -> JsonResponse:
         return error_response(422, "validation_error", [{"field": "body", "reason": str(exc)}])
 
     @app.post(
@@ -107,7 +112,7 @@ def create_app(
             503: {"description": "Kafka unavailable"},
         },
     )
-    async def post_event(request: Request) -> ORJSONResponse:
+    async def post_event(request: Request) -> JsonResponse:
         """Accepts one event once Kafka has acknowledged it."""
         (result,) = await gateway.submit([await _json_body(request)])
         _count([result])
@@ -117,7 +122,7 @@ def create_app(
             return error_response(
                 503, "kafka_unavailable", "event not accepted; retry later", retry_after
             )
-        return ORJSONResponse(result.as_dict(), status_code=202)
+        return JsonResponse(result.as_dict(), status_code=202)
 
     @app.post(
         "/v1/events:batch",
@@ -151,7 +156,7 @@ def create_app(
             503: {"description": "Kafka unavailable"},
         },
     )
-    async def post_events(request: Request) -> ORJSONResponse:
+    async def post_events(request: Request) -> JsonResponse:
         """Accepts up to 1,000 events and answers per event, in order."""
         body = await _json_body(request)
         if not isinstance(body, dict) or set(body) != {"events"}:
@@ -176,7 +181,7 @@ def create_app(
             "results": [r.as_dict() for r in results],
         }
         if answer["unavailable"]:
-            return ORJSONResponse(answer, status_code=503, headers=retry_after)
-        return ORJSONResponse(answer, status_code=207 if answer["rejected"] else 202)
+            return JsonResponse(answer, status_code=503, headers=retry_after)
+        return JsonResponse(answer, status_code=207 if answer["rejected"] else 202)
 
     return app
