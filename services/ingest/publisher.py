@@ -27,6 +27,7 @@ class KafkaEventPublisher:
         self._timeout_s = produce_timeout_s
         self._producer: AIOKafkaProducer | None = None
         self._connector: asyncio.Task[None] | None = None
+        self._connected = asyncio.Event()
 
     async def start(self) -> None:
         """Begins connecting; returns at once."""
@@ -46,7 +47,12 @@ class KafkaEventPublisher:
                 delay_s = min(delay_s * 2, 5.0)
                 continue
             self._producer = producer
+            self._connected.set()
             return
+
+    async def wait_connected(self, timeout_s: float) -> None:
+        """Returns once the producer is connected; TimeoutError after ``timeout_s``."""
+        await asyncio.wait_for(self._connected.wait(), timeout_s)
 
     async def stop(self) -> None:
         if self._connector is not None:

@@ -1,0 +1,1 @@
+"""The ``riskstream`` command line: one typer app, one sub-app per area."""

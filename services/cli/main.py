@@ -1,0 +1,20 @@
+"""Entry point of the ``riskstream`` command."""
+
+from __future__ import annotations
+
+import typer
+
+from services.cli import events, topics
+
+app = typer.Typer(
+    name="riskstream",
+    help="riskstream: real-time customer credit risk for e-commerce.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(topics.app, name="topics")
+app.add_typer(events.app, name="events")
+
+
+if __name__ == "__main__":
+    app()
