@@ -1,0 +1,32 @@
+"""Errors of the warning service."""
+
+from __future__ import annotations
+
+
+class WarningServiceError(Exception):
+    """Base of every error the warning service raises on purpose."""
+
+
+class ExpressionError(WarningServiceError):
+    """A rule condition that cannot be parsed or type-checked.
+
+    ``column`` is the 1-based position in the expression text where the problem starts.
+    """
+
+    def __init__(self, reason: str, column: int) -> None:
+        super().__init__(f"column {column}: {reason}")
+        self.reason = reason
+        self.column = column
+
+
+class RulesError(WarningServiceError):
+    """A rule file that must not be used. ``line`` is 1-based (None: the file as a whole)."""
+
+    def __init__(self, reason: str, line: int | None = None) -> None:
+        super().__init__(f"line {line}: {reason}" if line is not None else reason)
+        self.reason = reason
+        self.line = line
+
+
+class StateError(WarningServiceError):
+    """An evaluation or override that does not fit the customer's stored warning state."""
