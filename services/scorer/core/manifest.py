@@ -1,0 +1,223 @@
+"""The model bundle's ``manifest.json``: everything the scorer needs beside ``model.onnx``.
+
+A bundle directory holds ``model.onnx`` (input ``features``: float32 ``[N, n_features]`` in
+``feature_names`` order; output ``probability``: float32 ``[N]``, the uncalibrated probability
+of default), ``manifest.json`` (this model) and the reason table named in
+``reason_codes.table`` (see :mod:`services.scorer.core.reasons`).
+"""
+
+from __future__ import annotations
+
+import math
+import string
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from schemas.scores import GRADES, Grade, RiskLevel
+
+MANIFEST_FILE = "manifest.json"
+MODEL_FILE = "model.onnx"
+ONNX_INPUT = "features"
+ONNX_OUTPUT = "probability"
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class PlattCalibration(BaseModel):
+    """Platt scaling in logit space: ``p' = sigmoid(a * logit(p) + b)``, fitted on the
+    validation set. ``a > 0`` keeps the ranking, so AUC is unchanged."""
+
+    model_config = _FROZEN
+
+    method: Literal["platt"] = "platt"
+    a: float = Field(gt=0)
+    b: float
+
+
+class ScoreScaling(BaseModel):
+    """Points-to-double-odds scaling: ``base_score`` at good:bad odds ``base_odds``, and
+    ``pdo`` more points each time the odds double; clamped to ``[min_score, max_score]``."""
+
+    model_config = _FROZEN
+
+    base_score: float = 600.0
+    base_odds: float = Field(default=20.0, gt=0)
+    pdo: float = Field(default=40.0, gt=0)
+    min_score: int = 300
+    max_score: int = 900
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ScoreScaling:
+        if self.min_score >= self.max_score:
+            raise ValueError("min_score must be below max_score")
+        return self
+
+
+class GradeCutoffs(BaseModel):
+    """Lowest score of each grade (a score at or above the cut-off earns it); below C is D."""
+
+    model_config = _FROZEN
+
+    S: int
+    A: int
+    B: int
+    C: int
+
+    @model_validator(mode="after")
+    def _descending(self) -> GradeCutoffs:
+        if not self.S > self.A > self.B > self.C:
+            raise ValueError("grade cut-offs must fall strictly from S to C")
+        return self
+
+    def as_pairs(self) -> tuple[tuple[Grade, int], ...]:
+        """``(grade, cutoff)`` from the best grade down, D excluded."""
+        return (("S", self.S), ("A", self.A), ("B", self.B), ("C", self.C))
+
+
+class LimitPolicy(BaseModel):
+    """Credit limit per grade. With ``interpolate_within_grade``, a score between its grade's
+    cut-off and the next better grade's earns a limit proportionally between the two grades'
+    limits (for A, B and C; S and D are flat). Limits are rounded down to ``rounding``."""
+
+    model_config = _FROZEN
+
+    currency: str = "CNY"
+    by_grade: dict[Grade, float]
+    interpolate_within_grade: bool = True
+    rounding: float = Field(default=100.0, gt=0)
+
+    @model_validator(mode="after")
+    def _complete_and_monotone(self) -> LimitPolicy:
+        if set(self.by_grade) != set(GRADES):
+            raise ValueError("by_grade needs a limit for each of S, A, B, C, D")
+        limits = [self.by_grade[g] for g in GRADES]
+        if any(limit < 0 for limit in limits) or limits != sorted(limits, reverse=True):
+            raise ValueError("limits must be non-negative and never rise from S to D")
+        return self
+
+
+class ReasonText(BaseModel):
+    """How one feature reads as a reason: a stable code, a template with a single ``{value}``
+    placeholder (an optional format spec such as ``{value:.0f}`` is allowed), and the text
+    used when the value is undefined."""
+
+    model_config = _FROZEN
+
+    code: str
+    template: str
+    missing_text: str
+
+    @model_validator(mode="after")
+    def _only_value_placeholders(self) -> ReasonText:
+        for _, field_name, _, conversion in string.Formatter().parse(self.template):
+            if field_name is not None and (field_name != "value" or conversion is not None):
+                raise ValueError(f"template {self.template!r} may only use {{value}}")
+        return self
+
+
+class ReasonCodeSpec(BaseModel):
+    """Reason-code inputs: the reason table file in the bundle (per-leaf contributions and the
+    flattened trees), and the code and text of each feature."""
+
+    model_config = _FROZEN
+
+    method: Literal["saabas_leaf_table"] = "saabas_leaf_table"
+    table: str = "reasons.npz"
+    max_reasons: int = Field(default=3, ge=1)
+    features: dict[str, ReasonText]
+
+
+class GoldenRows(BaseModel):
+    """A few input rows (null = NaN) and the ONNX output expected for them: the registry gate
+    refuses a bundle whose model gives other, NaN or out-of-range outputs."""
+
+    model_config = _FROZEN
+
+    inputs: list[list[float | None]] = Field(min_length=1)
+    outputs: list[float]
+    tolerance: float = 1e-5
+
+    @model_validator(mode="after")
+    def _one_output_per_row(self) -> GoldenRows:
+        if len(self.inputs) != len(self.outputs):
+            raise ValueError("golden rows need exactly one output per input row")
+        return self
+
+    def input_rows(self) -> list[list[float]]:
+        """The inputs with null turned back into NaN."""
+        return [[math.nan if v is None else v for v in row] for row in self.inputs]
+
+
+class ThinFilePolicy(BaseModel):
+    """The answer for a customer never seen before, derived from newcomers in training."""
+
+    model_config = _FROZEN
+
+    probability_of_default: float = Field(ge=0, le=1)
+    grade: Grade
+    credit_limit: float = Field(ge=0)
+
+
+class ColumnEncoding(BaseModel):
+    """How one raw tabular column becomes one model input: numeric as is; categorical as the
+    index of its value in ``categories`` (an unseen or empty value becomes NaN)."""
+
+    model_config = _FROZEN
+
+    name: str
+    kind: Literal["numeric", "categorical"]
+    categories: list[str] = Field(default_factory=list)
+
+
+class BundleManifest(BaseModel):
+    """``manifest.json`` of a model bundle."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", protected_namespaces=())
+
+    model_version: str = Field(min_length=1, max_length=64)
+    created_at: AwareDatetime
+    feature_schema_version: int
+    feature_schema_fingerprint: str | None = None
+    feature_names: list[str] = Field(min_length=1)
+    preprocessing: list[ColumnEncoding] | None = Field(
+        default=None,
+        description="Raw-column encodings for bundles trained from a CSV; null when the "
+        "inputs are riskstream features.",
+    )
+    data_fingerprint: str
+    target: str = "default_90d"
+    metrics: dict[str, Any]
+    calibration: PlattCalibration
+    score_scaling: ScoreScaling
+    grade_cutoffs: GradeCutoffs
+    risk_levels: dict[RiskLevel, list[Grade]]
+    limit_policy: LimitPolicy
+    reason_codes: ReasonCodeSpec
+    golden_rows: GoldenRows
+    thin_file: ThinFilePolicy | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BundleManifest:
+        if len(set(self.feature_names)) != len(self.feature_names):
+            raise ValueError("feature_names must be unique")
+        graded = sorted(g for grades in self.risk_levels.values() for g in grades)
+        if graded != sorted(GRADES):
+            raise ValueError("risk_levels must name every grade exactly once")
+        if set(self.reason_codes.features) != set(self.feature_names):
+            raise ValueError("reason_codes.features must cover exactly the feature names")
+        width = {len(row) for row in self.golden_rows.inputs}
+        if width != {len(self.feature_names)}:
+            raise ValueError("golden rows must have one value per feature")
+        if self.preprocessing is not None and [c.name for c in self.preprocessing] != list(
+            self.feature_names
+        ):
+            raise ValueError("preprocessing must list the feature names in order")
+        return self
+
+    def risk_level_of(self, grade: Grade) -> RiskLevel:
+        """The traffic-light level a grade belongs to."""
+        for level, grades in self.risk_levels.items():
+            if grade in grades:
+                return level
+        raise ValueError(f"grade {grade} has no risk level")

@@ -1,0 +1,208 @@
+"""Reason codes from the bundle alone, fast enough for the synchronous path.
+
+The bundle's reason table holds the model's trees flattened into arrays and, for every leaf,
+the per-feature contribution along the path from the root (Saabas): each split moves the
+node value from parent to child, and that change is credited to the split's feature. For a
+row, the contributions of the leaves it reaches (one per tree) add up to its raw log-odds
+minus ``expected_value``. Finding the leaves is a walk of all trees at once, one level per
+step, in numpy.
+
+Saabas contributions approximate exact TreeSHAP; the training report measures how often
+their top reasons agree.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from schemas.scores import ReasonCode
+from services.scorer.core.errors import BundleError
+from services.scorer.core.manifest import ReasonCodeSpec
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int32]
+
+TABLE_ARRAYS = (
+    "feature",
+    "threshold",
+    "nan_left",
+    "left",
+    "right",
+    "leaf_slot",
+    "roots",
+    "contributions",
+    "leaf_value",
+    "expected_value",
+)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ReasonTable:
+    """Flattened trees and per-leaf contributions.
+
+    Node arrays (one entry per node of every tree): ``feature`` split feature, ``threshold``
+    (a row goes left when ``value <= threshold``), ``nan_left`` (where NaN goes), ``left`` and
+    ``right`` children, ``leaf_slot`` (row of ``contributions``/``leaf_value`` for a leaf, -1
+    for a split). A leaf is its own child, so walking ``depth`` steps from ``roots`` ends on a
+    leaf in every tree.
+    """
+
+    feature: IntArray
+    threshold: FloatArray
+    nan_left: npt.NDArray[np.bool_]
+    left: IntArray
+    right: IntArray
+    leaf_slot: IntArray
+    roots: IntArray
+    contributions: FloatArray
+    leaf_value: FloatArray
+    expected_value: float
+    depth: int
+
+    @property
+    def n_features(self) -> int:
+        return int(self.contributions.shape[1])
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, npt.NDArray[np.generic]]) -> ReasonTable:
+        """Builds and checks a table; raises BundleError when an array is missing or the
+        arrays do not describe well-formed trees."""
+        missing = [name for name in TABLE_ARRAYS if name not in arrays]
+        if missing:
+            raise BundleError(f"reason table lacks {', '.join(missing)}")
+        feature = np.asarray(arrays["feature"], dtype=np.int32)
+        nodes = len(feature)
+        left = np.asarray(arrays["left"], dtype=np.int32)
+        right = np.asarray(arrays["right"], dtype=np.int32)
+        leaf_slot = np.asarray(arrays["leaf_slot"], dtype=np.int32)
+        contributions = np.asarray(arrays["contributions"], dtype=np.float64)
+        leaf_value = np.asarray(arrays["leaf_value"], dtype=np.float64)
+        roots = np.asarray(arrays["roots"], dtype=np.int32)
+        node_arrays = (arrays["threshold"], arrays["nan_left"], left, right, leaf_slot)
+        if any(len(a) != nodes for a in node_arrays) or contributions.ndim != 2:
+            raise BundleError("reason table node arrays differ in length")
+        if nodes == 0 or len(roots) == 0:
+            raise BundleError("reason table has no trees")
+        for children in (left, right, roots):
+            if children.min() < 0 or children.max() >= nodes:
+                raise BundleError("reason table has a child outside the node arrays")
+        if leaf_slot.max() >= len(contributions) or len(leaf_value) != len(contributions):
+            raise BundleError("reason table leaf slots do not match its contributions")
+        if feature.min() < 0 or feature.max() >= contributions.shape[1]:
+            raise BundleError("reason table splits on a feature it has no column for")
+        is_leaf = leaf_slot >= 0
+        if not np.array_equal(left[is_leaf], np.flatnonzero(is_leaf)):
+            raise BundleError("reason table leaves must be their own children")
+        return cls(
+            feature=feature,
+            threshold=np.asarray(arrays["threshold"], dtype=np.float64),
+            nan_left=np.asarray(arrays["nan_left"], dtype=np.bool_),
+            left=left,
+            right=right,
+            leaf_slot=leaf_slot,
+            roots=roots,
+            contributions=contributions,
+            leaf_value=leaf_value,
+            expected_value=float(np.asarray(arrays["expected_value"]).reshape(-1)[0]),
+            depth=_depth(roots, left, right, leaf_slot),
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> ReasonTable:
+        """Reads a table written by :meth:`save` (a ``.npz`` without pickles)."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return cls.from_arrays({name: data[name] for name in data.files})
+        except (OSError, ValueError) as error:
+            raise BundleError(f"cannot read reason table {path}: {error}") from error
+
+    def save(self, path: str | Path) -> None:
+        """Writes the table as a compressed ``.npz``."""
+        arrays = {name: np.asarray(getattr(self, name)) for name in TABLE_ARRAYS}
+        np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
+
+    def leaves(self, rows: FloatArray) -> IntArray:
+        """The leaf node each row reaches in each tree: ``[n_rows, n_trees]``."""
+        x = np.atleast_2d(np.asarray(rows, dtype=np.float64))
+        missing = np.isnan(x)
+        index = np.arange(x.shape[0])[:, None]
+        node = np.broadcast_to(self.roots, (x.shape[0], len(self.roots)))
+        for _ in range(self.depth):
+            feature = self.feature[node]
+            go_left = (x[index, feature] <= self.threshold[node]) | (
+                missing[index, feature] & self.nan_left[node]
+            )
+            node = np.where(go_left, self.left[node], self.right[node])
+        return np.asarray(node, dtype=np.int32)
+
+    def contributions_of(self, rows: FloatArray) -> FloatArray:
+        """Per-feature log-odds contributions ``[n_rows, n_features]`` (> 0 raises risk)."""
+        slots = self.leaf_slot[self.leaves(rows)]
+        return np.asarray(self.contributions[slots].sum(axis=1), dtype=np.float64)
+
+    def raw_scores(self, rows: FloatArray) -> FloatArray:
+        """The model's log-odds for each row, from the table alone (checks the table against
+        the model: ``sigmoid(raw_scores)`` must equal the model's probability)."""
+        slots = self.leaf_slot[self.leaves(rows)]
+        return np.asarray(self.expected_value + self.leaf_value[slots].sum(axis=1))
+
+
+def _depth(roots: IntArray, left: IntArray, right: IntArray, leaf_slot: IntArray) -> int:
+    """Steps from the roots to the deepest leaf; BundleError if some path never ends."""
+    frontier = roots
+    for step in range(len(left) + 1):
+        splits = frontier[leaf_slot[frontier] < 0]
+        if len(splits) == 0:
+            return step
+        frontier = np.concatenate([left[splits], right[splits]])
+    raise BundleError("reason table trees do not end in leaves")
+
+
+def reasons_from_contributions(
+    values: Sequence[float],
+    contributions: Sequence[float],
+    feature_names: Sequence[str],
+    spec: ReasonCodeSpec,
+    limit: int | None = None,
+) -> list[ReasonCode]:
+    """The adverse reasons (impact > 0), most adverse first, at most ``limit`` (default
+    ``spec.max_reasons``). Ties keep feature order. ``values`` may hold NaN for undefined."""
+    count = spec.max_reasons if limit is None else limit
+    adverse = sorted(
+        (i for i, impact in enumerate(contributions) if impact > 0),
+        key=lambda i: -contributions[i],
+    )[:count]
+    reasons = []
+    for i in adverse:
+        name = feature_names[i]
+        value = float(values[i])
+        defined = not math.isnan(value)
+        text = spec.features[name]
+        reasons.append(
+            ReasonCode(
+                code=text.code,
+                feature=name,
+                value=value if defined else None,
+                impact=round(float(contributions[i]), 6),
+                text=text.template.format(value=value) if defined else text.missing_text,
+            )
+        )
+    return reasons
+
+
+def explain(
+    row: Sequence[float],
+    table: ReasonTable,
+    feature_names: Sequence[str],
+    spec: ReasonCodeSpec,
+) -> list[ReasonCode]:
+    """Reason codes for one model input row (manifest feature order, NaN for undefined)."""
+    values = np.asarray(row, dtype=np.float64)
+    contributions = table.contributions_of(values)[0]
+    return reasons_from_contributions(values.tolist(), contributions.tolist(), feature_names, spec)
