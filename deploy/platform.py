@@ -26,7 +26,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -116,7 +116,7 @@ class PlatformConfig:
     components: tuple[str, ...] = ALL_COMPONENTS
     services: tuple[ServiceSpec, ...] = SERVICES
     source_root: Path = REPO_ROOT
-    extra_env: Mapping[str, str] = field(default_factory=dict)
+    kafka_lib_dir: Path | None = None  # Kafka's jars; default run_dir/kafka/lib
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> PlatformConfig:
@@ -157,7 +157,6 @@ class PlatformConfig:
         """The environment a service process gets: ours, plus where Kafka and Redis are."""
         return {
             **os.environ,
-            **self.extra_env,
             "RISKSTREAM_KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
             "RISKSTREAM_REDIS_URL": self.redis_url,
             spec.port_env: str(spec.port),
@@ -563,7 +562,9 @@ def _components(config: PlatformConfig) -> list[_Component]:
                 (config.kafka_port, "RISKSTREAM_KAFKA_PORT"),
                 (config.kafka_controller_port, "RISKSTREAM_KAFKA_CONTROLLER_PORT"),
             ),
-            lambda: start_kafka(run_dir, config.kafka_port, config.kafka_controller_port),
+            lambda: start_kafka(
+                run_dir, config.kafka_port, config.kafka_controller_port, config.kafka_lib_dir
+            ),
             wait_kafka_ready,
             lambda: _kafka_answers(config.kafka_port),
         ),
@@ -690,7 +691,7 @@ def status(config: PlatformConfig) -> list[ComponentStatus]:
 def install(config: PlatformConfig) -> None:
     """Fetches what the selected components need to run: Kafka's jars, redis-server."""
     if "kafka" in config.components:
-        install_kafka(default_kafka_lib_dir(config.run_dir))
+        install_kafka(config.kafka_lib_dir or default_kafka_lib_dir(config.run_dir))
     if "redis" in config.components:
         redis_server_binary()
 
@@ -727,9 +728,6 @@ def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] = os.environ) -> int:
     """The command line; returns the exit status (1 with a message on PlatformError)."""
-    # Connection refusals while Kafka starts are expected; aiokafka would log each one.
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     args = _parser(environ).parse_args(argv)
     try:
         config = replace(
@@ -760,4 +758,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] = os.envi
 
 
 if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Connection refusals while Kafka starts are expected; aiokafka would log each one.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     sys.exit(main())

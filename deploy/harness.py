@@ -1,0 +1,177 @@
+"""Kafka, Redis and service processes for integration tests, on free ports in a directory
+of their own, so a test run neither needs nor disturbs a platform started with ``make up``.
+
+The functions block; from an async test call them through ``asyncio.to_thread`` when the
+test must keep working while, say, Kafka restarts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from types import TracebackType
+
+from deploy.platform import (
+    REPO_ROOT,
+    SERVICE_READY_TIMEOUT_S,
+    default_kafka_lib_dir,
+    service_spec,
+    start_kafka,
+    start_redis,
+    start_service,
+)
+from deploy.processes import LOCALHOST, ProcessHandle, free_ports, kill, stop
+
+
+class BackingServices:
+    """A Kafka and a Redis of their own under ``run_dir``, on ports free when created.
+
+    Data survives ``stop_*``/``kill_*`` and the matching ``start_*`` brings the same
+    server back on the same port, as a restart in production would.
+    """
+
+    def __init__(self, run_dir: Path, kafka_lib_dir: Path | None = None) -> None:
+        self.run_dir = run_dir
+        self.kafka_lib_dir = kafka_lib_dir or default_kafka_lib_dir()
+        self.kafka_port, self.kafka_controller_port, self.redis_port = free_ports(3)
+        self._kafka: ProcessHandle | None = None
+        self._redis: ProcessHandle | None = None
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"{LOCALHOST}:{self.kafka_port}"
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://{LOCALHOST}:{self.redis_port}/0"
+
+    def start_kafka(self) -> None:
+        """Starts Kafka (no-op while it runs) and returns when it answers metadata."""
+        if self._kafka is None:
+            self._kafka = start_kafka(
+                self.run_dir, self.kafka_port, self.kafka_controller_port, self.kafka_lib_dir
+            )
+
+    def stop_kafka(self) -> None:
+        """Clean shutdown (SIGTERM)."""
+        if self._kafka is not None:
+            stop(self._kafka)
+            self._kafka = None
+
+    def kill_kafka(self) -> None:
+        """Crash (SIGKILL): no clean shutdown, as after a power cut."""
+        if self._kafka is not None:
+            kill(self._kafka)
+            self._kafka = None
+
+    def restart_kafka(self) -> None:
+        self.stop_kafka()
+        self.start_kafka()
+
+    def start_redis(self) -> None:
+        """Starts Redis (no-op while it runs) and returns when it answers PING."""
+        if self._redis is None:
+            self._redis = start_redis(self.run_dir, self.redis_port)
+
+    def stop_redis(self) -> None:
+        if self._redis is not None:
+            stop(self._redis)
+            self._redis = None
+
+    def kill_redis(self) -> None:
+        if self._redis is not None:
+            kill(self._redis)
+            self._redis = None
+
+    def restart_redis(self) -> None:
+        self.stop_redis()
+        self.start_redis()
+
+    def start(self) -> None:
+        self.start_kafka()
+        self.start_redis()
+
+    def close(self) -> None:
+        """Stops both; safe to call more than once."""
+        self.stop_redis()
+        self.stop_kafka()
+
+
+class ServiceProcess:
+    """A service module (``services.ingest``) run as a subprocess on a free port.
+
+    Use as a context manager, or call ``start``/``stop``. ``env`` is the whole environment
+    of the process (see the ``service_env`` fixture); the port variable is added here.
+    Its pid file and log live in ``run_dir/<name>-<port>``, so several instances of one
+    service can run side by side.
+    """
+
+    def __init__(
+        self,
+        service: str,
+        env: Mapping[str, str],
+        run_dir: Path,
+        timeout_s: float = SERVICE_READY_TIMEOUT_S,
+    ) -> None:
+        (port,) = free_ports(1)
+        self.spec = replace(service_spec(service), port=port)
+        self.env = {**env, self.spec.port_env: str(port), "PYTHONUNBUFFERED": "1"}
+        self.run_dir = run_dir / f"{self.spec.name}-{port}"
+        self.timeout_s = timeout_s
+        self._handle: ProcessHandle | None = None
+
+    @property
+    def port(self) -> int:
+        return self.spec.port
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{LOCALHOST}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._handle is None else self._handle.pid
+
+    @property
+    def log_path(self) -> Path:
+        return self.run_dir / "logs" / f"{self.spec.name}.log"
+
+    def log_text(self) -> str:
+        """Everything the process has written so far ("" before it starts)."""
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def start(self) -> ServiceProcess:
+        """Starts the process and returns when its health path answers 200; raises
+        PlatformError (with the log's tail) if it exits or times out first."""
+        if self._handle is None:
+            self._handle = start_service(
+                self.spec, self.run_dir, self.env, REPO_ROOT, self.timeout_s
+            )
+        return self
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it has not exited after a grace period."""
+        if self._handle is not None:
+            stop(self._handle, timeout_s=15.0)
+            self._handle = None
+
+    def kill(self) -> None:
+        """``kill -9``: the process dies with no chance to flush or commit."""
+        if self._handle is not None:
+            kill(self._handle)
+            self._handle = None
+
+    def __enter__(self) -> ServiceProcess:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()

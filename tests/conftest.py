@@ -1,0 +1,111 @@
+"""Fixtures shared by the whole suite.
+
+Integration tests (``@pytest.mark.integration``) get a Kafka and a Redis that this test
+session starts on free ports in a temporary directory (the ``platform`` fixture), started
+only when the first such test asks and stopped at the end of the session, whatever happened.
+Each test then gets topics and Redis keys under prefixes of its own (``service_settings``,
+``service_env``), and ``start_service`` runs service modules as subprocesses against them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+# The deploy package (process management) is not part of the installed distribution;
+# make it importable however pytest is invoked.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from deploy.harness import BackingServices, ServiceProcess
+from deploy.platform import create_topics
+from services.common.settings import ServiceSettings
+
+_BACKING_FIXTURES = {"platform_processes", "platform"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses the live platform is an integration test, marked or not, so
+    ``-m "not integration"`` never starts Kafka."""
+    for item in items:
+        if _BACKING_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def platform_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackingServices]:
+    """The session's own Kafka and Redis, stopped when the session ends."""
+    backing = BackingServices(tmp_path_factory.mktemp("platform"))
+    try:
+        backing.start()
+        yield backing
+    finally:
+        backing.close()
+
+
+@pytest.fixture
+def platform(platform_processes: BackingServices) -> BackingServices:
+    """The session's Kafka and Redis, both up when the test starts (whatever an earlier
+    test stopped is started again). ``kafka_bootstrap`` and ``redis_url`` say where they
+    are; a test may ``stop_kafka()``, ``kill_kafka()``, ``restart_kafka()`` and the same
+    for Redis."""
+    platform_processes.start()
+    return platform_processes
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    """A topic prefix no other test uses, e.g. ``t1a2b3c4d.``."""
+    return f"t{uuid.uuid4().hex[:8]}."
+
+
+@pytest.fixture
+def service_settings(platform: BackingServices, topic_prefix: str) -> ServiceSettings:
+    """Settings for in-process use: the session's Kafka and Redis, this test's topic and
+    Redis key prefixes; every platform topic already exists under the prefix."""
+    settings = ServiceSettings(
+        env="test",
+        kafka_bootstrap_servers=platform.kafka_bootstrap,
+        redis_url=platform.redis_url,
+        topic_prefix=topic_prefix,
+        redis_key_prefix=topic_prefix.rstrip("."),
+    )
+    create_topics(platform.kafka_bootstrap, settings)
+    return settings
+
+
+@pytest.fixture
+def service_env(service_settings: ServiceSettings) -> dict[str, str]:
+    """The environment for a service subprocess that matches ``service_settings``."""
+    return {
+        **os.environ,
+        "RISKSTREAM_ENV": "test",
+        "RISKSTREAM_KAFKA_BOOTSTRAP_SERVERS": service_settings.kafka_bootstrap_servers,
+        "RISKSTREAM_REDIS_URL": service_settings.redis_url.get_secret_value(),
+        "RISKSTREAM_TOPIC_PREFIX": service_settings.topic_prefix,
+        "RISKSTREAM_REDIS_KEY_PREFIX": service_settings.redis_key_prefix,
+    }
+
+
+@pytest.fixture
+def start_service(
+    service_env: dict[str, str], tmp_path: Path
+) -> Iterator[Callable[..., ServiceProcess]]:
+    """``start_service("ingest", RISKSTREAM_X="y")`` runs the service on a free port with
+    ``service_env`` (plus the given variables) and returns once it is ready; every service
+    started this way is stopped when the test ends."""
+    started: list[ServiceProcess] = []
+
+    def start(service: str, **extra_env: str) -> ServiceProcess:
+        process = ServiceProcess(service, {**service_env, **extra_env}, tmp_path)
+        started.append(process)
+        return process.start()
+
+    yield start
+    for process in reversed(started):
+        process.stop()
