@@ -1,0 +1,209 @@
+"""Reading the feature vector from a customer's state (docs/features.md, "Features")."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from services.features.core.state import (
+    AMOUNT_SCALE,
+    BUCKET_FAMILIES,
+    MAX_COLUMNS,
+    ORDER_AMOUNT,
+    ORDER_AMOUNT_MAX,
+    ORDER_CANCELLED,
+    ORDER_CREDIT,
+    ORDER_PLACED,
+    PAYMENT_ATTEMPTS,
+    PAYMENT_CHARGEBACKS,
+    PAYMENT_DPD_MAX,
+    PAYMENT_DPD_SUM,
+    PAYMENT_FAILED,
+    PAYMENT_ON_TIME,
+    PAYMENT_REPAID,
+    REFUND_AMOUNT,
+    REFUND_APPROVED,
+    REFUND_REJECTED,
+    REFUND_WITHOUT_RETURN,
+    REVIEW_ABUSIVE,
+    REVIEW_COUNT,
+    REVIEW_NEGATIVE,
+    REVIEW_RATING_SUM,
+    ROW_WIDTHS,
+    CustomerState,
+    Family,
+)
+from services.features.core.timeline import (
+    READ_LAG_LIMIT_US,
+    US_PER_DAY,
+    US_PER_HOUR,
+    day_of,
+    from_us,
+    to_us,
+)
+from services.features.errors import AsOfOutOfRangeError
+
+Reducer = Callable[[Iterable[int]], int]
+Row = list[int] | tuple[int, ...]
+
+_REDUCERS: tuple[tuple[Reducer, ...], ...] = tuple(
+    tuple(max if column in MAX_COLUMNS[family] else sum for column in range(ROW_WIDTHS[family]))
+    for family in BUCKET_FAMILIES
+)
+_WEEK_DAYS, _MONTH_DAYS, _QUARTER_DAYS = 7, 30, 90
+_SPIKE_BASELINE_DAYS = 30
+
+
+def _reduce(rows: list[Row], family: Family) -> list[int]:
+    if not rows:
+        return [0] * ROW_WIDTHS[family]
+    return [
+        reduce(column)
+        for reduce, column in zip(_REDUCERS[family], zip(*rows, strict=True), strict=True)
+    ]
+
+
+def _combine(first: list[int], second: list[int], family: Family) -> list[int]:
+    return [reduce((a, b)) for reduce, a, b in zip(_REDUCERS[family], first, second, strict=True)]
+
+
+def _day_windows(
+    state: CustomerState, family: Family, recent: list[tuple[int, Row]], today: int
+) -> tuple[list[int], list[int], list[int]]:
+    """The family's aggregates over the 7-, 30- and 90-day windows ending on ``today``:
+    its day buckets plus the given recent entries (already limited to ``as_of``)."""
+    week: list[Row] = []
+    month: list[Row] = []
+    quarter: list[Row] = []
+    for rows in (state.buckets[family].items(), recent):
+        for day, row in rows:
+            age = today - day
+            if age < 0:
+                continue
+            if age < _WEEK_DAYS:
+                week.append(row)
+            elif age < _MONTH_DAYS:
+                month.append(row)
+            elif age < _QUARTER_DAYS:
+                quarter.append(row)
+    week_total = _reduce(week, family)
+    month_total = _combine(week_total, _reduce(month, family), family)
+    quarter_total = _combine(month_total, _reduce(quarter, family), family)
+    return week_total, month_total, quarter_total
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def compute_features(state: CustomerState, as_of: datetime) -> dict[str, float | None]:
+    """The customer's features for windows ending at ``as_of`` (an aware instant), keyed
+    by every ``FEATURE_SCHEMA`` name in schema order; None where a ratio's denominator or a
+    statistic's sample is empty. Only events with ``occurred_at <= as_of`` count.
+
+    Exact for any ``as_of`` no more than 24 hours before the state's processing clock
+    (and any time after it); earlier instants raise :class:`AsOfOutOfRangeError`, since the
+    state no longer holds the detail they need. Does not modify ``state``.
+    """
+    as_of_us = to_us(as_of)
+    if state.clock_us is not None and as_of_us < state.clock_us - READ_LAG_LIMIT_US:
+        raise AsOfOutOfRangeError(
+            f"features of {state.customer_id!r} as of {as_of.isoformat()} are more than 24h "
+            f"before the state's clock {from_us(state.clock_us).isoformat()}"
+        )
+    today = day_of(as_of_us)
+    hour_start = as_of_us - US_PER_HOUR
+    day_start = as_of_us - US_PER_DAY
+    orders_1h = orders_24h = amount_24h = failed_24h = 0
+    credit = state.credit_compacted
+    last_order_us = state.last_order_compacted_us
+    addresses: set[int] = set()
+    for day, ids in state.addresses.items():
+        if 0 <= today - day < _MONTH_DAYS:
+            addresses.update(ids)
+    recent: tuple[list[tuple[int, Row]], ...] = ([], [], [], [])
+    for entry in state.fine:
+        if entry.at_us > as_of_us:
+            continue
+        credit += entry.credit_delta
+        family = entry.family
+        if family is Family.CREDIT:
+            continue
+        delta = entry.delta
+        recent[family].append((entry.day, delta))
+        if family is Family.ORDERS and delta[ORDER_PLACED]:
+            if last_order_us is None or entry.at_us > last_order_us:
+                last_order_us = entry.at_us
+            if entry.at_us > day_start:
+                orders_24h += 1
+                amount_24h += delta[ORDER_AMOUNT]
+                if entry.at_us > hour_start:
+                    orders_1h += 1
+            if entry.address is not None and today - entry.day < _MONTH_DAYS:
+                addresses.add(entry.address)
+        elif family is Family.PAYMENTS and entry.at_us > day_start:
+            failed_24h += delta[PAYMENT_FAILED]
+
+    orders_7d, orders_30d, orders_90d = _day_windows(state, Family.ORDERS, recent[0], today)
+    payments_7d, payments_30d, payments_90d = _day_windows(state, Family.PAYMENTS, recent[1], today)
+    refunds_7d, refunds_30d, refunds_90d = _day_windows(state, Family.REFUNDS, recent[2], today)
+    reviews_90d = _day_windows(state, Family.REVIEWS, recent[3], today)[2]
+
+    placed_30d = orders_30d[ORDER_PLACED]
+    placed_90d = orders_90d[ORDER_PLACED]
+    amount_30d = orders_30d[ORDER_AMOUNT]
+    repaid_90d = payments_90d[PAYMENT_REPAID]
+    reviews_count = reviews_90d[REVIEW_COUNT]
+    first_event_us = state.first_event_us
+    return {
+        "orders_count_1h": float(orders_1h),
+        "orders_count_24h": float(orders_24h),
+        "orders_count_7d": float(orders_7d[ORDER_PLACED]),
+        "orders_count_30d": float(placed_30d),
+        "orders_count_90d": float(placed_90d),
+        "orders_amount_24h": amount_24h / AMOUNT_SCALE,
+        "orders_amount_7d": orders_7d[ORDER_AMOUNT] / AMOUNT_SCALE,
+        "orders_amount_30d": amount_30d / AMOUNT_SCALE,
+        "orders_amount_90d": orders_90d[ORDER_AMOUNT] / AMOUNT_SCALE,
+        "orders_cancelled_ratio_30d": _ratio(orders_30d[ORDER_CANCELLED], placed_30d),
+        "orders_credit_share_30d": _ratio(orders_30d[ORDER_CREDIT], placed_30d),
+        "order_amount_avg_90d": (
+            orders_90d[ORDER_AMOUNT] / placed_90d / AMOUNT_SCALE if placed_90d else None
+        ),
+        "order_amount_max_90d": (
+            orders_90d[ORDER_AMOUNT_MAX] / AMOUNT_SCALE if placed_90d else None
+        ),
+        "spend_spike_ratio_24h": _ratio(amount_24h * _SPIKE_BASELINE_DAYS, amount_30d),
+        "shipping_addresses_distinct_30d": float(len(addresses)),
+        "days_since_first_event": (
+            (as_of_us - first_event_us) / US_PER_DAY
+            if first_event_us is not None and first_event_us <= as_of_us
+            else None
+        ),
+        "days_since_last_order": (
+            max(0, as_of_us - last_order_us) / US_PER_DAY if last_order_us is not None else None
+        ),
+        "payments_failed_24h": float(failed_24h),
+        "payments_failed_7d": float(payments_7d[PAYMENT_FAILED]),
+        "payments_failed_30d": float(payments_30d[PAYMENT_FAILED]),
+        "payments_failed_ratio_30d": _ratio(
+            payments_30d[PAYMENT_FAILED], payments_30d[PAYMENT_ATTEMPTS]
+        ),
+        "chargebacks_90d": float(payments_90d[PAYMENT_CHARGEBACKS]),
+        "repayments_on_time_ratio_90d": _ratio(payments_90d[PAYMENT_ON_TIME], repaid_90d),
+        "repayments_late_90d": float(repaid_90d - payments_90d[PAYMENT_ON_TIME]),
+        "days_past_due_max_90d": float(payments_90d[PAYMENT_DPD_MAX]) if repaid_90d else None,
+        "days_past_due_mean_90d": _ratio(payments_90d[PAYMENT_DPD_SUM], repaid_90d),
+        "credit_outstanding": max(0, credit) / AMOUNT_SCALE,
+        "refunds_count_7d": float(refunds_7d[REFUND_APPROVED]),
+        "refunds_count_30d": float(refunds_30d[REFUND_APPROVED]),
+        "refunds_count_90d": float(refunds_90d[REFUND_APPROVED]),
+        "refunds_amount_30d": refunds_30d[REFUND_AMOUNT] / AMOUNT_SCALE,
+        "refund_rate_30d": _ratio(refunds_30d[REFUND_APPROVED], placed_30d),
+        "refunds_without_return_30d": float(refunds_30d[REFUND_WITHOUT_RETURN]),
+        "refunds_rejected_90d": float(refunds_90d[REFUND_REJECTED]),
+        "reviews_count_90d": float(reviews_count),
+        "review_rating_mean_90d": _ratio(reviews_90d[REVIEW_RATING_SUM], reviews_count),
+        "reviews_negative_ratio_90d": _ratio(reviews_90d[REVIEW_NEGATIVE], reviews_count),
+        "reviews_abusive_90d": float(reviews_90d[REVIEW_ABUSIVE]),
+    }

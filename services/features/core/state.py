@@ -1,0 +1,355 @@
+"""The compact per-customer state from which every feature is computed.
+
+Layout (docs/features.md, "State layout"):
+
+* ``fine``: individual :class:`Entry` values for the last few UTC days (see
+  :func:`~services.features.core.timeline.fine_start_us`); short windows and the partial
+  current day of long windows are read from them exactly.
+* ``buckets``: one row of integer aggregates per UTC day and event family, for the older
+  days of the 90-day horizon. An entry leaving the fine span is *folded* into its day's row.
+* ``addresses``: per UTC day, the shipping-address ids of orders folded into that day.
+* ``credit_compacted`` and ``last_order_compacted_us``: lifetime aggregates of folded entries.
+* ``orders`` and ``refunds``: indexes that let later events of an order or refund update
+  it exactly once; ``seen_event_ids``: the last event ids applied, for idempotency.
+
+Amounts are integer ten-thousandths (the contract allows four decimals), so every aggregate
+is exact and independent of the order in which events arrive.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import struct
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any, NamedTuple
+
+import orjson
+
+from services.features.core.timeline import (
+    ADDRESS_HORIZON_DAYS,
+    HORIZON_DAYS,
+    day_of,
+    fine_start_us,
+)
+from services.features.errors import StateFormatError
+
+STATE_FORMAT_VERSION = 1
+"""Layout version written by :meth:`CustomerState.to_bytes`; a new layout bumps it and
+:meth:`CustomerState.from_bytes` migrates older ones."""
+
+AMOUNT_SCALE = 10_000
+"""Amounts are kept as integer multiples of 1/AMOUNT_SCALE."""
+
+MAX_FINE_ENTRIES = 1_024
+"""Bound on individually kept entries. Past it, the oldest quarter is folded into day
+buckets early (an overload safeguard: short windows then undercount)."""
+
+MAX_REMEMBERED_EVENT_IDS = 512
+"""How many of the customer's most recently applied event ids are remembered."""
+
+
+class Family(IntEnum):
+    """What an entry or a bucket row aggregates."""
+
+    ORDERS = 0
+    PAYMENTS = 1
+    REFUNDS = 2
+    REVIEWS = 3
+    CREDIT = 4
+    """An entry that only moves ``credit_outstanding`` (it has no bucket row)."""
+
+
+BUCKET_FAMILIES: tuple[Family, ...] = (
+    Family.ORDERS,
+    Family.PAYMENTS,
+    Family.REFUNDS,
+    Family.REVIEWS,
+)
+
+# Column positions of each family's row.
+ORDER_PLACED, ORDER_AMOUNT, ORDER_CANCELLED, ORDER_CREDIT, ORDER_AMOUNT_MAX = range(5)
+(
+    PAYMENT_ATTEMPTS,
+    PAYMENT_FAILED,
+    PAYMENT_CHARGEBACKS,
+    PAYMENT_REPAID,
+    PAYMENT_ON_TIME,
+    PAYMENT_DPD_SUM,
+    PAYMENT_DPD_MAX,
+) = range(7)
+REFUND_APPROVED, REFUND_AMOUNT, REFUND_WITHOUT_RETURN, REFUND_REJECTED = range(4)
+REVIEW_COUNT, REVIEW_RATING_SUM, REVIEW_NEGATIVE, REVIEW_ABUSIVE = range(4)
+
+ROW_WIDTHS: tuple[int, ...] = (5, 7, 4, 4)
+MAX_COLUMNS: tuple[frozenset[int], ...] = (
+    frozenset({ORDER_AMOUNT_MAX}),
+    frozenset({PAYMENT_DPD_MAX}),
+    frozenset(),
+    frozenset(),
+)
+"""Per bucket family, the columns that combine by maximum; every other column adds."""
+
+
+class Entry(NamedTuple):
+    """One event's contribution, kept individually while recent.
+
+    ``day`` is the UTC day whose windows the entry belongs to: the day of ``at_us``, except
+    for a cancellation, which belongs to the day its order was placed. ``delta`` is added to
+    (or, in max columns, combined with) the ``family`` row of that day.
+    """
+
+    at_us: int
+    family: Family
+    day: int
+    delta: tuple[int, ...]
+    credit_delta: int = 0
+    address: int | None = None
+
+
+@dataclass(slots=True)
+class OrderRecord:
+    """What the state knows of one order. ``credit`` is None until an order event (which
+    carries the payment method) is seen; credit adjustments that need it wait in
+    ``pending_credit`` as (instant, delta) pairs."""
+
+    last_us: int
+    placed_us: int | None = None
+    cancelled_us: int | None = None
+    completed: bool = False
+    amount: int = 0
+    credit: bool | None = None
+    pending_credit: list[tuple[int, int]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class RefundRecord:
+    """Which statuses of one refund were applied (each counts once)."""
+
+    last_us: int
+    statuses: set[str] = field(default_factory=set)
+
+
+def stable_id(text: str) -> int:
+    """A 63-bit hash of an id (blake2b): ids are remembered and compared by it."""
+    digest = hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
+
+
+@dataclass(slots=True)
+class CustomerState:
+    """One customer's compact state. Mutated only by ``apply_event``; read by
+    ``compute_features``. ``clock_us`` is the processing clock: the latest ``now`` any
+    applied event was processed at (None before the first)."""
+
+    customer_id: str
+    clock_us: int | None = None
+    first_event_us: int | None = None
+    last_order_compacted_us: int | None = None
+    credit_compacted: int = 0
+    buckets: tuple[dict[int, list[int]], ...] = field(
+        default_factory=lambda: tuple({} for _ in BUCKET_FAMILIES)
+    )
+    addresses: dict[int, set[int]] = field(default_factory=dict)
+    fine: list[Entry] = field(default_factory=list)
+    orders: dict[str, OrderRecord] = field(default_factory=dict)
+    refunds: dict[str, RefundRecord] = field(default_factory=dict)
+    seen_event_ids: dict[int, None] = field(default_factory=dict)
+
+    @classmethod
+    def new(cls, customer_id: str) -> CustomerState:
+        """The state of a customer with no events."""
+        return cls(customer_id=customer_id)
+
+    # -- idempotency -------------------------------------------------------------------
+
+    def has_seen(self, event_key: int) -> bool:
+        return event_key in self.seen_event_ids
+
+    def remember(self, event_key: int) -> None:
+        """Remembers an applied event id, forgetting the oldest past the bound."""
+        self.seen_event_ids[event_key] = None
+        if len(self.seen_event_ids) > MAX_REMEMBERED_EVENT_IDS:
+            del self.seen_event_ids[next(iter(self.seen_event_ids))]
+
+    # -- entries -------------------------------------------------------------------------
+
+    def add_entry(self, entry: Entry) -> None:
+        """Adds an event's contribution: kept individually if it falls in the fine span of
+        the current clock, folded into its day bucket otherwise."""
+        if self.clock_us is None or entry.at_us >= fine_start_us(self.clock_us):
+            self.fine.append(entry)
+            if len(self.fine) > MAX_FINE_ENTRIES:
+                self._fold_oldest_fine()
+        else:
+            self._fold(entry, day_of(self.clock_us))
+
+    def _fold(self, entry: Entry, clock_day: int) -> None:
+        self.credit_compacted += entry.credit_delta
+        if entry.family is Family.CREDIT:
+            return
+        if entry.family is Family.ORDERS and entry.delta[ORDER_PLACED]:
+            last = self.last_order_compacted_us
+            if last is None or entry.at_us > last:
+                self.last_order_compacted_us = entry.at_us
+        if entry.day < clock_day - HORIZON_DAYS:
+            return
+        rows = self.buckets[entry.family]
+        row = rows.get(entry.day)
+        if row is None:
+            rows[entry.day] = list(entry.delta)
+        else:
+            max_columns = MAX_COLUMNS[entry.family]
+            for column, value in enumerate(entry.delta):
+                if column in max_columns:
+                    row[column] = max(row[column], value)
+                else:
+                    row[column] += value
+        if entry.address is not None and entry.day >= clock_day - ADDRESS_HORIZON_DAYS:
+            self.addresses.setdefault(entry.day, set()).add(entry.address)
+
+    def _fold_oldest_fine(self) -> None:
+        assert self.clock_us is not None, "the clock is set once any entry was folded"
+        self.fine.sort(key=lambda entry: entry.at_us)
+        cut = len(self.fine) - MAX_FINE_ENTRIES * 3 // 4
+        clock_day = day_of(self.clock_us)
+        for entry in self.fine[:cut]:
+            self._fold(entry, clock_day)
+        del self.fine[:cut]
+
+    # -- clock ---------------------------------------------------------------------------
+
+    def advance_clock(self, clock_us: int) -> None:
+        """Moves the processing clock forward (never back). When it enters a new UTC day,
+        folds entries that left the fine span and drops what no window can read any more:
+        day rows older than 90 days, address days older than 30 days, and order and refund
+        records with no activity for 90 days."""
+        previous = self.clock_us
+        if previous is not None and clock_us <= previous:
+            return
+        self.clock_us = clock_us
+        if previous is not None and day_of(clock_us) == day_of(previous):
+            return
+        fine_start = fine_start_us(clock_us)
+        clock_day = day_of(clock_us)
+        if any(entry.at_us < fine_start for entry in self.fine):
+            kept: list[Entry] = []
+            for entry in self.fine:
+                if entry.at_us >= fine_start:
+                    kept.append(entry)
+                else:
+                    self._fold(entry, clock_day)
+            self.fine = kept
+        horizon = clock_day - HORIZON_DAYS
+        for rows in self.buckets:
+            for day in [day for day in rows if day < horizon]:
+                del rows[day]
+        address_horizon = clock_day - ADDRESS_HORIZON_DAYS
+        for day in [day for day in self.addresses if day < address_horizon]:
+            del self.addresses[day]
+        for order_id in [k for k, r in self.orders.items() if day_of(r.last_us) < horizon]:
+            del self.orders[order_id]
+        for refund_id in [k for k, r in self.refunds.items() if day_of(r.last_us) < horizon]:
+            del self.refunds[refund_id]
+
+    # -- serialisation -------------------------------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        """Compact JSON (orjson) carrying :data:`STATE_FORMAT_VERSION` as ``"v"``."""
+        seen = struct.pack(f"<{len(self.seen_event_ids)}Q", *self.seen_event_ids)
+        document: dict[str, Any] = {
+            "v": STATE_FORMAT_VERSION,
+            "id": self.customer_id,
+            "clock": self.clock_us,
+            "first": self.first_event_us,
+            "last_order": self.last_order_compacted_us,
+            "credit": self.credit_compacted,
+            "buckets": [[[day, *row] for day, row in rows.items()] for rows in self.buckets],
+            "addresses": [[day, sorted(ids)] for day, ids in self.addresses.items()],
+            "fine": [
+                [e.at_us, int(e.family), e.day, e.credit_delta, e.address, *e.delta]
+                for e in self.fine
+            ],
+            "orders": {
+                order_id: [
+                    r.last_us,
+                    r.placed_us,
+                    r.cancelled_us,
+                    r.completed,
+                    r.amount,
+                    r.credit,
+                    r.pending_credit,
+                ]
+                for order_id, r in self.orders.items()
+            },
+            "refunds": {
+                refund_id: [r.last_us, sorted(r.statuses)] for refund_id, r in self.refunds.items()
+            },
+            "seen": base64.b64encode(seen).decode("ascii"),
+        }
+        return orjson.dumps(document)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> CustomerState:
+        """Reads :meth:`to_bytes` output; :class:`StateFormatError` if it is corrupt or of
+        an unknown format version."""
+        try:
+            document = orjson.loads(data)
+        except orjson.JSONDecodeError as error:
+            raise StateFormatError(f"customer state is not valid JSON: {error}") from None
+        if not isinstance(document, dict) or document.get("v") != STATE_FORMAT_VERSION:
+            version = document.get("v") if isinstance(document, dict) else None
+            raise StateFormatError(
+                f"customer state format version {version!r} is not supported "
+                f"(this build reads version {STATE_FORMAT_VERSION})"
+            )
+        try:
+            return cls._from_document(document)
+        except (KeyError, TypeError, ValueError, IndexError, struct.error) as error:
+            raise StateFormatError(f"customer state is malformed: {error!r}") from None
+
+    @classmethod
+    def _from_document(cls, document: dict[str, Any]) -> CustomerState:
+        if len(document["buckets"]) != len(BUCKET_FAMILIES):
+            raise ValueError(f"expected {len(BUCKET_FAMILIES)} bucket families")
+        seen_bytes = base64.b64decode(document["seen"], validate=True)
+        seen = struct.unpack(f"<{len(seen_bytes) // 8}Q", seen_bytes)
+        return cls(
+            customer_id=document["id"],
+            clock_us=document["clock"],
+            first_event_us=document["first"],
+            last_order_compacted_us=document["last_order"],
+            credit_compacted=document["credit"],
+            buckets=tuple({row[0]: row[1:] for row in rows} for rows in document["buckets"]),
+            addresses={day: set(ids) for day, ids in document["addresses"]},
+            fine=[
+                Entry(at, Family(family), day, tuple(delta), credit, address)
+                for at, family, day, credit, address, *delta in document["fine"]
+            ],
+            orders={
+                order_id: OrderRecord(
+                    last_us=last,
+                    placed_us=placed,
+                    cancelled_us=cancelled,
+                    completed=completed,
+                    amount=amount,
+                    credit=credit,
+                    pending_credit=[(at, delta) for at, delta in pending],
+                )
+                for order_id, (
+                    last,
+                    placed,
+                    cancelled,
+                    completed,
+                    amount,
+                    credit,
+                    pending,
+                ) in document["orders"].items()
+            },
+            refunds={
+                refund_id: RefundRecord(last_us=last, statuses=set(statuses))
+                for refund_id, (last, statuses) in document["refunds"].items()
+            },
+            seen_event_ids=dict.fromkeys(seen),
+        )
