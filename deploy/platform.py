@@ -270,6 +270,10 @@ def kafka_server_properties(data_dir: Path, port: int, controller_port: int) -> 
             "group.initial.rebalance.delay.ms=0",
             # Topics come from ensure_topics with their partition counts, never by accident.
             "auto.create.topics.enable=false",
+            # After a crash the restarted broker cannot register until its old session
+            # expires (9 s by default); five missed one-second heartbeats is still lenient.
+            "broker.heartbeat.interval.ms=1000",
+            "broker.session.timeout.ms=5000",
             "",
         ]
     )
