@@ -1,0 +1,191 @@
+import textwrap
+
+import pytest
+
+from services.warning.core.rules import (
+    MAX_RULES_BYTES,
+    load_default_rules,
+    load_rules,
+)
+from services.warning.errors import RulesError
+
+# Feature schema version 1 (CONTRACTS.md, "Feature names").
+CONTRACT_FEATURE_NAMES = (
+    *(f"orders_count_{w}" for w in ("1h", "24h", "7d", "30d", "90d")),
+    *(f"orders_amount_{w}" for w in ("24h", "7d", "30d", "90d")),
+    "orders_cancelled_ratio_30d",
+    "orders_credit_share_30d",
+    "order_amount_avg_90d",
+    "order_amount_max_90d",
+    "spend_spike_ratio_24h",
+    "shipping_addresses_distinct_30d",
+    "days_since_first_event",
+    "days_since_last_order",
+    *(f"payments_failed_{w}" for w in ("24h", "7d", "30d")),
+    "payments_failed_ratio_30d",
+    "chargebacks_90d",
+    "repayments_on_time_ratio_90d",
+    "repayments_late_90d",
+    "days_past_due_max_90d",
+    "days_past_due_mean_90d",
+    "credit_outstanding",
+    *(f"refunds_count_{w}" for w in ("7d", "30d", "90d")),
+    "refunds_amount_30d",
+    "refund_rate_30d",
+    "refunds_without_return_30d",
+    "refunds_rejected_90d",
+    "reviews_count_90d",
+    "review_rating_mean_90d",
+    "reviews_negative_ratio_90d",
+    "reviews_abusive_90d",
+)
+
+VALID = """\
+version: "2026-11-27.1"
+rules:
+  - id: low_grade
+    description: Grade C or worse
+    severity: yellow
+    when: grade >= "C"
+    actions:
+      - cut_limit: {factor: 0.5}
+      - notify
+    exit_when: grade <= "B"
+    min_hours_in_state: 72
+    on_exit: [restore_limit]
+    escalate:
+      to: frozen_after_limit
+      after_hours: 48
+  - id: frozen_after_limit
+    description: Still C or worse two days after the cut
+    severity: red
+    actions: [freeze_credit]
+    exit_when: grade <= "B"
+    on_exit: [unfreeze_credit]
+"""
+
+
+def load(text: str) -> object:
+    return load_rules(textwrap.dedent(text), CONTRACT_FEATURE_NAMES)
+
+
+def rules_error(text: str) -> RulesError:
+    with pytest.raises(RulesError) as caught:
+        load(text)
+    return caught.value
+
+
+def test_valid_file_loads_with_defaults() -> None:
+    rules = load_rules(VALID, CONTRACT_FEATURE_NAMES)
+    assert rules.version == "2026-11-27.1"
+    low, frozen = rules.rules
+    assert low.actions[0].factor == 0.5
+    assert low.min_hours_in_state == 72
+    assert low.cooldown_hours == 0
+    assert low.escalate is not None
+    assert low.escalate.target == "frozen_after_limit"
+    assert low.escalate.condition.source == 'grade >= "C"'  # persists: defaults to when
+    assert frozen.when is None
+    assert low.line == 3
+    assert frozen.line == 16
+
+
+def test_default_exit_is_the_negated_entry() -> None:
+    rules = load_rules(
+        VALID.replace('    exit_when: grade <= "B"\n    min_hours', "    min_hours"),
+        CONTRACT_FEATURE_NAMES,
+    )
+    exit_condition = rules.rules[0].exit_condition
+    assert exit_condition.source == 'not (grade >= "C")'
+    assert exit_condition({"grade": "B"})
+    assert not exit_condition({"grade": "D"})
+
+
+def test_default_rules_validate() -> None:
+    rules = load_default_rules(CONTRACT_FEATURE_NAMES)
+    assert rules.version == "2026-11-27.1"
+    ids = {rule.id for rule in rules.rules}
+    assert {"low_grade", "grade_d", "sudden_score_drop", "refund_abuse"} <= ids
+    assert {"payment_failures_burst", "repeated_chargebacks", "serious_delinquency"} <= ids
+    assert "credit_spend_spike" in ids
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "fragment"),
+    [
+        (
+            "    severity: yellow\n",
+            "    severity: yellow\n    colour: blue\n",
+            6,
+            "unknown key 'colour'",
+        ),
+        ("      - notify\n", "      - email_customer\n", 9, "unknown action 'email_customer'"),
+        ("      - notify\n", "      - unfreeze_credit\n", 9, "list it under on_exit"),
+        ('    when: grade >= "C"\n', '    when: grade >= "C" and wealth > 3\n', 6, "unknown name"),
+        ('    when: grade >= "C"\n', "    when: score >\n", 6, "end of expression"),
+        ("    on_exit: [restore_limit]\n", "    on_exit: [reinstate_account]\n", 12, "never takes"),
+        ("    on_exit: [restore_limit]\n", "    on_exit: [notify]\n", 12, "reversals only"),
+        ("    on_exit: [restore_limit]\n", "", 3, "needs on_exit"),
+        ("  - id: frozen_after_limit\n", "  - id: low_grade\n", 16, "duplicate rule id"),
+        ("      to: frozen_after_limit\n", "      to: nowhere\n", 3, "unknown rule 'nowhere'"),
+        ("      to: frozen_after_limit\n", "      to: low_grade\n", 3, "escalates to itself"),
+        ("    min_hours_in_state: 72\n", "    min_hours_in_state: -1\n", 11, "between 0"),
+        ("    min_hours_in_state: 72\n", "    min_hours_in_state: soon\n", 11, "a number"),
+        (
+            "      - cut_limit: {factor: 0.5}\n",
+            "      - cut_limit: {factor: 1.5}\n",
+            8,
+            "between 0",
+        ),
+        ("      - cut_limit: {factor: 0.5}\n", "      - cut_limit\n", 8, "needs {factor"),
+        (
+            "      - cut_limit: {factor: 0.5}\n",
+            "      - cut_limit: {factor: 0.5, to: 9}\n",
+            8,
+            "one of",
+        ),
+        ("      - notify\n", "      - cut_limit: {to: 100}\n", 9, "listed twice"),
+        ("    severity: yellow\n", "    severity: amber\n", 5, "green, yellow or red"),
+        ("  - id: low_grade\n", "  - id: Low-Grade\n", 3, "lower_snake_case"),
+        ('version: "2026-11-27.1"\n', "version: 2026-11-27\n", 1, "must be text"),
+        ("    description: Grade C or worse\n", "", 3, "missing 'description'"),
+        ("    severity: yellow\n", "    severity: yellow\n    severity: red\n", 6, "duplicate key"),
+    ],
+)
+def test_errors_name_the_line(old: str, new: str, line: int, fragment: str) -> None:
+    assert old in VALID
+    error = rules_error(VALID.replace(old, new, 1))
+    assert error.line == line, error
+    assert fragment in error.reason, error
+
+
+def test_escalation_cycles_and_unreachable_rules_are_refused() -> None:
+    cycle = VALID.replace(
+        "    on_exit: [unfreeze_credit]\n",
+        "    on_exit: [unfreeze_credit]\n    escalate: {to: low_grade, when: score < 400}\n",
+    )
+    assert "escalation cycle" in rules_error(cycle).reason
+    orphan = VALID.replace(
+        "    escalate:\n      to: frozen_after_limit\n      after_hours: 48\n", ""
+    )
+    error = rules_error(orphan)
+    assert error.line == 13
+    assert "no rule escalates to it" in error.reason
+
+
+def test_hostile_yaml_is_refused() -> None:
+    bomb = 'a: &a ["x", "x"]\nb: &b [*a, *a]\nc: [*b, *b]\n'
+    error = rules_error(bomb)
+    assert error.line == 1
+    assert "anchors and aliases" in error.reason
+    python_tag = 'version: !!python/object/apply:os.system ["true"]\nrules: []\n'
+    error = rules_error(python_tag)
+    assert error.line == 1
+    assert "tags are not allowed" in error.reason
+    huge = "version: '1'\nrules: []\n" + "#" * MAX_RULES_BYTES
+    assert "larger than" in rules_error(huge).reason
+    assert rules_error("version: '1'\nrules: [\n").line == 3
+    with pytest.raises(RulesError, match="not UTF-8"):
+        load_rules(b"version: '\xff\xfe'", CONTRACT_FEATURE_NAMES)
+    assert rules_error("").reason == "empty rule file"
+    assert "must be a mapping" in rules_error("- just\n- a list\n").reason
