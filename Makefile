@@ -8,7 +8,7 @@ PLATFORM := $(PY) -m deploy.platform
 DEMO_EVENTS ?= docs/examples/events.jsonl
 DEMO_SENDER := services/cli/main.py
 
-.PHONY: help install kafka up down status test test-unit lint typecheck demo clean
+.PHONY: help install kafka up down status test test-unit lint typecheck schemas demo clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -43,6 +43,9 @@ lint: install ## Check formatting and lint rules (ruff)
 
 typecheck: install ## Type-check services, schemas and deploy (mypy --strict)
 	@.venv/bin/mypy services schemas deploy
+
+schemas: install ## Regenerate the JSON Schema files in schemas/json/
+	@$(PY) -m schemas.export
 
 demo: up ## Start the platform and stream the sample events through it
 	@if [ -f $(DEMO_SENDER) ] && [ -f "$(DEMO_EVENTS)" ]; then \

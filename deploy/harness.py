@@ -102,7 +102,7 @@ class ServiceProcess:
     """A service module (``services.ingest``) run as a subprocess on a free port.
 
     Use as a context manager, or call ``start``/``stop``. ``env`` is the whole environment
-    of the process (see the ``service_env`` fixture); the port variable is added here.
+    of the process (see the ``service_env`` fixture); port and state directory are added.
     Its pid file and log live in ``run_dir/<name>-<port>``, so several instances of one
     service can run side by side.
     """
@@ -116,8 +116,8 @@ class ServiceProcess:
     ) -> None:
         (port,) = free_ports(1)
         self.spec = replace(service_spec(service), port=port)
-        self.env = {**env, self.spec.port_env: str(port), "PYTHONUNBUFFERED": "1"}
         self.run_dir = run_dir / f"{self.spec.name}-{port}"
+        self.env = self.spec.process_env(env, self.run_dir)
         self.timeout_s = timeout_s
         self._handle: ProcessHandle | None = None
 

@@ -67,17 +67,27 @@ class ServiceSpec:
 
     The service reads its listening port from ``RISKSTREAM_<NAME>_PORT`` (the platform sets
     it, and the same variable overrides the default port here) and is ready when
-    ``GET <health_path>`` answers 200.
+    ``GET <health_path>`` answers 200. A service that keeps local files names the variable
+    that moves them (``state_dir_env``); the platform points it into its run directory.
     """
 
     name: str
     module: str
     port: int
     health_path: str = "/ready"
+    state_dir_env: str | None = None
 
     @property
     def port_env(self) -> str:
         return f"RISKSTREAM_{self.name.upper()}_PORT"
+
+    def process_env(self, base: Mapping[str, str], run_dir: Path) -> dict[str, str]:
+        """``base`` plus what the platform decides for this process: its port and, for a
+        service with local state, ``run_dir/<name>`` as its state directory."""
+        env = {**base, self.port_env: str(self.port), "PYTHONUNBUFFERED": "1"}
+        if self.state_dir_env is not None:
+            env[self.state_dir_env] = str(run_dir / self.name)
+        return env
 
     def is_present(self, source_root: Path) -> bool:
         """True when the service's code exists (``<module path>/__main__.py``)."""
@@ -88,8 +98,9 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("ingest", "services.ingest", 8001),
     ServiceSpec("scorer", "services.scorer", 8002),
     ServiceSpec("warning", "services.warning", 8003),
-    # A Faust worker: the contract promises /metrics on its web server, not /ready.
-    ServiceSpec("features", "services.features", 6066, health_path="/metrics"),
+    ServiceSpec(
+        "features", "services.features", 6066, state_dir_env="RISKSTREAM_FEATURES_DATA_DIR"
+    ),
 )
 """Every service, in start order (``down`` stops them in reverse)."""
 
@@ -155,13 +166,12 @@ class PlatformConfig:
 
     def service_env(self, spec: ServiceSpec) -> dict[str, str]:
         """The environment a service process gets: ours, plus where Kafka and Redis are."""
-        return {
+        base = {
             **os.environ,
             "RISKSTREAM_KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
             "RISKSTREAM_REDIS_URL": self.redis_url,
-            spec.port_env: str(spec.port),
-            "PYTHONUNBUFFERED": "1",
         }
+        return spec.process_env(base, self.run_dir)
 
 
 def parse_components(text: str) -> tuple[str, ...]:
@@ -529,8 +539,8 @@ def start_service(
     cwd: Path = REPO_ROOT,
     timeout_s: float = SERVICE_READY_TIMEOUT_S,
 ) -> ProcessHandle:
-    """Starts ``python -m <module>`` with ``env`` (which must set the service's port
-    variable) and returns once its health path answers 200."""
+    """Starts ``python -m <module>`` with ``env`` (see ``ServiceSpec.process_env``) and
+    returns once its health path answers 200."""
     handle = spawn(
         spec.name,
         [sys.executable, "-m", spec.module],

@@ -131,6 +131,18 @@ def test_a_service_is_present_only_when_its_main_module_exists(tmp_path: Path) -
     assert spec.port_env == "RISKSTREAM_PROBE_PORT"
 
 
+def test_a_service_gets_its_port_and_a_state_directory_under_the_run_dir(tmp_path: Path) -> None:
+    spec = ServiceSpec("probe", "pkg.probe", 18123, state_dir_env="RISKSTREAM_PROBE_DATA_DIR")
+    config = PlatformConfig(run_dir=tmp_path, kafka_port=19092, redis_port=16379)
+
+    env = config.service_env(spec)
+
+    assert env["RISKSTREAM_PROBE_PORT"] == "18123"
+    assert env["RISKSTREAM_PROBE_DATA_DIR"] == str(tmp_path / "probe")
+    assert env["RISKSTREAM_KAFKA_BOOTSTRAP_SERVERS"] == "127.0.0.1:19092"
+    assert env["RISKSTREAM_REDIS_URL"] == "redis://127.0.0.1:16379/0"
+
+
 def test_kafka_install_is_skipped_when_the_pom_is_unchanged(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
