@@ -66,7 +66,7 @@ REVERSALS: Final[Mapping[ActionType, frozenset[ActionType]]] = {
     "reinstate_account": frozenset({"suspend_account"}),
 }
 """Each reversal (allowed only in ``on_exit``) and the entry actions it undoes."""
-RESTRICTIONS: Final = frozenset().union(*REVERSALS.values())
+RESTRICTIONS: Final[frozenset[ActionType]] = frozenset().union(*REVERSALS.values())
 """Entry actions whose effect lasts until reversed (the others are one-off notices)."""
 
 _SEVERITIES: Final = frozenset(get_args(RiskLevel))

@@ -2,43 +2,8 @@ import textwrap
 
 import pytest
 
-from services.warning.core.rules import (
-    MAX_RULES_BYTES,
-    load_default_rules,
-    load_rules,
-)
+from services.warning.core.rules import MAX_RULES_BYTES, RuleSet, load_rules
 from services.warning.errors import RulesError
-
-# Feature schema version 1 (CONTRACTS.md, "Feature names").
-CONTRACT_FEATURE_NAMES = (
-    *(f"orders_count_{w}" for w in ("1h", "24h", "7d", "30d", "90d")),
-    *(f"orders_amount_{w}" for w in ("24h", "7d", "30d", "90d")),
-    "orders_cancelled_ratio_30d",
-    "orders_credit_share_30d",
-    "order_amount_avg_90d",
-    "order_amount_max_90d",
-    "spend_spike_ratio_24h",
-    "shipping_addresses_distinct_30d",
-    "days_since_first_event",
-    "days_since_last_order",
-    *(f"payments_failed_{w}" for w in ("24h", "7d", "30d")),
-    "payments_failed_ratio_30d",
-    "chargebacks_90d",
-    "repayments_on_time_ratio_90d",
-    "repayments_late_90d",
-    "days_past_due_max_90d",
-    "days_past_due_mean_90d",
-    "credit_outstanding",
-    *(f"refunds_count_{w}" for w in ("7d", "30d", "90d")),
-    "refunds_amount_30d",
-    "refund_rate_30d",
-    "refunds_without_return_30d",
-    "refunds_rejected_90d",
-    "reviews_count_90d",
-    "review_rating_mean_90d",
-    "reviews_negative_ratio_90d",
-    "reviews_abusive_90d",
-)
 
 VALID = """\
 version: "2026-11-27.1"
@@ -65,18 +30,14 @@ rules:
 """
 
 
-def load(text: str) -> object:
-    return load_rules(textwrap.dedent(text), CONTRACT_FEATURE_NAMES)
-
-
-def rules_error(text: str) -> RulesError:
+def rules_error(text: str, feature_names: tuple[str, ...]) -> RulesError:
     with pytest.raises(RulesError) as caught:
-        load(text)
+        load_rules(textwrap.dedent(text), feature_names)
     return caught.value
 
 
-def test_valid_file_loads_with_defaults() -> None:
-    rules = load_rules(VALID, CONTRACT_FEATURE_NAMES)
+def test_valid_file_loads_with_defaults(feature_names: tuple[str, ...]) -> None:
+    rules = load_rules(VALID, feature_names)
     assert rules.version == "2026-11-27.1"
     low, frozen = rules.rules
     assert low.actions[0].factor == 0.5
@@ -90,10 +51,10 @@ def test_valid_file_loads_with_defaults() -> None:
     assert frozen.line == 16
 
 
-def test_default_exit_is_the_negated_entry() -> None:
+def test_default_exit_is_the_negated_entry(feature_names: tuple[str, ...]) -> None:
     rules = load_rules(
         VALID.replace('    exit_when: grade <= "B"\n    min_hours', "    min_hours"),
-        CONTRACT_FEATURE_NAMES,
+        feature_names,
     )
     exit_condition = rules.rules[0].exit_condition
     assert exit_condition.source == 'not (grade >= "C")'
@@ -101,8 +62,8 @@ def test_default_exit_is_the_negated_entry() -> None:
     assert not exit_condition({"grade": "D"})
 
 
-def test_default_rules_validate() -> None:
-    rules = load_default_rules(CONTRACT_FEATURE_NAMES)
+def test_default_rules_validate(default_rules: RuleSet) -> None:
+    rules = default_rules
     assert rules.version == "2026-11-27.1"
     ids = {rule.id for rule in rules.rules}
     assert {"low_grade", "grade_d", "sudden_score_drop", "refund_abuse"} <= ids
@@ -152,40 +113,44 @@ def test_default_rules_validate() -> None:
         ("    severity: yellow\n", "    severity: yellow\n    severity: red\n", 6, "duplicate key"),
     ],
 )
-def test_errors_name_the_line(old: str, new: str, line: int, fragment: str) -> None:
+def test_errors_name_the_line(
+    old: str, new: str, line: int, fragment: str, feature_names: tuple[str, ...]
+) -> None:
     assert old in VALID
-    error = rules_error(VALID.replace(old, new, 1))
+    error = rules_error(VALID.replace(old, new, 1), feature_names)
     assert error.line == line, error
     assert fragment in error.reason, error
 
 
-def test_escalation_cycles_and_unreachable_rules_are_refused() -> None:
+def test_escalation_cycles_and_unreachable_rules_are_refused(
+    feature_names: tuple[str, ...],
+) -> None:
     cycle = VALID.replace(
         "    on_exit: [unfreeze_credit]\n",
         "    on_exit: [unfreeze_credit]\n    escalate: {to: low_grade, when: score < 400}\n",
     )
-    assert "escalation cycle" in rules_error(cycle).reason
+    assert "escalation cycle" in rules_error(cycle, feature_names).reason
     orphan = VALID.replace(
         "    escalate:\n      to: frozen_after_limit\n      after_hours: 48\n", ""
     )
-    error = rules_error(orphan)
+    error = rules_error(orphan, feature_names)
     assert error.line == 13
     assert "no rule escalates to it" in error.reason
 
 
-def test_hostile_yaml_is_refused() -> None:
+def test_hostile_yaml_is_refused(feature_names: tuple[str, ...]) -> None:
     bomb = 'a: &a ["x", "x"]\nb: &b [*a, *a]\nc: [*b, *b]\n'
-    error = rules_error(bomb)
+    error = rules_error(bomb, feature_names)
     assert error.line == 1
     assert "anchors and aliases" in error.reason
     python_tag = 'version: !!python/object/apply:os.system ["true"]\nrules: []\n'
-    error = rules_error(python_tag)
+    error = rules_error(python_tag, feature_names)
     assert error.line == 1
     assert "tags are not allowed" in error.reason
     huge = "version: '1'\nrules: []\n" + "#" * MAX_RULES_BYTES
-    assert "larger than" in rules_error(huge).reason
-    assert rules_error("version: '1'\nrules: [\n").line == 3
+    assert "larger than" in rules_error(huge, feature_names).reason
+    assert rules_error("version: '1'\nrules: [\n", feature_names).line == 3
     with pytest.raises(RulesError, match="not UTF-8"):
-        load_rules(b"version: '\xff\xfe'", CONTRACT_FEATURE_NAMES)
-    assert rules_error("").reason == "empty rule file"
-    assert "must be a mapping" in rules_error("- just\n- a list\n").reason
+        load_rules(b"version: '\xff\xfe'", feature_names)
+    assert rules_error("", feature_names).reason == "empty rule file"
+    assert "must be a mapping" in rules_error("- just\n- a list\n", feature_names).reason

@@ -1,0 +1,352 @@
+from datetime import UTC, datetime, timedelta
+from itertools import count
+
+import pytest
+
+from schemas.scores import Grade, ScoreRecord
+from services.warning.core.engine import (
+    Evaluation,
+    WarningState,
+    evaluate,
+    manual_override,
+    risk_state_view,
+)
+from services.warning.core.rules import RuleSet
+from services.warning.errors import StateError
+
+MODEL_LIMIT = 2000.0
+# One grade apart is less than the 80-point drop that sudden_score_drop watches for.
+GRADE_SCORES: dict[str, int] = {"S": 790, "A": 730, "B": 670, "C": 610, "D": 550}
+
+
+class SettableClock:
+    def __init__(self) -> None:
+        self._now = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, hours: float) -> None:
+        self._now += timedelta(hours=hours)
+
+
+def reliable_features(names: tuple[str, ...]) -> dict[str, float | None]:
+    features: dict[str, float | None] = dict.fromkeys(names, 0.0)
+    features.update(
+        orders_count_30d=6.0,
+        orders_credit_share_30d=0.2,
+        spend_spike_ratio_24h=1.1,
+        refund_rate_30d=0.0,
+        payments_failed_ratio_30d=0.0,
+        repayments_on_time_ratio_90d=1.0,
+        review_rating_mean_90d=4.6,
+    )
+    return features
+
+
+class Customer:
+    """Scores one customer over simulated time, feeding each state back in."""
+
+    def __init__(self, rules: RuleSet, names: tuple[str, ...], customer_id: str = "c-1") -> None:
+        self.rules = rules
+        self.clock = SettableClock()
+        self.customer_id = customer_id
+        self.features = reliable_features(names)
+        self.state: WarningState | None = None
+        self._events = count(1)
+
+    def record(
+        self, grade: Grade = "A", score: int | None = None, **features: float | None
+    ) -> ScoreRecord:
+        self.features.update(features)
+        event = next(self._events)
+        return ScoreRecord(
+            score_id=f"{self.customer_id}-score-{event}",
+            customer_id=self.customer_id,
+            score=GRADE_SCORES[grade] if score is None else score,
+            probability_of_default=0.05,
+            grade=grade,
+            risk_level="green",
+            credit_limit=MODEL_LIMIT,
+            reasons=[],
+            model_version="m-1",
+            feature_schema_version=1,
+            features=dict(self.features),
+            features_as_of=self.clock.now(),
+            triggered_by=f"{self.customer_id}-event-{event}",
+            trigger_event_type="order",
+            scored_at=self.clock.now(),
+        )
+
+    def apply(self, record: ScoreRecord) -> Evaluation:
+        result = evaluate(self.rules, self.state, record, self.clock.now())
+        self.state = result.state
+        return result
+
+    def score(
+        self, grade: Grade = "A", score: int | None = None, **features: float | None
+    ) -> list[tuple[str, str]]:
+        """(rule_id, action) of each action the new score issues."""
+        result = self.apply(self.record(grade, score, **features))
+        return [(action.rule_id, action.action) for action in result.actions]
+
+    @property
+    def status(self) -> str:
+        assert self.state is not None
+        return self.state.status
+
+
+@pytest.fixture
+def customer(default_rules: RuleSet, feature_names: tuple[str, ...]) -> Customer:
+    return Customer(default_rules, feature_names)
+
+
+def test_reliable_customer_gets_no_action(customer: Customer) -> None:
+    for day in range(60):
+        assert customer.score("A" if day % 3 else "S", 740 + day % 7) == []
+        customer.clock.advance(24)
+    assert customer.status == "active"
+    assert customer.state is not None
+    assert risk_state_view(customer.state).active_actions == []
+
+
+def test_hysteresis_keeps_the_limit_while_the_grade_flaps(customer: Customer) -> None:
+    customer.score("B")
+    customer.clock.advance(1)
+    assert customer.score("C") == [("low_grade", "cut_limit"), ("low_grade", "notify")]
+    assert customer.state is not None
+    assert customer.state.credit_limit == MODEL_LIMIT * 0.5
+    for step in range(12):  # B and C alternate every 12 hours for six days
+        customer.clock.advance(12)
+        assert customer.score("B" if step % 2 == 0 else "C") == []
+        assert customer.status == "limited"
+    for _ in range(3):  # the exit condition holds from the first of these B scores on
+        customer.clock.advance(24)
+        assert customer.score("B") == []
+    customer.clock.advance(25)  # 73 hours since the first B: past the 72 h minimum
+    result = customer.apply(customer.record("B"))
+    assert [(a.rule_id, a.action, a.credit_limit) for a in result.actions] == [
+        ("low_grade", "restore_limit", None)
+    ]
+    assert "held for 73 h (minimum 72 h)" in result.actions[0].reason
+    assert customer.status == "active"
+
+
+def test_cooldown_suppresses_repeats_within_the_window(customer: Customer) -> None:
+    customer.score("A", 740)
+    customer.clock.advance(1)
+    assert customer.score("B", 650) == [("sudden_score_drop", "manual_review")]
+    customer.clock.advance(1)
+    assert customer.score("A", 720) == []
+    customer.clock.advance(2)
+    assert customer.score("B", 630) == []  # a second drop 3 hours after the first
+    customer.clock.advance(1)
+    assert customer.score("A", 720) == []
+    customer.clock.advance(21)  # 25 hours after the first review
+    assert customer.score("B", 630) == [("sudden_score_drop", "manual_review")]
+
+
+def test_persisting_refund_abuse_escalates_from_limited_to_frozen(customer: Customer) -> None:
+    customer.score("B")
+    customer.clock.advance(1)
+    assert customer.score("B", refunds_without_return_30d=3, refunds_count_30d=3) == [
+        ("refund_abuse", "cut_limit"),
+        ("refund_abuse", "notify"),
+    ]
+    assert customer.status == "limited"
+    customer.clock.advance(48)
+    assert customer.score("B") == []
+    customer.clock.advance(24)  # 72 hours in the limited state, still abusing
+    result = customer.apply(customer.record("B"))
+    assert [(a.rule_id, a.action) for a in result.actions] == [
+        ("refund_abuse_persistent", "freeze_credit"),
+        ("refund_abuse_persistent", "manual_review"),
+    ]
+    assert "escalated from refund_abuse after 72 h" in result.actions[0].reason
+    assert "refunds_without_return_30d=3" in result.actions[0].reason
+    assert customer.status == "frozen"
+
+
+def test_deterioration_escalates_on_the_same_score(customer: Customer) -> None:
+    customer.score("A")
+    customer.clock.advance(1)
+    assert customer.score("B", payments_failed_24h=7, payments_failed_7d=7) == [
+        ("payment_failures_burst", "require_prepayment"),
+        ("payment_failures_burst", "notify"),
+        ("payment_failures_severe", "freeze_credit"),
+    ]
+    assert customer.status == "frozen"
+
+
+def test_recovery_reverses_after_the_minimum_time(customer: Customer) -> None:
+    customer.score("B", refunds_without_return_30d=4, refunds_count_30d=4)
+    customer.clock.advance(80)
+    customer.score("B")
+    assert customer.status == "frozen"
+    customer.clock.advance(1)
+    assert customer.score("B", refunds_without_return_30d=0, refund_rate_30d=0.1) == []
+    customer.clock.advance(100)
+    assert customer.score("A") == []
+    customer.clock.advance(68)  # 168 hours of good behaviour
+    assert customer.score("A") == [
+        ("refund_abuse", "restore_limit"),
+        ("refund_abuse_persistent", "unfreeze_credit"),
+    ]
+    assert customer.status == "active"
+    assert customer.state is not None
+    assert customer.state.credit_limit is None
+
+
+def test_credit_repair_steps_down_one_grade_at_a_time(customer: Customer) -> None:
+    assert customer.score("D") == [
+        ("low_grade", "cut_limit"),
+        ("low_grade", "notify"),
+        ("grade_d", "freeze_credit"),
+    ]
+    customer.clock.advance(1)
+    assert customer.score("C") == []
+    customer.clock.advance(72)
+    result = customer.apply(customer.record("C"))
+    assert [(a.action, a.credit_limit) for a in result.actions] == [("unfreeze_credit", None)]
+    assert customer.status == "limited"
+    customer.clock.advance(1)
+    customer.score("B")
+    customer.clock.advance(72)
+    assert customer.score("B") == [("low_grade", "restore_limit")]
+    assert customer.status == "active"
+
+
+def test_a_reversal_waits_while_another_rule_holds_the_same_restriction(
+    customer: Customer,
+) -> None:
+    customer.score("D", days_past_due_max_90d=35, credit_outstanding=900)
+    assert customer.status == "frozen"
+    customer.clock.advance(1)
+    customer.score("C")
+    customer.clock.advance(73)
+    assert customer.score("C") == []  # grade_d exits, serious_delinquency still freezes
+    assert customer.status == "frozen"
+    assert customer.state is not None
+    assert [a.rule_id for a in customer.state.activations] == ["low_grade", "serious_delinquency"]
+
+
+def test_replay_yields_the_same_action_ids(
+    default_rules: RuleSet, feature_names: tuple[str, ...]
+) -> None:
+    def run() -> list[str]:
+        replayed = Customer(default_rules, feature_names)
+        ids: list[str] = []
+        for grade, refunds in (("B", 0.0), ("C", 0.0), ("C", 3.0), ("D", 3.0), ("B", 0.0)):
+            result = replayed.apply(
+                replayed.record(grade, refunds_without_return_30d=refunds, refunds_count_30d=3)
+            )
+            ids.extend(action.action_id for action in result.actions)
+            replayed.clock.advance(40)
+        return ids
+
+    first = run()
+    assert len(first) >= 5
+    assert len(set(first)) == len(first)
+    assert run() == first
+
+
+def test_redelivered_and_out_of_order_scores_are_skipped(customer: Customer) -> None:
+    first = customer.record("C")
+    assert customer.apply(first).actions
+    customer.clock.advance(2)
+    later = customer.record("B")
+    customer.apply(later)
+    state = customer.state
+    again = customer.apply(later)
+    assert again.skipped
+    assert again.actions == []
+    assert again.state is state
+    assert customer.apply(first).skipped
+
+
+def test_state_round_trips_through_json(customer: Customer) -> None:
+    customer.score("D", refunds_without_return_30d=3, refunds_count_30d=3)
+    assert customer.state is not None
+    restored = WarningState.from_json(customer.state.to_json())
+    assert restored == customer.state
+    assert restored.status == "frozen"
+
+
+def test_manual_override_unfreezes_and_the_rule_does_not_refreeze(customer: Customer) -> None:
+    customer.score("B", chargebacks_90d=2)
+    assert customer.status == "frozen"
+    assert customer.state is not None
+    customer.clock.advance(2)
+    override = manual_override(
+        customer.state,
+        "unfreeze_credit",
+        "chargebacks disputed and won",
+        "analyst-7",
+        customer.clock.now(),
+    )
+    [action] = override.actions
+    assert action.action == "unfreeze_credit"
+    assert action.rule_id == "manual-override"
+    assert action.reason == "manual override by analyst-7: chargebacks disputed and won"
+    assert override.state.status == "active"
+    retried = manual_override(
+        customer.state,
+        "unfreeze_credit",
+        "chargebacks disputed and won",
+        "analyst-7",
+        customer.clock.now(),
+    )
+    assert retried.actions[0].action_id == action.action_id
+    customer.state = override.state
+    customer.clock.advance(1)
+    assert customer.score("B", chargebacks_90d=2) == []
+    assert customer.status == "active"
+    with pytest.raises(StateError, match="nothing to unfreeze_credit"):
+        manual_override(
+            customer.state, "unfreeze_credit", "again", "analyst-7", customer.clock.now()
+        )
+
+
+def test_manual_restrictions_need_their_parameters(customer: Customer) -> None:
+    customer.score("A")
+    assert customer.state is not None
+    now = customer.clock.now()
+    with pytest.raises(StateError, match="credit_limit"):
+        manual_override(customer.state, "cut_limit", "fraud ring", "analyst-7", now)
+    with pytest.raises(StateError, match="reason"):
+        manual_override(customer.state, "freeze_credit", " ", "analyst-7", now)
+    cut = manual_override(customer.state, "cut_limit", "fraud ring", "analyst-7", now, 300.0)
+    assert cut.actions[0].credit_limit == 300.0
+    assert cut.state.status == "limited"
+    restored = manual_override(cut.state, "restore_limit", "cleared", "analyst-7", now)
+    assert restored.state.status == "active"
+    assert restored.actions[0].credit_limit is None
+
+
+def test_risk_state_view_lists_actions_in_effect_with_reasons(customer: Customer) -> None:
+    customer.score("B", 640, refunds_without_return_30d=3, refunds_count_30d=3)
+    customer.clock.advance(72)
+    customer.score("B", 640)
+    assert customer.state is not None
+    view = risk_state_view(customer.state)
+    assert view.status == "frozen"
+    assert view.credit_limit == MODEL_LIMIT * 0.5
+    assert [a.action for a in view.active_actions] == [
+        "cut_limit",
+        "notify",
+        "freeze_credit",
+        "manual_review",
+    ]
+    assert view.active_actions[0].reason.startswith(
+        "Refunds without returned goods, or most orders refunded, in 30 days: "
+        "grade B (score 640) meets `refunds_without_return_30d >= 3"
+    )
+    assert view.status_since == customer.clock.now()
+    assert view.last_score == 640
+
+
+def test_state_of_another_customer_is_refused(customer: Customer) -> None:
+    customer.score("A")
+    other = customer.record("A").model_copy(update={"customer_id": "c-2"})
+    with pytest.raises(StateError, match="c-2"):
+        evaluate(customer.rules, customer.state, other, customer.clock.now())
