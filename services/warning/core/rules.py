@@ -34,6 +34,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from schemas.actions import ACTION_TYPES, AccountStatus, ActionType
 from schemas.scores import RiskLevel
+from services.features.core import FEATURE_SCHEMA
 from services.warning.core.expressions import (
     Condition,
     ValueType,
@@ -290,11 +291,11 @@ _RULE_KEYS: Final = frozenset(
 )
 
 
-def load_rules(text: str | bytes, feature_names: Collection[str]) -> RuleSet:
+def load_rules(text: str | bytes, feature_names: Collection[str] = FEATURE_SCHEMA.names) -> RuleSet:
     """Validates a rule file and returns its rule set.
 
     ``feature_names`` are the feature names rules may use besides
-    :data:`BASE_VARIABLES` (the running feature schema's names). Raises
+    :data:`BASE_VARIABLES` (by default, the running feature schema's). Raises
     :class:`RulesError` with the 1-based line of the first problem found.
     """
     raw = text.encode() if isinstance(text, str) else text
@@ -526,6 +527,6 @@ def _escalation_chain(by_id: Mapping[str, Rule], start: str) -> Iterator[str]:
         current = None if escalation is None else escalation.target
 
 
-def load_default_rules(feature_names: Collection[str]) -> RuleSet:
+def load_default_rules(feature_names: Collection[str] = FEATURE_SCHEMA.names) -> RuleSet:
     """The shipped rule set (:data:`DEFAULT_RULES_PATH`), validated."""
     return load_rules(DEFAULT_RULES_PATH.read_bytes(), feature_names)

@@ -62,6 +62,14 @@ def test_default_exit_is_the_negated_entry(feature_names: tuple[str, ...]) -> No
     assert not exit_condition({"grade": "D"})
 
 
+def test_rules_may_use_every_feature_of_the_running_schema() -> None:
+    rules = load_rules(
+        VALID.replace('grade >= "C"\n', 'grade >= "C" or credit_outstanding > 9\n', 1)
+    )
+    assert rules.rules[0].when is not None
+    assert rules.rules[0].when.names == ("grade", "credit_outstanding")
+
+
 def test_default_rules_validate(default_rules: RuleSet) -> None:
     rules = default_rules
     assert rules.version == "2026-11-27.1"
