@@ -46,6 +46,8 @@ from services.warning.errors import ExpressionError, RulesError
 MAX_RULES_BYTES: Final = 256 * 1024
 """Largest accepted rule file, in bytes of UTF-8."""
 MAX_RULES: Final = 500
+MAX_YAML_DEPTH: Final = 16
+"""Deepest accepted nesting of lists and mappings (a valid file needs six)."""
 MAX_HOURS: Final = 24 * 366
 """Longest accepted duration (minimum time in state, cooldown, escalation delay)."""
 
@@ -181,10 +183,18 @@ def _line(node: Node) -> int:
 
 
 def _refuse_hostile_yaml(text: str) -> None:
-    """Anchors and aliases (the "billion laughs" shape) and explicit tags are refused
-    before any node tree is built."""
+    """Anchors and aliases (the "billion laughs" shape), explicit tags and deep nesting
+    (the node composer recurses) are refused from the event stream, before any node tree
+    is built."""
+    depth = 0
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
         line = int(event.start_mark.line) + 1 if event.start_mark is not None else None
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                raise RulesError(f"nested deeper than {MAX_YAML_DEPTH} levels", line)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
             raise RulesError("anchors and aliases are not allowed in a rule file", line)
         tag = getattr(event, "tag", None)

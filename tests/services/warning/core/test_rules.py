@@ -155,6 +155,9 @@ def test_hostile_yaml_is_refused(feature_names: tuple[str, ...]) -> None:
     error = rules_error(python_tag, feature_names)
     assert error.line == 1
     assert "tags are not allowed" in error.reason
+    deep = rules_error("version: '1'\nrules:\n  - " + "[" * 5000 + "]" * 5000, feature_names)
+    assert deep.line == 3
+    assert "nested deeper" in deep.reason
     huge = "version: '1'\nrules: []\n" + "#" * MAX_RULES_BYTES
     assert "larger than" in rules_error(huge, feature_names).reason
     assert rules_error("version: '1'\nrules: [\n", feature_names).line == 3
