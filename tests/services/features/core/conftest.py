@@ -1,0 +1,160 @@
+"""Fixtures of the feature core tests: an event builder (every event belongs to customer
+``c1`` unless told otherwise; instants are offsets from a fixed anchor) and a state builder."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from schemas.events import InboundEvent, OrderEvent, PaymentEvent, RefundEvent, ReviewEvent
+from services.features.core import ApplyOutcome, CustomerState, apply_event
+
+ANCHOR = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+"""Tuesday 2026-03-10, noon UTC: the tests' "now"."""
+
+
+class Events:
+    """Builds contract-valid events with unique ids."""
+
+    anchor = ANCHOR
+
+    def __init__(self) -> None:
+        self._ids = itertools.count(1)
+
+    @staticmethod
+    def at(days: float = 0, hours: float = 0, minutes: float = 0, seconds: float = 0) -> datetime:
+        """The anchor shifted by the given amounts (negative: before it)."""
+        return ANCHOR + timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+
+    def _envelope(
+        self, when: datetime, customer_id: str, event_id: str | None
+    ) -> dict[str, object]:
+        return {
+            "event_id": event_id or f"ev-{next(self._ids)}",
+            "customer_id": customer_id,
+            "occurred_at": when,
+        }
+
+    def order(
+        self,
+        when: datetime,
+        order_id: str,
+        *,
+        status: str = "placed",
+        amount: str = "100",
+        method: str = "card",
+        address: str | None = None,
+        customer_id: str = "c1",
+        event_id: str | None = None,
+    ) -> OrderEvent:
+        return OrderEvent.model_validate(
+            {
+                **self._envelope(when, customer_id, event_id),
+                "event_type": "order",
+                "order_id": order_id,
+                "amount": Decimal(amount),
+                "currency": "CNY",
+                "payment_method": method,
+                "status": status,
+                "item_count": 1,
+                "channel": "app",
+                "shipping_address_hash": address,
+            }
+        )
+
+    def payment(
+        self,
+        when: datetime,
+        order_id: str,
+        *,
+        kind: str = "charge",
+        status: str = "succeeded",
+        amount: str = "100",
+        days_past_due: int | None = None,
+        customer_id: str = "c1",
+        event_id: str | None = None,
+    ) -> PaymentEvent:
+        return PaymentEvent.model_validate(
+            {
+                **self._envelope(when, customer_id, event_id),
+                "event_type": "payment",
+                "order_id": order_id,
+                "payment_id": f"pay-{next(self._ids)}",
+                "amount": Decimal(amount),
+                "currency": "CNY",
+                "kind": kind,
+                "status": status,
+                "days_past_due": days_past_due,
+            }
+        )
+
+    def refund(
+        self,
+        when: datetime,
+        order_id: str,
+        refund_id: str,
+        *,
+        status: str = "approved",
+        amount: str = "100",
+        goods_returned: bool = True,
+        customer_id: str = "c1",
+        event_id: str | None = None,
+    ) -> RefundEvent:
+        return RefundEvent.model_validate(
+            {
+                **self._envelope(when, customer_id, event_id),
+                "event_type": "refund",
+                "order_id": order_id,
+                "refund_id": refund_id,
+                "amount": Decimal(amount),
+                "currency": "CNY",
+                "reason": "defective",
+                "goods_returned": goods_returned,
+                "status": status,
+            }
+        )
+
+    def review(
+        self,
+        when: datetime,
+        order_id: str,
+        *,
+        rating: int = 5,
+        abusive: bool = False,
+        customer_id: str = "c1",
+        event_id: str | None = None,
+    ) -> ReviewEvent:
+        return ReviewEvent.model_validate(
+            {
+                **self._envelope(when, customer_id, event_id),
+                "event_type": "review",
+                "order_id": order_id,
+                "review_id": f"rev-{next(self._ids)}",
+                "rating": rating,
+                "flagged_abusive": abusive,
+            }
+        )
+
+
+@pytest.fixture
+def events() -> Events:
+    return Events()
+
+
+def _build_state(*events: InboundEvent, customer_id: str = "c1") -> CustomerState:
+    state = CustomerState.new(customer_id)
+    for event in events:
+        outcome = apply_event(state, event, event.occurred_at)
+        assert outcome is ApplyOutcome.APPLIED, (event.event_id, outcome)
+    return state
+
+
+@pytest.fixture
+def build_state() -> Callable[..., CustomerState]:
+    """Builds a new state from events applied in the given order, each processed at its own
+    ``occurred_at`` (as replay does); fails if any is not APPLIED."""
+    return _build_state
