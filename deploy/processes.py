@@ -82,13 +82,13 @@ def _stat_fields(pid: int) -> list[str] | None:
 def process_start_ticks(pid: int) -> int | None:
     """When the process started, in clock ticks since boot; None if there is no such
     process or it has exited (a zombie)."""
-    child = _children.get(pid)
-    if child is not None and child.poll() is not None:
-        del _children[pid]
     fields = _stat_fields(pid)
-    if fields is None or fields[0] in ("Z", "X"):
-        return None
-    return int(fields[19])
+    if fields is not None and fields[0] not in ("Z", "X"):
+        return int(fields[19])
+    child = _children.pop(pid, None)
+    if child is not None:
+        child.poll()  # reaps it: a zombie child of ours would otherwise stay in /proc
+    return None
 
 
 def process_cmdline(pid: int) -> str:
