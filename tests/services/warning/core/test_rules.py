@@ -1,8 +1,10 @@
 import textwrap
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from services.warning.core.rules import MAX_RULES_BYTES, RuleSet, load_rules
+from services.warning.core.rules import DEFAULT_RULES_PATH, MAX_RULES_BYTES, RuleSet, load_rules
 from services.warning.errors import RulesError
 
 VALID = """\
@@ -165,3 +167,24 @@ def test_hostile_yaml_is_refused(feature_names: tuple[str, ...]) -> None:
         load_rules(b"version: '\xff\xfe'", feature_names)
     assert rules_error("", feature_names).reason == "empty rule file"
     assert "must be a mapping" in rules_error("- just\n- a list\n", feature_names).reason
+
+
+DEFAULT_TEXT = DEFAULT_RULES_PATH.read_text()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(0, len(DEFAULT_TEXT)),
+    st.integers(0, 40),
+    st.text(alphabet=st.sampled_from(list(":-[]{}&*!|>'\"#\n ab0.5%@`,?")), max_size=12),
+)
+def test_damaged_rule_files_raise_only_rules_errors(position: int, cut: int, insert: str) -> None:
+    damaged = DEFAULT_TEXT[:position] + insert + DEFAULT_TEXT[position + cut :]
+    try:
+        rules = load_rules(damaged)
+    except RulesError as error:
+        line = error.line
+    else:
+        assert rules.version  # a harmless edit (e.g. inside a comment) still loads
+        return
+    assert line is None or 1 <= line <= damaged.count("\n") + 2
