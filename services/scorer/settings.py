@@ -1,0 +1,72 @@
+"""Settings of the score service (``RISKSTREAM_<FIELD>``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+
+from schemas.scores import Decision, Grade, RiskLevel
+from services.common.settings import ConfigurationError, ServiceSettings
+
+
+class ScorerSettings(ServiceSettings):
+    """Transport, time budgets, fallback policy, registry and streaming settings.
+
+    The fallback policy answers when the model cannot (Redis down, features stale or
+    unreadable, no model loaded, inference failed). It may never approve an order on credit:
+    with Redis down the scorer cannot see whether the customer is frozen.
+    """
+
+    service_name: str = "scorer"
+    scorer_host: str = "127.0.0.1"
+    scorer_port: int = Field(default=8002, ge=1, le=65535)
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+
+    redis_budget_ms: float = Field(default=20.0, gt=0)
+    """Longest wait for the one Redis round trip of a request before answering fallback."""
+    model_budget_ms: float = Field(default=20.0, gt=0)
+    """Longest wait for inference and reason codes of a batch run off the event loop."""
+    inline_inference_rows: int = Field(default=64, ge=1)
+    """Requests with at most this many rows are scored on the event loop (microseconds, no
+    thread hop); larger batches run in a worker thread under ``model_budget_ms``."""
+    features_max_age_s: float = Field(default=90 * 24 * 3600.0, gt=0)
+    """Feature state whose last applied event is older than this is stale: fallback."""
+
+    fallback_credit_decision: Decision = "review"
+    """Decision for an order paid on credit (bnpl, instalment) when the model cannot answer."""
+    fallback_other_decision: Decision = "approve"
+    """Decision for an order paid now (card, wallet, cod, bank transfer) in fallback."""
+    fallback_grade: Grade = "C"
+    fallback_risk_level: RiskLevel = "yellow"
+    fallback_score: int = Field(default=560, ge=300, le=900)
+    fallback_probability: float = Field(default=0.1, ge=0, le=1)
+    fallback_credit_limit: float = Field(default=0.0, ge=0)
+
+    thin_file_probability: float = Field(default=0.08, ge=0, le=1)
+    """Probability of default for a customer never seen, when the bundle has no policy."""
+    thin_file_grade: Grade = "C"
+    thin_file_credit_limit: float = Field(default=0.0, ge=0)
+
+    model_registry_dir: Path = Path(".run/models")
+    default_bundle: Path | None = None
+    """Bundle published and served when the registry and ``models.control`` name none."""
+    swap_wait_s: float = Field(default=10.0, gt=0)
+    """How long an admin call waits to see its own activation take effect locally."""
+
+    stream_enabled: bool = True
+    stream_batch_max: int = Field(default=500, ge=1)
+
+    @model_validator(mode="after")
+    def _fallback_never_approves_credit(self) -> ScorerSettings:
+        if self.fallback_credit_decision == "approve":
+            raise ConfigurationError(
+                "RISKSTREAM_FALLBACK_CREDIT_DECISION may not be approve: in fallback the "
+                "scorer cannot see whether a customer's credit is frozen"
+            )
+        return self
+
+    @property
+    def stream_group_id(self) -> str:
+        """Consumer group of the streaming scorer (shared by every scorer instance)."""
+        return f"{self.topic_prefix}riskstream-scorer"

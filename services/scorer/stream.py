@@ -1,0 +1,166 @@
+"""The streaming scorer: ``features.updates`` in, ``risk.scores`` out.
+
+Each update carries the feature vector the feature service computed after an event, so it
+is scored as it is (no Redis read). Records are handled in batches, one model run per
+batch; offsets are committed only after every score and dead letter of the batch is
+acknowledged by Kafka (at-least-once). A score's id depends only on its trigger and model
+version, so a redelivered update yields the same id. A record that cannot be scored goes to
+``events.dlq`` with its topic, partition, offset and reason; the consumer never stops for
+one. While no model is loaded nothing is consumed: the updates wait in Kafka.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from pydantic import ValidationError
+
+from schemas.features import FeatureUpdate
+from services.common import metrics
+from services.common.dead_letters import dead_letter
+from services.common.kafka import make_consumer
+from services.common.topics import Topic
+from services.features.core import FEATURE_SCHEMA, to_model_row
+from services.scorer.metrics import STREAM_RECORDS
+from services.scorer.producer import KafkaSink
+from services.scorer.scoring import (
+    Clock,
+    ModelSource,
+    ScoringObserver,
+    score_record,
+    score_rows,
+    shadow_score,
+)
+from services.scorer.settings import ScorerSettings
+
+log = logging.getLogger(__name__)
+
+
+class StreamScorer:
+    def __init__(
+        self,
+        settings: ScorerSettings,
+        models: ModelSource,
+        sink: KafkaSink,
+        clock: Clock,
+        observer: ScoringObserver,
+        model_loaded: asyncio.Event,
+    ) -> None:
+        self._settings = settings
+        self._model_loaded = model_loaded
+        self._models = models
+        self._sink = sink
+        self._clock = clock
+        self._observer = observer
+        self._source_topic = settings.topics(Topic.FEATURE_UPDATES)
+        self._scores_topic = settings.topics(Topic.SCORES)
+        self._dlq_topic = settings.topics(Topic.DLQ)
+
+    async def run(self) -> None:
+        """Consumes forever; reconnects after Kafka errors."""
+        await self._model_loaded.wait()
+        await self._sink.connected.wait()
+        while True:
+            consumer = make_consumer(
+                self._settings,
+                self._source_topic,
+                group_id=self._settings.stream_group_id,
+                max_poll_records=self._settings.stream_batch_max,
+            )
+            try:
+                await consumer.start()
+                await self._consume(consumer)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning(
+                    "streaming scorer interrupted, restarting", extra={"error": repr(error)}
+                )
+            finally:
+                with contextlib.suppress(Exception):
+                    await consumer.stop()
+            await asyncio.sleep(1.0)
+
+    async def _consume(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            batches = await consumer.getmany(
+                timeout_ms=500, max_records=self._settings.stream_batch_max
+            )
+            records = [record for partition in batches.values() for record in partition]
+            if not records:
+                continue
+            acknowledgements = await self.handle(records)
+            await asyncio.gather(*acknowledgements)
+            await consumer.commit()
+
+    async def handle(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> list[Any]:
+        """Scores a batch and queues its outputs; returns the futures to await before the
+        batch's offsets may be committed."""
+        model = self._models.champion()
+        assert model is not None, "run() waits for a model before consuming"
+        now = self._clock.now()
+        pending: list[Any] = []
+        updates: list[tuple[ConsumerRecord[bytes, bytes], FeatureUpdate]] = []
+        rows: list[list[float]] = []
+        for record in records:
+            try:
+                update = FeatureUpdate.model_validate_json(record.value or b"")
+                if update.feature_schema_version != FEATURE_SCHEMA.version:
+                    raise ValueError(
+                        f"feature schema v{update.feature_schema_version}; "
+                        f"this scorer serves v{FEATURE_SCHEMA.version}"
+                    )
+                row = to_model_row(update.features)
+            except (ValidationError, ValueError, KeyError) as error:
+                pending.append(await self._dead_letter(record, "schema_violation", str(error)))
+                continue
+            updates.append((record, update))
+            rows.append(row)
+        if rows:
+            matrix = np.asarray(rows, dtype=np.float64)
+            verdicts = score_rows(model, matrix, self._observer)
+            for (record, update), verdict in zip(updates, verdicts, strict=True):
+                if verdict is None:
+                    pending.append(
+                        await self._dead_letter(
+                            record, "unscorable", f"model {model.version} output is not in [0, 1]"
+                        )
+                    )
+                    continue
+                scored = score_record(update, verdict, model.version, now)
+                pending.append(
+                    await self._sink.send(
+                        self._scores_topic,
+                        update.customer_id.encode(),
+                        scored.model_dump_json().encode(),
+                    )
+                )
+                STREAM_RECORDS.labels("scored").inc()
+            challenger = self._models.challenger()
+            if challenger is not None and challenger is not model:
+                await shadow_score(challenger, model, matrix, verdicts, self._observer)
+        return pending
+
+    async def _dead_letter(
+        self, record: ConsumerRecord[bytes, bytes], reason: str, detail: str
+    ) -> Any:
+        STREAM_RECORDS.labels(reason).inc()
+        metrics.DEAD_LETTERS.labels(record.topic, reason).inc()
+        letter = dead_letter(
+            service=self._settings.service_name,
+            source_topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value,
+            reason=reason,
+            detail=detail,
+            now=self._clock.now(),
+        )
+        return await self._sink.send(self._dlq_topic, record.key, letter.model_dump_json().encode())
