@@ -37,7 +37,10 @@ AccountStatus = Literal["active", "limited", "frozen", "suspended"]
 
 class RiskAction(BaseModel):
     """One graded action for the order system. ``action_id`` is derived from the trigger,
-    so the same trigger always yields the same id and a consumer applies it once."""
+    so the same trigger always yields the same id and a consumer applies it once.
+
+    ``credit_limit`` is the new limit for ``cut_limit``; for ``restore_limit`` it is the limit
+    other rules still impose, or null when the model's limit applies again; null otherwise."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -66,6 +69,8 @@ class ActiveAction(BaseModel):
     rule_id: str
     reason: str
     issued_at: Timestamp
+    severity: RiskLevel | None = None
+    credit_limit: float | None = Field(default=None, ge=0)
 
 
 class CustomerRiskState(BaseModel):
@@ -73,7 +78,8 @@ class CustomerRiskState(BaseModel):
     served at ``GET /v1/customers/{customer_id}/risk``.
 
     ``credit_limit`` is the limit the warning service imposes (null: the model's limit
-    applies). A ``frozen`` or ``suspended`` customer is never approved on credit.
+    applies). A ``frozen`` or ``suspended`` customer is never approved on credit; with
+    ``prepayment_required`` an order on credit must be prepaid.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -81,6 +87,7 @@ class CustomerRiskState(BaseModel):
     customer_id: Identifier
     status: AccountStatus = "active"
     credit_limit: float | None = Field(default=None, ge=0)
+    prepayment_required: bool = False
     active_actions: list[ActiveAction] = Field(default_factory=list)
     last_score: int | None = None
     last_grade: Grade | None = None
