@@ -280,7 +280,7 @@ def _draw_behaviour(archetype: str, days: int, rng: np.random.Generator) -> _Beh
         "joined": float(rng.uniform(0.0, 10.0)),
         "order_rate": float(rng.lognormal(math.log(0.11), 0.5)),
         "amount_log_mean": float(rng.normal(math.log(120.0), 0.5)),
-        "credit_share": float(rng.beta(2.0, 3.5)),
+        "credit_share": float(rng.beta(2.5, 3.0)),
         "cancel_p": 0.05,
         "charge_fail_p": 0.02,
         "refund_p": 0.04,
@@ -295,9 +295,9 @@ def _draw_behaviour(archetype: str, days: int, rng: np.random.Generator) -> _Beh
     }
     if archetype == "occasional_late":
         base.update(
-            late_p=float(rng.beta(3.0, 8.0)),
-            late_mean_days=float(rng.uniform(5.0, 12.0)),
-            severe_late_p=0.04,
+            late_p=float(rng.beta(4.0, 7.0)),
+            late_mean_days=float(rng.uniform(6.0, 14.0)),
+            severe_late_p=0.05,
             charge_fail_p=0.05,
         )
     elif archetype == "deteriorating":

@@ -1,0 +1,41 @@
+"""Raw tabular records to model rows, for bundles trained from a CSV (the manifest's
+``preprocessing``). Training encodes its rows with the same function, so the ONNX model and
+LightGBM see identical inputs."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+from services.scorer.core.errors import ScorerError
+from services.scorer.core.manifest import ColumnEncoding
+
+
+class EncodingError(ScorerError):
+    """A raw value that cannot be encoded (a numeric column holding text)."""
+
+
+def _is_missing(value: object) -> bool:
+    return value is None or value == "" or (isinstance(value, float) and math.isnan(value))
+
+
+def encode_value(value: object, column: ColumnEncoding) -> float:
+    """One raw value as a model input: numeric as a float, categorical as its category's
+    index; missing (None, empty, NaN) or an unseen category is NaN."""
+    if _is_missing(value):
+        return math.nan
+    if column.kind == "categorical":
+        text = str(value)
+        return float(column.categories.index(text)) if text in column.categories else math.nan
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise EncodingError(f"column {column.name!r} expects a number, got {value!r}")
+    try:
+        return float(value)
+    except ValueError as error:
+        raise EncodingError(f"column {column.name!r} expects a number, got {value!r}") from error
+
+
+def encode_record(record: Mapping[str, object], columns: Sequence[ColumnEncoding]) -> list[float]:
+    """A raw record (column name to value) as a model row in ``columns`` order; an absent
+    column counts as missing."""
+    return [encode_value(record.get(column.name), column) for column in columns]

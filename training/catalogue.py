@@ -1,0 +1,180 @@
+"""Credit sense about each riskstream feature: the direction its risk may move (the monotone
+constraint LightGBM trains under) and how it reads as a reason code."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from services.scorer.core.manifest import ReasonText
+
+RISK_INCREASING: frozenset[str] = frozenset(
+    {
+        "payments_failed_24h",
+        "payments_failed_7d",
+        "payments_failed_30d",
+        "payments_failed_ratio_30d",
+        "chargebacks_90d",
+        "repayments_late_90d",
+        "days_past_due_max_90d",
+        "days_past_due_mean_90d",
+        "refunds_without_return_30d",
+        "refunds_rejected_90d",
+        "reviews_abusive_90d",
+    }
+)
+"""More of these never lowers risk."""
+
+RISK_DECREASING: frozenset[str] = frozenset({"repayments_on_time_ratio_90d"})
+"""More of these never raises risk."""
+
+_REASONS: dict[str, tuple[str, str, str]] = {
+    "orders_count_1h": ("R_ORDER_BURST_1H", "{value:.0f} orders in the last hour", ""),
+    "orders_count_24h": ("R_ORDER_BURST_24H", "{value:.0f} orders in the last 24 hours", ""),
+    "orders_count_7d": ("R_ORDERS_7D", "{value:.0f} orders in the last 7 days", ""),
+    "orders_count_30d": ("R_ORDERS_30D", "{value:.0f} orders in the last 30 days", ""),
+    "orders_count_90d": ("R_ORDERS_90D", "{value:.0f} orders in the last 90 days", ""),
+    "orders_amount_24h": ("R_SPEND_24H", "CNY {value:,.0f} ordered in the last 24 hours", ""),
+    "orders_amount_7d": ("R_SPEND_7D", "CNY {value:,.0f} ordered in the last 7 days", ""),
+    "orders_amount_30d": ("R_SPEND_30D", "CNY {value:,.0f} ordered in the last 30 days", ""),
+    "orders_amount_90d": ("R_SPEND_90D", "CNY {value:,.0f} ordered in the last 90 days", ""),
+    "orders_cancelled_ratio_30d": (
+        "R_CANCELLATIONS",
+        "{value:.0%} of orders in the last 30 days were cancelled",
+        "no orders in the last 30 days",
+    ),
+    "orders_credit_share_30d": (
+        "R_CREDIT_SHARE",
+        "{value:.0%} of orders in the last 30 days were on credit",
+        "no orders in the last 30 days",
+    ),
+    "order_amount_avg_90d": (
+        "R_BASKET_AVG",
+        "average order of CNY {value:,.0f} over 90 days",
+        "no orders in the last 90 days",
+    ),
+    "order_amount_max_90d": (
+        "R_BASKET_MAX",
+        "largest order CNY {value:,.0f} in the last 90 days",
+        "no orders in the last 90 days",
+    ),
+    "spend_spike_ratio_24h": (
+        "R_SPEND_SPIKE",
+        "spending in the last 24 hours is {value:.1f} times the usual",
+        "no usual spending to compare with",
+    ),
+    "shipping_addresses_distinct_30d": (
+        "R_ADDRESSES",
+        "{value:.0f} different shipping addresses in the last 30 days",
+        "",
+    ),
+    "days_since_first_event": (
+        "R_SHORT_HISTORY",
+        "customer for {value:.0f} days only",
+        "no history with the platform",
+    ),
+    "days_since_last_order": (
+        "R_RECENCY",
+        "last order {value:.0f} days ago",
+        "no orders yet",
+    ),
+    "payments_failed_24h": ("R_FAILED_PAY_24H", "{value:.0f} failed payments in 24 hours", ""),
+    "payments_failed_7d": ("R_FAILED_PAY_7D", "{value:.0f} failed payments in 7 days", ""),
+    "payments_failed_30d": ("R_FAILED_PAY_30D", "{value:.0f} failed payments in 30 days", ""),
+    "payments_failed_ratio_30d": (
+        "R_FAILED_PAY_RATIO",
+        "{value:.0%} of payments failed in the last 30 days",
+        "no payments in the last 30 days",
+    ),
+    "chargebacks_90d": ("R_CHARGEBACKS", "{value:.0f} chargebacks in the last 90 days", ""),
+    "repayments_on_time_ratio_90d": (
+        "R_ON_TIME_RATIO",
+        "only {value:.0%} of repayments on time in the last 90 days",
+        "no repayment record in the last 90 days",
+    ),
+    "repayments_late_90d": (
+        "R_LATE_REPAYMENTS",
+        "{value:.0f} late repayments in the last 90 days",
+        "",
+    ),
+    "days_past_due_max_90d": (
+        "R_DPD_MAX",
+        "a repayment {value:.0f} days past due in the last 90 days",
+        "no repayment record in the last 90 days",
+    ),
+    "days_past_due_mean_90d": (
+        "R_DPD_MEAN",
+        "repayments {value:.1f} days late on average over 90 days",
+        "no repayment record in the last 90 days",
+    ),
+    "credit_outstanding": (
+        "R_OUTSTANDING",
+        "CNY {value:,.0f} of credit outstanding",
+        "",
+    ),
+    "refunds_count_7d": ("R_REFUNDS_7D", "{value:.0f} refunds in the last 7 days", ""),
+    "refunds_count_30d": ("R_REFUNDS_30D", "{value:.0f} refunds in the last 30 days", ""),
+    "refunds_count_90d": ("R_REFUNDS_90D", "{value:.0f} refunds in the last 90 days", ""),
+    "refunds_amount_30d": (
+        "R_REFUND_AMOUNT",
+        "CNY {value:,.0f} refunded in the last 30 days",
+        "",
+    ),
+    "refund_rate_30d": (
+        "R_REFUND_RATE",
+        "refunds on {value:.0%} of orders in the last 30 days",
+        "no orders in the last 30 days",
+    ),
+    "refunds_without_return_30d": (
+        "R_REFUND_NO_RETURN",
+        "{value:.0f} refunds without returning the goods in the last 30 days",
+        "",
+    ),
+    "refunds_rejected_90d": (
+        "R_REFUNDS_REJECTED",
+        "{value:.0f} refund requests rejected in the last 90 days",
+        "",
+    ),
+    "reviews_count_90d": ("R_REVIEWS", "{value:.0f} reviews in the last 90 days", ""),
+    "review_rating_mean_90d": (
+        "R_REVIEW_RATING",
+        "average review rating {value:.1f} over 90 days",
+        "no reviews in the last 90 days",
+    ),
+    "reviews_negative_ratio_90d": (
+        "R_NEGATIVE_REVIEWS",
+        "{value:.0%} of reviews in the last 90 days were negative",
+        "no reviews in the last 90 days",
+    ),
+    "reviews_abusive_90d": (
+        "R_ABUSIVE_REVIEWS",
+        "{value:.0f} reviews flagged abusive in the last 90 days",
+        "",
+    ),
+}
+
+
+def monotone_constraints(feature_names: Sequence[str]) -> list[int]:
+    """LightGBM ``monotone_constraints``: +1 risk-increasing, -1 risk-decreasing, else 0."""
+    return [
+        1 if name in RISK_INCREASING else -1 if name in RISK_DECREASING else 0
+        for name in feature_names
+    ]
+
+
+def reason_texts(feature_names: Sequence[str]) -> dict[str, ReasonText]:
+    """The code and text of each feature; a feature outside the catalogue (a tabular column)
+    gets a generic ``R_<NAME>`` code and ``"<name> = <value>"`` text."""
+    texts = {}
+    for name in feature_names:
+        if name in _REASONS:
+            code, template, missing = _REASONS[name]
+            texts[name] = ReasonText(
+                code=code, template=template, missing_text=missing or f"{name} undefined"
+            )
+        else:
+            code = "R_" + "".join(c if c.isalnum() else "_" for c in name.upper())
+            literal = name.replace("{", "{{").replace("}", "}}")
+            texts[name] = ReasonText(
+                code=code, template=f"{literal} = {{value:g}}", missing_text=f"{name} missing"
+            )
+    return texts

@@ -1,0 +1,163 @@
+"""The evaluation report: ``report.json`` (machine-readable) and ``report.html`` (one
+self-contained page; plots are inline base64 PNGs drawn with matplotlib's Agg backend)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import numpy.typing as npt
+from sklearn.metrics import roc_curve
+
+from schemas.scores import GRADES
+
+REPORT_JSON = "report.json"
+REPORT_HTML = "report.html"
+
+
+@dataclass(frozen=True, slots=True)
+class ReportCurves:
+    """Test-set arrays the plots are drawn from (not stored in report.json)."""
+
+    y_test: npt.NDArray[np.int64]
+    model_probability: npt.NDArray[np.float64]
+    baseline_probability: npt.NDArray[np.float64]
+    scores: npt.NDArray[np.float64]
+    grades: list[str]
+
+
+def write_report(out_dir: Path, report: dict[str, Any], curves: ReportCurves) -> None:
+    """Writes report.json and report.html into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / REPORT_JSON).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    (out_dir / REPORT_HTML).write_text(render_html(report, curves), encoding="utf-8")
+
+
+def _png(draw: Callable[[Any], None]) -> str:
+    figure, axes = plt.subplots(figsize=(5.6, 3.8), dpi=90)
+    try:
+        draw(axes)
+        figure.tight_layout()
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png")
+    finally:
+        plt.close(figure)
+    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<img alt="" src="data:image/png;base64,{encoded}">'
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    def cell(value: Any) -> str:
+        if isinstance(value, float):
+            return f"{value:.4g}"
+        return html.escape("" if value is None else str(value))
+
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{cell(row.get(c))}</td>" for c in columns) + "</tr>" for row in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def render_html(report: dict[str, Any], curves: ReportCurves) -> str:
+    """The report as one HTML page with no external resources."""
+    metrics = report["metrics"]
+    baseline = report["baseline"]["metrics"]
+
+    def roc(ax: Any) -> None:
+        for label, p in (
+            ("LightGBM", curves.model_probability),
+            ("scorecard", curves.baseline_probability),
+        ):
+            fpr, tpr, _ = roc_curve(curves.y_test, p)
+            ax.plot(fpr, tpr, label=label)
+        ax.plot([0, 1], [0, 1], color="grey", linestyle=":")
+        ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC (test)")
+        ax.legend()
+
+    def calibration(ax: Any) -> None:
+        points = report["calibration_curve"]
+        ax.plot([p["predicted"] for p in points], [p["observed"] for p in points], marker="o")
+        top = max(max(p["predicted"], p["observed"]) for p in points)
+        ax.plot([0, top], [0, top], color="grey", linestyle=":")
+        ax.set(xlabel="predicted PD", ylabel="observed bad rate", title="Calibration (test)")
+
+    def distribution(ax: Any) -> None:
+        grades = np.asarray(curves.grades)
+        for grade in GRADES:
+            values = curves.scores[grades == grade]
+            if len(values):
+                ax.hist(values, bins=20, alpha=0.6, label=grade)
+        ax.set(xlabel="score", ylabel="customers", title="Score distribution by grade (test)")
+        ax.legend()
+
+    def bad_rate(ax: Any) -> None:
+        rows = [r for r in report["grades"]["test"] if r["bad_rate"] is not None]
+        ax.bar([r["grade"] for r in rows], [r["bad_rate"] for r in rows], color="#b5473a")
+        ax.set(xlabel="grade", ylabel="bad rate", title="Bad rate by grade (test)")
+
+    def importance(ax: Any) -> None:
+        top = report["feature_importance_gain"][:15][::-1]
+        ax.barh([t["feature"] for t in top], [t["gain"] for t in top])
+        ax.set(xlabel="gain", title="Feature importance")
+        ax.tick_params(axis="y", labelsize=7)
+
+    summary = [
+        {"measure": name, "LightGBM": metrics.get(name), "scorecard": baseline.get(name)}
+        for name in ("auc", "ks", "gini", "pr_auc", "brier")
+    ]
+    extra = {k: v for k, v in metrics.items() if k not in {"auc", "ks", "gini", "pr_auc", "brier"}}
+    sections = [
+        f"<h1>riskstream model {html.escape(report['model_version'])}</h1>",
+        f"<p>{html.escape(report['source'])}. Target: {html.escape(report['target'])}.</p>",
+        "<h2>Test metrics, LightGBM against the scorecard baseline</h2>",
+        _table(summary, ["measure", "LightGBM", "scorecard"]),
+        _table([{"measure": k, "value": v} for k, v in extra.items()], ["measure", "value"]),
+        _png(roc),
+        _png(calibration),
+        "<h2>Grades</h2>",
+        _table(
+            report["grades"]["test"],
+            ["grade", "count", "share", "bad", "bad_rate", "score_min", "score_max"],
+        ),
+        f"<p>Bad rate rises from S to D: {report['grades']['bad_rate_rises']}. "
+        f"Cut-offs: {html.escape(json.dumps(report['grade_cutoffs']))}.</p>",
+        _png(distribution),
+        _png(bad_rate),
+        "<h2>Features</h2>",
+        _png(importance),
+        "<h3>Population stability, train against test</h3>",
+        _table(
+            [{"variable": k, "psi": v} for k, v in report["psi_train_vs_test"].items()],
+            ["variable", "psi"],
+        ),
+        "<h2>Serving checks</h2>",
+        _table(
+            [{"check": k, "value": v} for k, v in report["serving"].items()], ["check", "value"]
+        ),
+        "<h3>Reason codes against exact TreeSHAP (test set)</h3>",
+        _table(
+            [{"measure": k, "value": v} for k, v in report["reason_agreement"].items()],
+            ["measure", "value"],
+        ),
+    ]
+    style = (
+        "body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}"
+        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px}"
+        "img{display:inline-block;margin:4px}"
+    )
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>riskstream model report</title>"
+        f"<style>{style}</style></head><body>{''.join(sections)}</body></html>\n"
+    )
