@@ -67,7 +67,8 @@ _OVERRIDE_SEVERITY: Final[Mapping[ActionType, RiskLevel]] = {
 class IssuedAction(BaseModel):
     """An action the warning service issued and still remembers: a hold (a restriction
     in force) or a notice of a rule that is still active. ``credit_limit`` is the limit a
-    ``cut_limit`` hold imposes."""
+    ``cut_limit`` hold imposes; ``severity`` is the one published with the action (None in
+    states stored before it was kept)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -77,6 +78,7 @@ class IssuedAction(BaseModel):
     reason: str
     issued_at: Timestamp
     credit_limit: float | None = Field(default=None, ge=0)
+    severity: RiskLevel | None = None
 
 
 class RuleActivation(BaseModel):
@@ -424,6 +426,7 @@ class _Run:
             reason=reason,
             issued_at=self.at,
             credit_limit=imposed_limit,
+            severity=severity,
         )
         published_limit = imposed_limit
         if action == "cut_limit":
@@ -524,6 +527,7 @@ def manual_override(
                 reason=text,
                 issued_at=now,
                 credit_limit=credit_limit,
+                severity=_OVERRIDE_SEVERITY[action],
             )
         )
     after = _Enforced.of(holds)
@@ -554,15 +558,18 @@ def manual_override(
 
 
 def risk_state_view(state: WarningState) -> CustomerRiskState:
-    """The contract view: status, imposed limit, and every action still in effect (holds
-    and the notices of active rules) with its reason, oldest first; at one instant,
-    restrictions in the order issued, then notices."""
+    """The contract view: status, imposed limit, whether prepayment is required, and every
+    action still in effect (holds and the notices of active rules) with its reason,
+    severity and limit, oldest first; at one instant, restrictions in the order issued,
+    then notices."""
     in_effect = [*state.holds, *(n for a in state.activations for n in a.notices)]
     in_effect.sort(key=lambda issued: issued.issued_at)
+    enforced = _Enforced.of(state.holds)
     return CustomerRiskState(
         customer_id=state.customer_id,
-        status=state.status,
-        credit_limit=state.credit_limit,
+        status=enforced.status,
+        credit_limit=enforced.limit,
+        prepayment_required=enforced.prepayment,
         active_actions=[
             ActiveAction(
                 action_id=issued.action_id,
@@ -570,6 +577,8 @@ def risk_state_view(state: WarningState) -> CustomerRiskState:
                 rule_id=issued.rule_id,
                 reason=issued.reason,
                 issued_at=issued.issued_at,
+                severity=issued.severity,
+                credit_limit=issued.credit_limit,
             )
             for issued in in_effect
         ],
