@@ -58,6 +58,14 @@ class ReasonBody(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
+async def _administrator(request: Request) -> Principal:
+    """Admits callers whose key has the admin scope (the app's key ring)."""
+    keyring: KeyRing = request.app.state.keyring
+    return keyring.authorize(request.headers.get("authorization"), Scope.ADMIN)
+
+
+AdminPrincipal = Annotated[Principal, Depends(_administrator)]
+
 Background = Callable[[], Coroutine[Any, Any, None]]
 
 
@@ -106,7 +114,7 @@ def create_app(
     )
     keyring = KeyRing.from_settings(settings)
     client = Depends(require_scope(keyring, Scope.CLIENT))
-    AdminPrincipal = Annotated[Principal, Depends(require_scope(keyring, Scope.ADMIN))]  # noqa: N806
+    app.state.keyring = keyring
 
     @app.exception_handler(GateRefusedError)
     async def on_refused(_: Request, exc: GateRefusedError) -> JsonResponse:

@@ -1,0 +1,305 @@
+"""The score service's HTTP API in process: contract, access, validation and the admin
+registry operations, with a fake store and a fake Kafka that loops control records back."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from schemas.records import AuditRecord, ModelControl
+from schemas.scores import ScoreResponse
+from services.common.clock import SystemClock
+from services.scorer.admin import ModelAdmin
+from services.scorer.api import create_app
+from services.scorer.control import ControlFollower
+from services.scorer.holder import ModelHolder
+from services.scorer.registry import ModelRegistry
+from services.scorer.scoring import Budgets, FallbackPolicy, Scorer, ThinFileDefault
+from services.scorer.settings import ScorerSettings
+from services.scorer.wiring import SERVED_SCHEMA
+from tests.services.scorer.scorer_bundles import build_bundle, customer_state
+from tests.services.scorer.test_scoring import FakeStore, RecordingObserver, StoredCustomer
+
+CLIENT = {"Authorization": "Bearer dev-client-key"}
+ADMIN = {"Authorization": "Bearer dev-admin-key"}
+
+
+class LoopbackPublisher:
+    """Stands in for Kafka: control records are applied at once, as a follower would."""
+
+    def __init__(self) -> None:
+        self.follower: ControlFollower | None = None
+        self.controls: list[ModelControl] = []
+        self.audits: list[AuditRecord] = []
+
+    async def publish_control(self, record: ModelControl) -> None:
+        self.controls.append(record)
+        assert self.follower is not None
+        await self.follower.apply(record)
+
+    async def publish_audit(self, record: AuditRecord) -> None:
+        self.audits.append(record)
+
+
+class Service:
+    def __init__(self, tmp_path: Path) -> None:
+        self.settings = ScorerSettings(env="test", model_registry_dir=tmp_path / "registry")
+        self.store = FakeStore()
+        self.holder = ModelHolder()
+        self.publisher = LoopbackPublisher()
+        self.registry = ModelRegistry(self.settings.model_registry_dir, SERVED_SCHEMA)
+        self.publisher.follower = ControlFollower(
+            self.settings, self.holder, self.registry, SERVED_SCHEMA
+        )
+        self.load_failures: list[str] = []
+        scorer = Scorer(
+            self.store,
+            self.holder,
+            SystemClock(),
+            RecordingObserver(),
+            Budgets(0.05, 0.05, 64, timedelta(days=90)),
+            FallbackPolicy("review", "approve", "C", "yellow", 560, 0.1, 0.0),
+            ThinFileDefault(0.08, "C", 0.0),
+        )
+        admin = ModelAdmin(
+            self.registry,
+            self.publisher,
+            self.holder,
+            SystemClock(),
+            swap_wait_s=1.0,
+            on_load_failure=self.load_failures.append,
+        )
+
+        async def redis_ready() -> bool:
+            return True
+
+        self.app = create_app(self.settings, scorer, admin, self.holder, redis_ready, [], [], [])
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Service:
+    return Service(tmp_path)
+
+
+@pytest.fixture
+async def http(service: Service) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=service.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://scorer") as client:
+        yield client
+
+
+async def publish(http: httpx.AsyncClient, path: Path) -> httpx.Response:
+    return await http.post(
+        "/v1/models", json={"path": str(path), "reason": "new model"}, headers=ADMIN
+    )
+
+
+async def test_score_answers_the_contract_with_the_model_version_header(
+    service: Service, http: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    assert (await publish(http, build_bundle(tmp_path / "b1", "v1"))).status_code == 201
+    activated = await http.post("/v1/models/v1:activate", json={"reason": "go"}, headers=ADMIN)
+    assert activated.json()["applied_locally"] is True
+    now = datetime.now(UTC)
+    service.store.records["c1"] = StoredCustomer(
+        customer_state("c1", now, failed_payments=1).to_bytes(), None
+    )
+
+    response = await http.post(
+        "/v1/score",
+        json={
+            "customer_id": "c1",
+            "order": {"amount": 120.5, "currency": "CNY", "payment_method": "bnpl"},
+        },
+        headers=CLIENT,
+    )
+
+    assert response.status_code == 200
+    answer = ScoreResponse.model_validate(response.json())
+    assert (answer.model_version, answer.fallback) == ("v1", False)
+    assert response.headers["x-model-version"] == "v1"
+
+
+async def test_without_a_model_the_answer_is_a_fallback_and_not_ready(
+    http: httpx.AsyncClient,
+) -> None:
+    response = await http.post("/v1/score", json={"customer_id": "c1"}, headers=CLIENT)
+    ready = await http.get("/ready")
+
+    assert response.status_code == 200
+    assert response.json()["fallback_reason"] == "model_unavailable"
+    assert response.headers["x-model-version"] == "none"
+    assert ready.status_code == 503
+    assert ready.json()["checks"] == {"redis": True, "model": False}
+
+
+async def test_access_needs_a_key_and_admin_needs_the_admin_scope(
+    http: httpx.AsyncClient,
+) -> None:
+    anonymous = await http.post("/v1/score", json={"customer_id": "c1"})
+    wrong = await http.post(
+        "/v1/score", json={"customer_id": "c1"}, headers={"Authorization": "Bearer nope"}
+    )
+    client_on_admin = await http.get("/v1/models", headers=CLIENT)
+    admin_scoring = await http.post("/v1/score", json={"customer_id": "c1"}, headers=ADMIN)
+
+    assert (anonymous.status_code, wrong.status_code) == (401, 401)
+    assert anonymous.json() == wrong.json()  # nothing tells a missing key from a wrong one
+    assert client_on_admin.status_code == 403
+    assert client_on_admin.json() == {"error": "forbidden", "detail": "this key may not do that"}
+    assert admin_scoring.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"customer_id": ""}, "customer_id"),
+        (
+            {
+                "customer_id": "c",
+                "order": {"amount": -1, "currency": "CNY", "payment_method": "bnpl"},
+            },
+            "order.amount",
+        ),
+        (
+            {
+                "customer_id": "c",
+                "order": {"amount": 1, "currency": "CNY", "payment_method": "cheque"},
+            },
+            "order.payment_method",
+        ),
+        ({"customer_id": "c", "surprise": 1}, "surprise"),
+    ],
+)
+async def test_invalid_request_is_422_naming_the_field(
+    http: httpx.AsyncClient, body: dict[str, object], field: str
+) -> None:
+    response = await http.post("/v1/score", json=body, headers=CLIENT)
+
+    assert response.status_code == 422
+    assert field in [error["field"] for error in response.json()["detail"]]
+
+
+async def test_batch_answers_in_order_and_refuses_over_a_thousand(
+    http: httpx.AsyncClient,
+) -> None:
+    ids = [f"c{i}" for i in range(25)]
+    response = await http.post(
+        "/v1/score:batch", json={"requests": [{"customer_id": c} for c in ids]}, headers=CLIENT
+    )
+    too_many = await http.post(
+        "/v1/score:batch", json={"requests": [{"customer_id": "c"}] * 1001}, headers=CLIENT
+    )
+
+    assert [r["customer_id"] for r in response.json()["results"]] == ids
+    assert too_many.status_code == 422
+    assert too_many.json()["detail"][0]["field"] == "requests"
+
+
+@pytest.mark.parametrize(
+    ("variant", "code"),
+    [
+        ({"n_inputs": 37}, "wrong_feature_count"),
+        ({"bias": float("nan")}, "golden_output_nan"),
+        ({"corrupt_model": True}, "model_unloadable"),
+        ({"golden_outputs": [0.5, 0.5, 0.5]}, "golden_output_mismatch"),
+    ],
+)
+async def test_publish_refuses_a_broken_bundle_with_a_precise_reason(
+    service: Service, http: httpx.AsyncClient, tmp_path: Path, variant: dict[str, object], code: str
+) -> None:
+    response = await publish(http, build_bundle(tmp_path / "bad", "bad", **variant))  # type: ignore[arg-type]
+
+    assert response.status_code == 422
+    assert response.json()["error"] == code
+    assert service.registry.entries() == []
+    assert service.load_failures == ["publish"]
+
+
+async def test_publish_refuses_a_manifest_for_another_feature_schema(
+    http: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    bundle = build_bundle(tmp_path / "b", "v9")
+    manifest = (
+        (bundle / "manifest.json")
+        .read_text()
+        .replace('"feature_schema_version":1', '"feature_schema_version":2')
+    )
+    (bundle / "manifest.json").write_text(manifest)
+
+    response = await publish(http, bundle)
+
+    assert response.status_code == 422
+    assert response.json()["error"] == "feature_schema_mismatch"
+    assert "v2" in response.json()["detail"]
+
+
+async def test_activate_rollback_and_shadow_swap_and_leave_an_audit_trail(
+    service: Service, http: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    for version, bias in (("v1", -3.0), ("v2", -2.0)):
+        assert (
+            await publish(http, build_bundle(tmp_path / version, version, bias=bias))
+        ).status_code == 201
+    republished = await publish(http, tmp_path / "v1")
+    unknown = await http.post("/v1/models/v7:activate", json={"reason": "x"}, headers=ADMIN)
+    nothing = await http.post("/v1/models:rollback", json={"reason": "x"}, headers=ADMIN)
+
+    await http.post("/v1/models/v1:activate", json={"reason": "first"}, headers=ADMIN)
+    await http.post("/v1/models/v2:activate", json={"reason": "better"}, headers=ADMIN)
+    on_v2 = service.holder.champion()
+    await http.post("/v1/models/v1:shadow", json={"reason": "compare"}, headers=ADMIN)
+    shadowed = service.holder.challenger()
+    rolled = await http.post("/v1/models:rollback", json={"reason": "v2 misbehaves"}, headers=ADMIN)
+    cleared = await http.request(
+        "DELETE", "/v1/models/shadow", json={"reason": "done"}, headers=ADMIN
+    )
+    listing = (await http.get("/v1/models", headers=ADMIN)).json()
+
+    assert republished.status_code == 200
+    assert republished.json()["created"] is False
+    assert (unknown.status_code, unknown.json()["error"]) == (404, "unknown_version")
+    assert (nothing.status_code, nothing.json()["error"]) == (409, "nothing_to_roll_back")
+    assert on_v2 is not None
+    assert on_v2.version == "v2"
+    assert shadowed is not None
+    assert shadowed.version == "v1"
+    assert rolled.json() == {"role": "active", "model_version": "v1", "applied_locally": True}
+    assert cleared.status_code == 200
+    assert service.holder.challenger() is None
+    assert (listing["active"], listing["shadow"], listing["history"]) == ("v1", None, ["v1"])
+    assert sorted(m["model_version"] for m in listing["models"]) == ["v1", "v2"]
+    operations = [(a.operation, a.subject, a.reason) for a in service.publisher.audits]
+    assert operations == [
+        ("model.publish", "v1", "new model"),
+        ("model.publish", "v2", "new model"),
+        ("model.publish", "v1", "new model"),
+        ("model.activate", "v1", "first"),
+        ("model.activate", "v2", "better"),
+        ("model.shadow", "v1", "compare"),
+        ("model.rollback", "v1", "v2 misbehaves"),
+        ("model.shadow", "none", "done"),
+    ]
+    assert {a.actor for a in service.publisher.audits} == {service.publisher.audits[0].actor}
+    assert service.publisher.audits[0].actor.startswith("admin:")
+    assert [c.role for c in service.publisher.controls] == [
+        "active",
+        "active",
+        "shadow",
+        "active",
+        "shadow",
+    ]
+
+
+async def test_publishing_other_content_under_a_taken_version_is_a_conflict(
+    http: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    await publish(http, build_bundle(tmp_path / "a", "v1", bias=-3.0))
+
+    response = await publish(http, build_bundle(tmp_path / "b", "v1", bias=-1.0))
+
+    assert (response.status_code, response.json()["error"]) == (409, "version_conflict")
