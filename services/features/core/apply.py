@@ -32,7 +32,8 @@ class ApplyOutcome(StrEnum):
     APPLIED = "applied"
     """The event is now part of the state."""
     DUPLICATE = "duplicate"
-    """Already applied: the same event_id, or the same order status / refund status again."""
+    """Already applied: a remembered payment or review event_id, or an order or refund status
+    that was already applied to that order or refund."""
     TOO_OLD = "too_old"
     """Older than the 90-day horizon relative to the processing clock."""
 
@@ -42,9 +43,11 @@ def apply_event(state: CustomerState, event: InboundEvent, now: datetime) -> App
 
     The processing clock is ``max(now, state's clock)``: it never goes back. An event whose
     ``occurred_at`` is more than 90 days before it is TOO_OLD; a repeated ``event_id``
-    (among the last 512 applied) or a repeated order/refund status is DUPLICATE. Neither
-    changes the state. Otherwise the event lands in the windows of its own ``occurred_at``,
-    whatever order events arrive in, and data no window can read any more is dropped.
+    (of the last 512 payments and reviews applied) or a repeated order/refund status is
+    DUPLICATE. Neither changes the state. Payment and review ids are remembered; order and
+    refund events are recognised by their order/refund record instead. Otherwise the event
+    lands in the windows of its own ``occurred_at``, whatever order events arrive in, and
+    data no window can read any more is dropped.
     Raises :class:`CustomerMismatchError` for another customer's event.
     """
     if event.customer_id != state.customer_id:
@@ -70,7 +73,10 @@ def apply_event(state: CustomerState, event: InboundEvent, now: datetime) -> App
     else:
         outcome = _apply_review(state, event, at_us)
     if outcome is ApplyOutcome.APPLIED:
-        state.remember(event_key)
+        if isinstance(event, PaymentEvent | ReviewEvent):
+            # Order and refund events are idempotent through their records (each status
+            # applies once); only payments and reviews need their ids remembered.
+            state.remember(event_key)
         if state.first_event_us is None or at_us < state.first_event_us:
             state.first_event_us = at_us
         # Entries were placed against the previous clock; advancing folds any that the new

@@ -47,7 +47,8 @@ MAX_FINE_ENTRIES = 1_024
 buckets early (an overload safeguard: short windows then undercount)."""
 
 MAX_REMEMBERED_EVENT_IDS = 512
-"""How many of the customer's most recently applied event ids are remembered."""
+"""How many ids of the customer's most recently applied payment and review events are
+remembered (order and refund events are recognised by their records)."""
 
 
 class Family(IntEnum):
@@ -138,6 +139,70 @@ def stable_id(text: str) -> int:
 
 
 @dataclass(slots=True)
+class _Records:
+    """The part of the state only ``apply_event`` needs: order and refund records and the
+    remembered event ids. Serialised separately so that readers can skip decoding it."""
+
+    orders: dict[str, OrderRecord] = field(default_factory=dict)
+    refunds: dict[str, RefundRecord] = field(default_factory=dict)
+    seen_event_ids: dict[int, None] = field(default_factory=dict)
+
+    def to_bytes(self) -> bytes:
+        seen = struct.pack(f"<{len(self.seen_event_ids)}Q", *self.seen_event_ids)
+        return orjson.dumps(
+            {
+                "orders": {
+                    order_id: [
+                        r.last_us,
+                        r.placed_us,
+                        r.cancelled_us,
+                        r.completed,
+                        r.amount,
+                        r.credit,
+                        r.pending_credit,
+                    ]
+                    for order_id, r in self.orders.items()
+                },
+                "refunds": {
+                    refund_id: [r.last_us, sorted(r.statuses)]
+                    for refund_id, r in self.refunds.items()
+                },
+                "seen": base64.b64encode(seen).decode("ascii"),
+            }
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> _Records:
+        try:
+            document = orjson.loads(data)
+            seen_bytes = base64.b64decode(document["seen"], validate=True)
+            seen = struct.unpack(f"<{len(seen_bytes) // 8}Q", seen_bytes)
+            return cls(
+                orders={
+                    order_id: OrderRecord(
+                        last, placed, cancelled, completed, amount, credit, [*map(tuple, pending)]
+                    )
+                    for order_id, (
+                        last,
+                        placed,
+                        cancelled,
+                        completed,
+                        amount,
+                        credit,
+                        pending,
+                    ) in document["orders"].items()
+                },
+                refunds={
+                    refund_id: RefundRecord(last_us=last, statuses=set(statuses))
+                    for refund_id, (last, statuses) in document["refunds"].items()
+                },
+                seen_event_ids=dict.fromkeys(seen),
+            )
+        except (KeyError, TypeError, ValueError, struct.error) as error:
+            raise StateFormatError(f"customer state records are malformed: {error!r}") from None
+
+
+@dataclass(slots=True, eq=False)
 class CustomerState:
     """One customer's compact state. Mutated only by ``apply_event``; read by
     ``compute_features``. ``clock_us`` is the processing clock: the latest ``now`` any
@@ -153,9 +218,57 @@ class CustomerState:
     )
     addresses: dict[int, set[int]] = field(default_factory=dict)
     fine: list[Entry] = field(default_factory=list)
-    orders: dict[str, OrderRecord] = field(default_factory=dict)
-    refunds: dict[str, RefundRecord] = field(default_factory=dict)
-    seen_event_ids: dict[int, None] = field(default_factory=dict)
+    _records: _Records | None = field(default_factory=_Records)
+    _records_bytes: bytes = b""
+    """The serialised records while ``_records`` is None (not decoded yet)."""
+
+    def _decoded_records(self) -> _Records:
+        if self._records is None:
+            self._records = _Records.from_bytes(self._records_bytes)
+            self._records_bytes = b""
+        return self._records
+
+    @property
+    def orders(self) -> dict[str, OrderRecord]:
+        """Order records by order id (decoded on first use after ``from_bytes``)."""
+        return self._decoded_records().orders
+
+    @property
+    def refunds(self) -> dict[str, RefundRecord]:
+        """Refund records by refund id (decoded on first use after ``from_bytes``)."""
+        return self._decoded_records().refunds
+
+    @property
+    def seen_event_ids(self) -> dict[int, None]:
+        """Remembered event id hashes, oldest first (decoded on first use)."""
+        return self._decoded_records().seen_event_ids
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CustomerState):
+            return NotImplemented
+        return (
+            self.customer_id,
+            self.clock_us,
+            self.first_event_us,
+            self.last_order_compacted_us,
+            self.credit_compacted,
+            self.buckets,
+            self.addresses,
+            self.fine,
+            self._decoded_records(),
+        ) == (
+            other.customer_id,
+            other.clock_us,
+            other.first_event_us,
+            other.last_order_compacted_us,
+            other.credit_compacted,
+            other.buckets,
+            other.addresses,
+            other.fine,
+            other._decoded_records(),
+        )
+
+    __hash__ = None  # type: ignore[assignment]
 
     @classmethod
     def new(cls, customer_id: str) -> CustomerState:
@@ -256,9 +369,10 @@ class CustomerState:
     # -- serialisation -------------------------------------------------------------------
 
     def to_bytes(self) -> bytes:
-        """Compact JSON (orjson) carrying :data:`STATE_FORMAT_VERSION` as ``"v"``."""
-        seen = struct.pack(f"<{len(self.seen_event_ids)}Q", *self.seen_event_ids)
-        document: dict[str, Any] = {
+        """Two lines of compact JSON (orjson): the header, with :data:`STATE_FORMAT_VERSION`
+        as ``"v"`` and everything ``compute_features`` reads, then the order and refund
+        records and remembered ids, which only ``apply_event`` needs."""
+        header: dict[str, Any] = {
             "v": STATE_FORMAT_VERSION,
             "id": self.customer_id,
             "clock": self.clock_us,
@@ -271,85 +385,50 @@ class CustomerState:
                 [e.at_us, int(e.family), e.day, e.credit_delta, e.address, *e.delta]
                 for e in self.fine
             ],
-            "orders": {
-                order_id: [
-                    r.last_us,
-                    r.placed_us,
-                    r.cancelled_us,
-                    r.completed,
-                    r.amount,
-                    r.credit,
-                    r.pending_credit,
-                ]
-                for order_id, r in self.orders.items()
-            },
-            "refunds": {
-                refund_id: [r.last_us, sorted(r.statuses)] for refund_id, r in self.refunds.items()
-            },
-            "seen": base64.b64encode(seen).decode("ascii"),
         }
-        return orjson.dumps(document)
+        records = self._records.to_bytes() if self._records is not None else self._records_bytes
+        return orjson.dumps(header) + b"\n" + records
 
     @classmethod
     def from_bytes(cls, data: bytes) -> CustomerState:
         """Reads :meth:`to_bytes` output; :class:`StateFormatError` if it is corrupt or of
-        an unknown format version."""
+        an unknown format version. The records line is decoded when first needed (by
+        ``apply_event``, not by ``compute_features``), so an error in it surfaces then."""
+        header_bytes, newline, records = data.partition(b"\n")
         try:
-            document = orjson.loads(data)
+            header = orjson.loads(header_bytes)
         except orjson.JSONDecodeError as error:
             raise StateFormatError(f"customer state is not valid JSON: {error}") from None
-        if not isinstance(document, dict) or document.get("v") != STATE_FORMAT_VERSION:
-            version = document.get("v") if isinstance(document, dict) else None
+        if not isinstance(header, dict) or header.get("v") != STATE_FORMAT_VERSION:
+            version = header.get("v") if isinstance(header, dict) else None
             raise StateFormatError(
                 f"customer state format version {version!r} is not supported "
                 f"(this build reads version {STATE_FORMAT_VERSION})"
             )
+        if not newline:
+            raise StateFormatError("customer state is malformed: its records line is missing")
         try:
-            return cls._from_document(document)
-        except (KeyError, TypeError, ValueError, IndexError, struct.error) as error:
+            state = cls._from_header(header)
+        except (KeyError, TypeError, ValueError, IndexError) as error:
             raise StateFormatError(f"customer state is malformed: {error!r}") from None
+        state._records = None
+        state._records_bytes = records
+        return state
 
     @classmethod
-    def _from_document(cls, document: dict[str, Any]) -> CustomerState:
-        if len(document["buckets"]) != len(BUCKET_FAMILIES):
+    def _from_header(cls, header: dict[str, Any]) -> CustomerState:
+        if len(header["buckets"]) != len(BUCKET_FAMILIES):
             raise ValueError(f"expected {len(BUCKET_FAMILIES)} bucket families")
-        seen_bytes = base64.b64decode(document["seen"], validate=True)
-        seen = struct.unpack(f"<{len(seen_bytes) // 8}Q", seen_bytes)
         return cls(
-            customer_id=document["id"],
-            clock_us=document["clock"],
-            first_event_us=document["first"],
-            last_order_compacted_us=document["last_order"],
-            credit_compacted=document["credit"],
-            buckets=tuple({row[0]: row[1:] for row in rows} for rows in document["buckets"]),
-            addresses={day: set(ids) for day, ids in document["addresses"]},
+            customer_id=header["id"],
+            clock_us=header["clock"],
+            first_event_us=header["first"],
+            last_order_compacted_us=header["last_order"],
+            credit_compacted=header["credit"],
+            buckets=tuple({row[0]: row[1:] for row in rows} for rows in header["buckets"]),
+            addresses={day: set(ids) for day, ids in header["addresses"]},
             fine=[
                 Entry(at, Family(family), day, tuple(delta), credit, address)
-                for at, family, day, credit, address, *delta in document["fine"]
+                for at, family, day, credit, address, *delta in header["fine"]
             ],
-            orders={
-                order_id: OrderRecord(
-                    last_us=last,
-                    placed_us=placed,
-                    cancelled_us=cancelled,
-                    completed=completed,
-                    amount=amount,
-                    credit=credit,
-                    pending_credit=[(at, delta) for at, delta in pending],
-                )
-                for order_id, (
-                    last,
-                    placed,
-                    cancelled,
-                    completed,
-                    amount,
-                    credit,
-                    pending,
-                ) in document["orders"].items()
-            },
-            refunds={
-                refund_id: RefundRecord(last_us=last, statuses=set(statuses))
-                for refund_id, (last, statuses) in document["refunds"].items()
-            },
-            seen_event_ids=dict.fromkeys(seen),
         )

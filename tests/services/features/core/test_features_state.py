@@ -66,6 +66,15 @@ def test_unreadable_state_is_refused(data, message):
         CustomerState.from_bytes(data)
 
 
+def test_unreadable_records_are_refused_when_first_needed(events, build_state: BuildState):
+    header = build_state(events.order(events.at(), "o1")).to_bytes().partition(b"\n")[0]
+    state = CustomerState.from_bytes(header + b"\n{broken")
+
+    assert compute_features(state, events.anchor)["orders_count_1h"] == 1.0
+    with pytest.raises(StateFormatError, match="records are malformed"):
+        apply_event(state, events.order(events.at(), "o2"), events.anchor)
+
+
 def test_recent_entries_are_folded_into_day_buckets_without_changing_features(
     events, build_state: BuildState
 ):
