@@ -30,3 +30,12 @@ class RulesError(WarningServiceError):
 
 class StateError(WarningServiceError):
     """An evaluation or override that does not fit the customer's stored warning state."""
+
+
+class PublishUnavailableError(WarningServiceError):
+    """Kafka did not acknowledge actions, audit records or dead letters in time; nothing
+    that depends on them (state, offsets, rule swaps) has been made to happen."""
+
+
+class StoreUnavailableError(WarningServiceError):
+    """Redis did not answer a read or write of warning state."""

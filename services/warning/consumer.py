@@ -1,0 +1,171 @@
+"""The ``risk.scores`` consumer: each fetched batch is judged by :class:`WarningDesk`, its
+rejects are dead-lettered, and only then are its offsets committed (at-least-once).
+
+A customer's scores are keyed by customer id, so they sit on one partition and arrive in
+order; a batch keeps that order. When Kafka or Redis fails mid-batch, nothing is committed:
+the consumer seeks back to the batch's first offsets and tries again, and the use case's
+order of effects makes the retry yield the same action ids. A record that cannot be judged
+goes to ``events.dlq`` with its topic, partition, offset and reason; the consumer never
+stops for one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from typing import Protocol, TypeAlias
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from pydantic import ValidationError
+
+from schemas.records import DeadLetterRecord
+from schemas.scores import ScoreRecord
+from services.common.dead_letters import dead_letter
+from services.common.kafka import make_consumer
+from services.common.topics import Topic
+from services.warning.errors import PublishUnavailableError, StoreUnavailableError
+from services.warning.metrics import CONSUMER_LAG, EVENT_AGE, STAGE
+from services.warning.settings import WarningSettings
+from services.warning.usecase import Clock, WarningDesk
+
+log = logging.getLogger(__name__)
+
+RETRY_DELAY_S = 1.0
+
+Record: TypeAlias = ConsumerRecord[bytes, bytes]
+
+
+class DeadLetterSink(Protocol):
+    async def dead_letters(self, letters: Sequence[DeadLetterRecord]) -> None:
+        """Returns once every letter is acknowledged on ``events.dlq``."""
+        ...
+
+
+class ScoreConsumer:
+    def __init__(
+        self,
+        settings: WarningSettings,
+        desk: WarningDesk,
+        dead_letters: DeadLetterSink,
+        clock: Clock,
+        producer_connected: asyncio.Event,
+    ) -> None:
+        self._settings = settings
+        self._desk = desk
+        self._dead_letters = dead_letters
+        self._clock = clock
+        self._producer_connected = producer_connected
+        self._topic = settings.topics(Topic.SCORES)
+        self._consumer: AIOKafkaConsumer | None = None
+        self._lag_measured_at = 0.0
+
+    def assigned(self) -> bool:
+        """True while this process holds at least one partition of ``risk.scores``."""
+        consumer = self._consumer
+        return consumer is not None and bool(consumer.assignment())
+
+    async def run(self) -> None:
+        """Consumes forever; rebuilds the consumer after unexpected Kafka errors."""
+        await self._producer_connected.wait()
+        while True:
+            consumer = make_consumer(
+                self._settings,
+                self._topic,
+                group_id=self._settings.group_id,
+                max_poll_records=self._settings.batch_max,
+            )
+            try:
+                await consumer.start()
+                self._consumer = consumer
+                await self._consume(consumer)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning("score consumer interrupted, restarting", extra={"error": repr(error)})
+            finally:
+                self._consumer = None
+                with contextlib.suppress(Exception):
+                    await consumer.stop()
+            await asyncio.sleep(RETRY_DELAY_S)
+
+    async def _consume(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            batches = await consumer.getmany(timeout_ms=500, max_records=self._settings.batch_max)
+            records = [record for partition in batches.values() for record in partition]
+            if records:
+                try:
+                    await self.handle(records)
+                except (PublishUnavailableError, StoreUnavailableError) as error:
+                    log.warning(
+                        "batch not applied; retrying from its first offsets",
+                        extra={"error": str(error), "records": len(records)},
+                    )
+                    for partition, fetched in batches.items():
+                        consumer.seek(partition, fetched[0].offset)
+                    await asyncio.sleep(RETRY_DELAY_S)
+                    continue
+                await consumer.commit(
+                    {partition: fetched[-1].offset + 1 for partition, fetched in batches.items()}
+                )
+            await self._measure_lag(consumer)
+
+    async def handle(self, records: Sequence[Record]) -> None:
+        """Judges a batch and dead-letters what could not be judged; returns once every
+        effect is acknowledged (the batch may then be committed)."""
+        now = self._clock.now()
+        letters: list[DeadLetterRecord] = []
+        parsed: list[ScoreRecord] = []
+        sources: list[Record] = []
+        for record in records:
+            if record.timestamp is not None and record.timestamp > 0:
+                age_s = now.timestamp() - record.timestamp / 1000
+                EVENT_AGE.labels(STAGE).observe(max(age_s, 0.0))
+            try:
+                parsed.append(ScoreRecord.model_validate_json(record.value or b""))
+            except ValidationError as error:
+                first = error.errors()[0]
+                reason = "invalid_json" if first["type"] == "json_invalid" else "schema_violation"
+                location = ".".join(str(part) for part in first["loc"]) or "record"
+                letters.append(self._letter(record, reason, f"{location}: {first['msg']}"))
+                continue
+            sources.append(record)
+        result = await self._desk.judge(parsed)
+        letters.extend(
+            self._letter(sources[rejection.index], rejection.reason, rejection.detail)
+            for rejection in result.rejections
+        )
+        if letters:
+            await self._dead_letters.dead_letters(letters)
+
+    def _letter(self, record: Record, reason: str, detail: str) -> DeadLetterRecord:
+        return dead_letter(
+            service=self._settings.service_name,
+            source_topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value,
+            reason=reason,
+            detail=detail,
+            now=self._clock.now(),
+        )
+
+    async def _measure_lag(self, consumer: AIOKafkaConsumer) -> None:
+        """Sets ``riskstream_consumer_lag`` per assigned partition, at most every
+        ``lag_interval_s`` (highwater is what the last fetch saw; position is ours)."""
+        started = time.monotonic()
+        if started - self._lag_measured_at < self._settings.lag_interval_s:
+            return
+        self._lag_measured_at = started
+        partition: TopicPartition
+        for partition in consumer.assignment():
+            highwater = consumer.highwater(partition)
+            if highwater is None:
+                continue
+            position = await consumer.position(partition)
+            CONSUMER_LAG.labels(
+                partition.topic, str(partition.partition), self._settings.group_id
+            ).set(max(highwater - position, 0))

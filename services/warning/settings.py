@@ -1,0 +1,45 @@
+"""Settings of the warning service (``RISKSTREAM_<FIELD>``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from services.common.settings import ServiceSettings
+from services.warning.core.rules import DEFAULT_RULES_PATH
+
+
+class WarningSettings(ServiceSettings):
+    """Transport, rule file and consumer settings.
+
+    ``rules_path`` is watched: a change to the file is validated and, if valid, replaces the
+    live rules (otherwise it is refused and the old rules stay live). A rule set accepted by
+    ``PUT /v1/rules`` is written back to ``rules_path`` unless that is the packaged default
+    file, which is never modified.
+    """
+
+    service_name: str = "warning"
+    warning_host: str = "127.0.0.1"
+    warning_port: int = Field(default=8003, ge=1, le=65535)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    redis_timeout_ms: float = Field(default=2000.0, gt=0)
+    """A batch reads and writes hundreds of customers in one round trip: more time than
+    the scorer's per-request budget."""
+
+    rules_path: Path = DEFAULT_RULES_PATH
+    rules_poll_s: float = Field(default=1.0, gt=0)
+    """How often the rule file's modification time and size are checked."""
+
+    consumer_group: str = "riskstream-warning"
+    """Consumer group on ``risk.scores``; the topic prefix is put in front of it."""
+    batch_max: int = Field(default=500, ge=1, le=10_000)
+    """Most records handled (one Redis read, one write) per partition at a time."""
+    produce_timeout_s: float = Field(default=10.0, gt=0)
+    """Longest wait for Kafka to acknowledge actions, audit and dead-letter records."""
+    lag_interval_s: float = Field(default=5.0, gt=0)
+    """How often consumer lag per partition is measured."""
+
+    @property
+    def group_id(self) -> str:
+        return f"{self.topic_prefix}{self.consumer_group}"

@@ -1,0 +1,163 @@
+"""In-memory stand-ins for the warning service's ports, and score records to feed it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from itertools import count
+
+from schemas.actions import RiskAction
+from schemas.records import AuditRecord, DeadLetterRecord
+from schemas.scores import Grade, ScoreRecord
+from services.features.core import FEATURE_SCHEMA
+from services.warning.core.engine import WarningState, risk_state_view
+from services.warning.errors import PublishUnavailableError, StoreUnavailableError
+
+MODEL_LIMIT = 2000.0
+SMALL_RULES = b"""version: "small.1"
+rules:
+  - id: grade_d
+    description: Grade D
+    severity: red
+    when: grade == "D"
+    actions: [freeze_credit]
+    on_exit: [unfreeze_credit]
+"""
+BAD_RULES = SMALL_RULES.replace(b'when: grade == "D"', b'when: grade == "E" or')
+"""Line 6 is the broken condition."""
+GRADE_SCORES: dict[str, int] = {"S": 790, "A": 730, "B": 670, "C": 610, "D": 550}
+
+
+class SettableClock:
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, hours: float) -> None:
+        self._now += timedelta(hours=hours)
+
+
+class FakeStore:
+    """Keeps states as the Redis store does (JSON of the state and of its view)."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, bytes] = {}
+        self.views: dict[str, bytes] = {}
+        self.available = True
+        self.saves = 0
+
+    async def load(self, customer_ids: Sequence[str]) -> dict[str, bytes]:
+        if not self.available:
+            raise StoreUnavailableError("redis down")
+        return {c: self.states[c] for c in customer_ids if c in self.states}
+
+    async def save(self, states: Sequence[WarningState]) -> None:
+        if not self.available:
+            raise StoreUnavailableError("redis down")
+        self.saves += 1
+        for state in states:
+            self.states[state.customer_id] = state.to_json()
+            self.views[state.customer_id] = risk_state_view(state).model_dump_json().encode()
+
+    def state(self, customer_id: str) -> WarningState:
+        return WarningState.from_json(self.states[customer_id])
+
+
+class FakeKafka:
+    """Actions, audit records and dead letters, as published and acknowledged."""
+
+    def __init__(self) -> None:
+        self.actions: list[RiskAction] = []
+        self.audits: list[AuditRecord] = []
+        self.letters: list[DeadLetterRecord] = []
+        self.available = True
+
+    def _check(self) -> None:
+        if not self.available:
+            raise PublishUnavailableError("kafka down")
+
+    async def publish(self, actions: Sequence[RiskAction]) -> None:
+        self._check()
+        self.actions.extend(actions)
+
+    async def record(self, audit: AuditRecord) -> None:
+        self._check()
+        self.audits.append(audit)
+
+    async def dead_letters(self, letters: Sequence[DeadLetterRecord]) -> None:
+        self._check()
+        self.letters.extend(letters)
+
+
+class RecordingObserver:
+    def __init__(self) -> None:
+        self.outcomes: dict[str, int] = {}
+        self.evaluations = 0
+        self.issued_actions: list[str] = []
+        self.live: list[tuple[str, str]] = []
+        self.refused: list[str] = []
+
+    def judged(self, outcome: str, count: int) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + count
+
+    def evaluation(self, seconds: float) -> None:
+        assert seconds >= 0
+        self.evaluations += 1
+
+    def issued(self, action: RiskAction) -> None:
+        self.issued_actions.append(action.action)
+
+    def rules_live(self, version: str, digest: str) -> None:
+        self.live.append((version, digest))
+
+    def rules_refused(self, source: str) -> None:
+        self.refused.append(source)
+
+
+def reliable_features() -> dict[str, float | None]:
+    features: dict[str, float | None] = dict.fromkeys(FEATURE_SCHEMA.names, 0.0)
+    features.update(
+        orders_count_30d=6.0,
+        orders_credit_share_30d=0.2,
+        spend_spike_ratio_24h=1.1,
+        refund_rate_30d=0.0,
+        payments_failed_ratio_30d=0.0,
+        repayments_on_time_ratio_90d=1.0,
+        review_rating_mean_90d=4.6,
+    )
+    return features
+
+
+_sequence = count(1)
+
+
+def score(
+    customer_id: str,
+    at: datetime,
+    grade: Grade = "A",
+    score_value: int | None = None,
+    **features: float | None,
+) -> ScoreRecord:
+    """A score of ``customer_id`` at ``at``, triggered by a new event each call."""
+    number = next(_sequence)
+    values = reliable_features()
+    values.update(features)
+    return ScoreRecord(
+        score_id=f"{customer_id}-score-{number}",
+        customer_id=customer_id,
+        score=GRADE_SCORES[grade] if score_value is None else score_value,
+        probability_of_default=0.05,
+        grade=grade,
+        risk_level="green",
+        credit_limit=MODEL_LIMIT,
+        reasons=[],
+        model_version="m-1",
+        feature_schema_version=FEATURE_SCHEMA.version,
+        features=values,
+        features_as_of=at,
+        triggered_by=f"{customer_id}-event-{number}",
+        trigger_event_type="order",
+        scored_at=at,
+    )
