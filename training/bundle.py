@@ -52,6 +52,37 @@ class Bundle:
         return self.path / MODEL_FILE
 
 
+def _float32_floor(threshold: float) -> float:
+    """The largest float32 value not above ``threshold``: for any float32 ``x``,
+    ``x <= threshold`` exactly when ``x <= _float32_floor(threshold)``."""
+    with np.errstate(over="ignore"):
+        rounded = np.float32(threshold)
+    if float(rounded) > threshold:
+        rounded = np.nextafter(rounded, np.float32(-np.inf))
+    return float(rounded)
+
+
+def snap_thresholds_to_float32(booster: lgb.Booster) -> lgb.Booster:
+    """The same model with every split threshold moved down to a float32 value.
+
+    ONNX tree ensembles store float32 thresholds; rounding a double threshold to the nearest
+    float32 can send a float32 input that LightGBM sends right to the left instead. Snapped
+    thresholds change no decision for float32 inputs (the rows training uses) and convert to
+    ONNX exactly. Keeps the trees up to the best iteration.
+    """
+    lines = []
+    for line in booster.model_to_string().splitlines():
+        if line.startswith("tree_sizes="):
+            # Byte sizes of the tree blocks, which change with the text; LightGBM parses
+            # the trees one after another without them.
+            continue
+        if line.startswith("threshold="):
+            values = line.removeprefix("threshold=").split()
+            line = "threshold=" + " ".join(f"{_float32_floor(float(v)):.17g}" for v in values)
+        lines.append(line)
+    return lgb.Booster(model_str="\n".join(lines) + "\n")
+
+
 def convert_to_onnx(booster: lgb.Booster, n_features: int) -> bytes:
     """The booster as an ONNX model with input ``features`` and output ``probability``."""
     model = onnxmltools.convert_lightgbm(

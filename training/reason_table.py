@@ -15,8 +15,10 @@ from training.errors import TrainingError
 
 
 def build_reason_table(booster: lgb.Booster) -> ReasonTable:
-    """Flattens every tree of ``booster``; raises TrainingError for splits the table cannot
-    express (categorical splits, zero-as-missing)."""
+    """Flattens every tree of ``booster``, whose thresholds must be float32 values
+    (:func:`training.bundle.snap_thresholds_to_float32`): the dump prints them in decimal and
+    rounding back to float32 recovers them exactly. Raises TrainingError for splits the table
+    cannot express (categorical splits, zero-as-missing)."""
     dump = booster.dump_model()
     n_features = len(dump["feature_names"])
     nodes: dict[str, list[Any]] = {
@@ -49,7 +51,9 @@ def build_reason_table(booster: lgb.Booster) -> ReasonTable:
                 "is not supported by the reason table"
             )
         feature = int(node["split_feature"])
-        threshold = float(node["threshold"])
+        with np.errstate(over="ignore"):
+            # Beyond the float32 range a threshold becomes infinite: same float32 decisions.
+            threshold = float(np.float32(node["threshold"]))
         value = float(node["internal_value"])
         nodes["feature"][index] = feature
         nodes["threshold"][index] = threshold

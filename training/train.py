@@ -47,6 +47,7 @@ from training.bundle import (
     model_version,
     onnx_predict,
     onnx_session,
+    snap_thresholds_to_float32,
     write_bundle,
 )
 from training.catalogue import monotone_constraints, reason_texts
@@ -316,7 +317,7 @@ def fit_evaluate_export(
         if len(np.unique(part.y)) < 2:
             raise TrainingError(f"the {name} set needs both good and bad rows")
     fitted_at = time.perf_counter()
-    booster = fit_lightgbm(train, validation, spec.monotone, config)
+    booster = snap_thresholds_to_float32(fit_lightgbm(train, validation, spec.monotone, config))
     calibration = fit_platt(booster.predict(validation.x), validation.y)
     training_seconds = time.perf_counter() - fitted_at
 
@@ -358,7 +359,7 @@ def fit_evaluate_export(
     metrics = {
         **binary_metrics(test.y, test_pd),
         **spec.extra_metrics,
-        "best_iteration": float(booster.best_iteration or booster.num_trees()),
+        "boosting_rounds": float(booster.num_trees()),
         "training_seconds": training_seconds,
     }
     if "cv_auc_mean" in spec.extra_metrics:

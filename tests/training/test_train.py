@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from services.features.core import FEATURE_SCHEMA
+from services.scorer.core.manifest import MANIFEST_FILE, MODEL_FILE
+from services.scorer.core.reasons import explain
+from services.scorer.core.scaling import assess
+from training.bundle import Bundle, load_bundle, onnx_predict, onnx_session
+from training.catalogue import RISK_INCREASING
+from training.errors import TrainingError
+from training.report import REPORT_HTML, REPORT_JSON
+from training.train import TrainingConfig, TrainResult, train_from_simulation
+
+TINY = TrainingConfig(n_estimators=40, min_child_samples=10, early_stopping_rounds=10, threads=1)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[TrainResult, Bundle]:
+    out_dir = tmp_path_factory.mktemp("bundle")
+    result = train_from_simulation(
+        400, 150, 5, out_dir, start=datetime(2025, 2, 1, tzinfo=UTC), config=TINY
+    )
+    return result, load_bundle(out_dir)
+
+
+def test_training_writes_a_complete_bundle_and_report(trained: tuple[TrainResult, Bundle]) -> None:
+    result, bundle = trained
+    for name in (MODEL_FILE, MANIFEST_FILE, "reasons.npz", REPORT_JSON, REPORT_HTML):
+        assert (result.out_dir / name).is_file(), name
+    assert bundle.manifest == result.manifest
+    assert bundle.manifest.feature_names == list(FEATURE_SCHEMA.names)
+    assert bundle.manifest.feature_schema_version == FEATURE_SCHEMA.version
+    assert bundle.manifest.feature_schema_fingerprint == FEATURE_SCHEMA.fingerprint()
+    assert bundle.manifest.data_fingerprint.startswith("sha256:")
+    assert bundle.manifest.thin_file is not None
+    assert bundle.manifest.thin_file.grade not in ("S", "A")
+
+
+def test_report_json_carries_the_contract_metrics(trained: tuple[TrainResult, Bundle]) -> None:
+    result, _ = trained
+    report = json.loads((result.out_dir / REPORT_JSON).read_text(encoding="utf-8"))
+    assert 0.5 < report["metrics"]["auc"] <= 1.0
+    assert 0.0 < report["metrics"]["ks"] <= 1.0
+    assert report["metrics"]["auc"] == result.manifest.metrics["auc"]
+    assert report["baseline"]["metrics"]["auc"] > 0
+    assert report["serving"]["onnx_max_abs_diff"] <= 1e-5
+    assert set(report["reason_agreement"]) == {"top1_match", "top3_overlap", "top3_same_set"}
+    assert [row["grade"] for row in report["grades"]["test"]] == ["S", "A", "B", "C", "D"]
+    assert "score" in report["psi_train_vs_test"]
+
+
+def test_report_html_is_self_contained(trained: tuple[TrainResult, Bundle]) -> None:
+    page = (trained[0].out_dir / REPORT_HTML).read_text(encoding="utf-8")
+    assert page.count("data:image/png;base64,") == 5
+    assert "<script" not in page
+    assert 'src="http' not in page
+
+
+def test_golden_rows_reproduce_through_onnx(trained: tuple[TrainResult, Bundle]) -> None:
+    _, bundle = trained
+    golden = bundle.manifest.golden_rows
+    outputs = onnx_predict(onnx_session(bundle.model_path), np.asarray(golden.input_rows()))
+    np.testing.assert_allclose(outputs, golden.outputs, atol=golden.tolerance)
+    assert all(0.0 <= p <= 1.0 for p in outputs)
+
+
+def test_reason_table_matches_the_onnx_model(trained: tuple[TrainResult, Bundle]) -> None:
+    _, bundle = trained
+    rows = np.asarray(bundle.manifest.golden_rows.input_rows())
+    from_table = 1 / (1 + np.exp(-bundle.reason_table.raw_scores(rows)))
+    from_onnx = onnx_predict(onnx_session(bundle.model_path), rows)
+    np.testing.assert_allclose(from_table, from_onnx, atol=1e-5)
+
+
+def test_risk_increasing_features_never_lower_the_probability(
+    trained: tuple[TrainResult, Bundle],
+) -> None:
+    _, bundle = trained
+    session = onnx_session(bundle.model_path)
+    rows = np.asarray(bundle.manifest.golden_rows.input_rows())
+    base = onnx_predict(session, rows)
+    for name in RISK_INCREASING:
+        worse = rows.copy()
+        column = bundle.manifest.feature_names.index(name)
+        worse[:, column] = np.nan_to_num(worse[:, column]) + 5.0
+        assert np.all(onnx_predict(session, worse) >= base - 1e-7), name
+
+
+def test_bundle_drives_scores_grades_and_readable_reasons(
+    trained: tuple[TrainResult, Bundle],
+) -> None:
+    _, bundle = trained
+    manifest = bundle.manifest
+    rows = manifest.golden_rows.input_rows()
+    for row, output in zip(rows, manifest.golden_rows.outputs, strict=True):
+        assessment = assess(output, manifest)
+        assert 0.0 < assessment.probability_of_default < 1.0
+        assert 300 <= assessment.score <= 900
+        reasons = explain(row, bundle.reason_table, manifest.feature_names, manifest.reason_codes)
+        impacts = [r.impact for r in reasons]
+        assert impacts == sorted(impacts, reverse=True)
+        assert all(i > 0 for i in impacts)
+        assert all(r.code.startswith("R_") and r.text for r in reasons)
+        assert len(reasons) <= manifest.reason_codes.max_reasons
+
+
+def test_grade_cutoffs_come_from_the_training_scores(trained: tuple[TrainResult, Bundle]) -> None:
+    result, _ = trained
+    train_grades = result.report["grades"]["train"]
+    shares = {row["grade"]: row["share"] for row in train_grades}
+    assert shares["D"] == pytest.approx(0.15, abs=0.08)
+    assert shares["S"] == pytest.approx(0.10, abs=0.08)
+
+
+def test_bundle_loading_needs_the_model_file(
+    trained: tuple[TrainResult, Bundle], tmp_path: Path
+) -> None:
+    (tmp_path / MANIFEST_FILE).write_text(
+        (trained[0].out_dir / MANIFEST_FILE).read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    with pytest.raises(TrainingError, match=MODEL_FILE):
+        load_bundle(tmp_path)
+    (tmp_path / MANIFEST_FILE).write_text("{}", encoding="utf-8")
+    with pytest.raises(TrainingError, match="manifest"):
+        load_bundle(tmp_path)
