@@ -16,13 +16,14 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Send
 from starlette.types import Scope as ASGIScope
 
+from schemas.common import field_errors
 from schemas.scores import ScoreBatchRequest, ScoreRequest
 from services.common.auth import KeyRing, Principal, Scope
 from services.common.http import (
@@ -65,6 +66,28 @@ async def _administrator(request: Request) -> Principal:
 
 
 AdminPrincipal = Annotated[Principal, Depends(_administrator)]
+
+
+Body = TypeVar("Body", bound=BaseModel)
+
+
+def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": model.model_json_schema()}},
+        }
+    }
+
+
+def _parse(model: type[Body], raw: bytes) -> Body | JsonResponse:
+    """The validated body, or the 422 naming each bad field. Validating the raw JSON in
+    one pydantic call costs a fraction of FastAPI's body handling on the hot path."""
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as error:
+        return error_response(422, "validation_error", field_errors(error.errors()))
+
 
 Background = Callable[[], Coroutine[Any, Any, None]]
 
@@ -134,15 +157,31 @@ def create_app(
         benchmark's baseline."""
         return JsonResponse({"ok": True})
 
-    @app.post("/v1/score", dependencies=[client])
-    async def score(body: ScoreRequest) -> JsonResponse:
+    @app.post(
+        "/v1/score",
+        dependencies=[client],
+        openapi_extra=_body_schema(ScoreRequest),
+        responses={422: {"description": "invalid request"}},
+    )
+    async def score(request: Request) -> JsonResponse:
         """Scores one customer (and the order in hand, if given)."""
+        body = _parse(ScoreRequest, await request.body())
+        if isinstance(body, JsonResponse):
+            return body
         (answer,) = await scorer.score([body])
         return JsonResponse(answer)
 
-    @app.post("/v1/score:batch", dependencies=[client])
-    async def score_batch(body: ScoreBatchRequest) -> JsonResponse:
+    @app.post(
+        "/v1/score:batch",
+        dependencies=[client],
+        openapi_extra=_body_schema(ScoreBatchRequest),
+        responses={422: {"description": "invalid request"}},
+    )
+    async def score_batch(request: Request) -> JsonResponse:
         """Scores up to 1,000 requests; results in request order."""
+        body = _parse(ScoreBatchRequest, await request.body())
+        if isinstance(body, JsonResponse):
+            return body
         return JsonResponse({"results": await scorer.score(body.requests)})
 
     @app.get("/v1/models")

@@ -48,7 +48,24 @@ class ControlFollower:
         self._next_offset = 0
 
     async def run(self) -> None:
-        """Follows the topic forever, reconnecting after Kafka errors."""
+        """Follows the topic forever, reconnecting after Kafka errors. If the history
+        cannot be read within ``control_wait_s`` (Kafka down at start-up), the default
+        bundle serves meanwhile; a control record read later replaces it."""
+        fallback = asyncio.create_task(self._default_if_kafka_is_slow())
+        try:
+            await self._follow_forever()
+        finally:
+            fallback.cancel()
+
+    async def _default_if_kafka_is_slow(self) -> None:
+        try:
+            await asyncio.wait_for(self.caught_up.wait(), self._settings.control_wait_s)
+        except TimeoutError:
+            if self._holder.champion() is None:
+                log.warning("models.control unreadable; serving the default bundle meanwhile")
+                await self._serve_default_bundle()
+
+    async def _follow_forever(self) -> None:
         delay_s = 0.5
         while True:
             consumer = make_consumer(self._settings, group_id=None)

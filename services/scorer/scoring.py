@@ -242,6 +242,16 @@ class _Customer:
     answer: dict[str, Any] | None = None
 
 
+def _reason_dict(reason: ReasonCode) -> dict[str, Any]:
+    return {
+        "code": reason.code,
+        "feature": reason.feature,
+        "value": reason.value,
+        "impact": reason.impact,
+        "text": reason.text,
+    }
+
+
 def _on_credit(request: ScoreRequest) -> bool:
     """Without an order the question is whether credit is open to the customer at all."""
     return request.order is None or request.order.payment_method in ON_CREDIT_METHODS
@@ -467,7 +477,7 @@ class Scorer:
             "decision": decision,
             "credit_limit": limit,
             "available_credit": available,
-            "reasons": [reason.model_dump() for reason in reasons],
+            "reasons": [_reason_dict(reason) for reason in reasons],
             "model_version": model_version,
             "features_as_of": features_as_of.isoformat() if features_as_of else None,
             "fallback": False,

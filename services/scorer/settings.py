@@ -51,6 +51,8 @@ class ScorerSettings(ServiceSettings):
     model_registry_dir: Path = Path(".run/models")
     default_bundle: Path | None = None
     """Bundle published and served when the registry and ``models.control`` name none."""
+    control_wait_s: float = Field(default=10.0, gt=0)
+    """How long start-up waits for ``models.control`` before serving the default bundle."""
     swap_wait_s: float = Field(default=10.0, gt=0)
     """How long an admin call waits to see its own activation take effect locally."""
 

@@ -19,7 +19,6 @@ import orjson
 from onnx import TensorProto, helper
 
 from schemas.events import parse_event
-from services.common.redis_keys import RedisKeys
 from services.features.core import FEATURE_SCHEMA, CustomerState, apply_event
 from services.scorer.core.reasons import ReasonTable
 
@@ -213,7 +212,3 @@ def customer_state(
         )
         apply_event(state, event, now)
     return state
-
-
-def redis_keys(prefix: str) -> RedisKeys:
-    return RedisKeys(prefix)
