@@ -26,7 +26,7 @@ CLIENT = {"Authorization": "Bearer dev-client-key"}
 ADMIN = {"Authorization": "Bearer dev-admin-key"}
 
 
-class Platform:
+class Stack:
     def __init__(self, rules_path: Path) -> None:
         self.clock = SettableClock()
         self.store = FakeStore()
@@ -43,11 +43,11 @@ async def _ready() -> bool:
     return True
 
 
-def _client(platform: Platform, rules_path: Path) -> httpx.AsyncClient:
+def _client(stack: Stack, rules_path: Path) -> httpx.AsyncClient:
     app = create_app(
         WarningSettings(rules_path=rules_path),
-        platform.desk,
-        platform.rulebook,
+        stack.desk,
+        stack.rulebook,
         readiness_from([("kafka_consumer", _ready)]),
     )
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://warning")
@@ -61,13 +61,13 @@ def rules_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def platform(rules_path: Path) -> Platform:
-    return Platform(rules_path)
+def stack(rules_path: Path) -> Stack:
+    return Stack(rules_path)
 
 
 @pytest.fixture
-async def client(platform: Platform, rules_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    async with _client(platform, rules_path) as http:
+async def client(stack: Stack, rules_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    async with _client(stack, rules_path) as http:
         yield http
 
 
@@ -86,9 +86,9 @@ async def test_risk_state_needs_a_key(client: httpx.AsyncClient) -> None:
 
 
 async def test_risk_state_shows_actions_in_effect_with_reasons(
-    client: httpx.AsyncClient, platform: Platform
+    client: httpx.AsyncClient, stack: Stack
 ) -> None:
-    await platform.desk.judge([score("c-1", platform.clock.now(), "D")])
+    await stack.desk.judge([score("c-1", stack.clock.now(), "D")])
     body = (await client.get("/v1/customers/c-1/risk", headers=CLIENT)).json()
     assert body["status"] == "frozen"
     actions = {a["action"]: a for a in body["active_actions"]}
@@ -97,9 +97,9 @@ async def test_risk_state_shows_actions_in_effect_with_reasons(
 
 
 async def test_an_override_with_the_admin_key_is_published_and_audited(
-    client: httpx.AsyncClient, platform: Platform
+    client: httpx.AsyncClient, stack: Stack
 ) -> None:
-    await platform.desk.judge([score("c-1", platform.clock.now(), "D")])
+    await stack.desk.judge([score("c-1", stack.clock.now(), "D")])
     response = await client.post(
         "/v1/customers/c-1/overrides",
         json={"action": "unfreeze_credit", "reason": "verified identity"},
@@ -109,14 +109,14 @@ async def test_an_override_with_the_admin_key_is_published_and_audited(
     body = response.json()
     assert body["action"]["action"] == "unfreeze_credit"
     assert body["risk_state"]["status"] == "limited"
-    assert platform.kafka.actions[-1].action_id == body["action"]["action_id"]
-    (audit,) = platform.kafka.audits
+    assert stack.kafka.actions[-1].action_id == body["action"]["action_id"]
+    (audit,) = stack.kafka.audits
     assert audit.actor.startswith("admin:")
     assert audit.reason == "verified identity"
 
 
 async def test_an_override_with_a_client_key_is_forbidden(
-    client: httpx.AsyncClient, platform: Platform
+    client: httpx.AsyncClient, stack: Stack
 ) -> None:
     response = await client.post(
         "/v1/customers/c-1/overrides",
@@ -124,7 +124,7 @@ async def test_an_override_with_a_client_key_is_forbidden(
         headers=CLIENT,
     )
     assert response.status_code == 403
-    assert platform.kafka.actions == []
+    assert stack.kafka.actions == []
 
 
 @pytest.mark.parametrize(
@@ -158,9 +158,9 @@ async def test_an_override_that_does_not_fit_the_state_is_409(
 
 
 async def test_an_override_while_kafka_is_down_is_503_and_changes_nothing(
-    client: httpx.AsyncClient, platform: Platform
+    client: httpx.AsyncClient, stack: Stack
 ) -> None:
-    platform.kafka.available = False
+    stack.kafka.available = False
     response = await client.post(
         "/v1/customers/c-1/overrides",
         json={"action": "freeze_credit", "reason": "fraud report"},
@@ -168,7 +168,7 @@ async def test_an_override_while_kafka_is_down_is_503_and_changes_nothing(
     )
     assert response.status_code == 503
     assert response.headers["retry-after"] == "5"
-    assert platform.store.states == {}
+    assert stack.store.states == {}
 
 
 async def test_get_rules_answers_the_live_version_and_rules(client: httpx.AsyncClient) -> None:
@@ -182,19 +182,19 @@ async def test_get_rules_answers_the_live_version_and_rules(client: httpx.AsyncC
 
 
 async def test_put_rules_swaps_persists_and_audits(
-    client: httpx.AsyncClient, platform: Platform, rules_path: Path
+    client: httpx.AsyncClient, stack: Stack, rules_path: Path
 ) -> None:
     response = await client.put("/v1/rules", content=SMALL_RULES, headers=ADMIN)
     assert response.status_code == 200
     body = response.json()
     assert (body["version"], body["changed"], body["persisted"]) == ("small.1", True, True)
     assert await asyncio.to_thread(rules_path.read_bytes) == SMALL_RULES
-    assert platform.rulebook.current().version == "small.1"
-    assert platform.kafka.audits[-1].operation == "rules.reload"
+    assert stack.rulebook.current().version == "small.1"
+    assert stack.kafka.audits[-1].operation == "rules.reload"
 
 
 async def test_put_invalid_rules_is_422_with_the_line_and_the_old_rules_stay(
-    client: httpx.AsyncClient, platform: Platform, rules_path: Path
+    client: httpx.AsyncClient, stack: Stack, rules_path: Path
 ) -> None:
     response = await client.put("/v1/rules", content=BAD_RULES, headers=ADMIN)
     assert response.status_code == 422
@@ -204,7 +204,7 @@ async def test_put_invalid_rules_is_422_with_the_line_and_the_old_rules_stay(
     assert problem["line"] == 6
     assert problem["field"] == "line 6"
     assert "expression" in problem["reason"]
-    assert platform.rulebook.current().version == "2026-11-27.1"
+    assert stack.rulebook.current().version == "2026-11-27.1"
     assert await asyncio.to_thread(rules_path.read_bytes) == DEFAULT_TEXT
 
 
@@ -213,9 +213,9 @@ async def test_put_rules_needs_the_admin_key(client: httpx.AsyncClient) -> None:
     assert response.status_code == 403
 
 
-async def test_the_packaged_default_rule_file_is_never_written(platform: Platform) -> None:
-    async with _client(platform, DEFAULT_RULES_PATH) as http:
+async def test_the_packaged_default_rule_file_is_never_written(stack: Stack) -> None:
+    async with _client(stack, DEFAULT_RULES_PATH) as http:
         response = await http.put("/v1/rules", content=SMALL_RULES, headers=ADMIN)
     assert response.json()["persisted"] is False
     assert DEFAULT_RULES_PATH.read_bytes() != SMALL_RULES
-    assert platform.rulebook.current().version == "small.1"
+    assert stack.rulebook.current().version == "small.1"

@@ -1,0 +1,168 @@
+"""A reference consumer of ``risk.actions``: the order system's side of the contract.
+
+Each action carries a stable ``action_id``: the same trigger always yields the same id, and
+Kafka delivers at least once, so the same action can arrive more than once (a redelivery
+after a crash, a replay). This consumer applies each id exactly once: the id is recorded in
+the same SQLite transaction that changes the account, so a redelivered action finds its id
+and changes nothing. Offsets are committed after the transaction, so a crash between the
+two only causes a redelivery, which is a no-op.
+
+Run it against a local platform (``make up``)::
+
+    python -m examples.order_system_consumer --db orders.sqlite
+
+and it prints every action it applies. ``RISKSTREAM_KAFKA_BOOTSTRAP_SERVERS`` and
+``RISKSTREAM_TOPIC_PREFIX`` choose the cluster and topics, as for the services.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sqlite3
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from schemas.actions import RiskAction
+from services.common.kafka import make_consumer
+from services.common.settings import ServiceSettings
+from services.common.topics import Topic
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS applied_actions (
+    action_id TEXT PRIMARY KEY,
+    customer_id TEXT NOT NULL,
+    action TEXT NOT NULL,
+    issued_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS accounts (
+    customer_id TEXT PRIMARY KEY,
+    credit_frozen INTEGER NOT NULL DEFAULT 0,
+    suspended INTEGER NOT NULL DEFAULT 0,
+    prepayment_required INTEGER NOT NULL DEFAULT 0,
+    credit_limit REAL,
+    pending_review INTEGER NOT NULL DEFAULT 0
+);
+"""
+
+# What each action changes on the account; notify changes nothing (the customer is told).
+_UPDATES: dict[str, str] = {
+    "freeze_credit": "credit_frozen = 1",
+    "unfreeze_credit": "credit_frozen = 0",
+    "suspend_account": "suspended = 1",
+    "reinstate_account": "suspended = 0",
+    "require_prepayment": "prepayment_required = 1",
+    "cut_limit": "credit_limit = :limit",
+    # The contract: restore_limit's limit is what other rules still impose (null: the
+    # model's limit applies again).
+    "restore_limit": "credit_limit = :limit, prepayment_required = 0",
+    "manual_review": "pending_review = 1",
+}
+
+
+class OrderAccounts:
+    """The order system's accounts and the ids of the actions already applied."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = sqlite3.connect(path)
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def apply(self, action: RiskAction) -> bool:
+        """Applies ``action`` once; False (and no change) when its id was applied before."""
+        with self._db:  # one transaction: the id and the account change, or neither
+            inserted = self._db.execute(
+                "INSERT OR IGNORE INTO applied_actions VALUES (?, ?, ?, ?)",
+                (action.action_id, action.customer_id, action.action, action.issued_at.isoformat()),
+            )
+            if inserted.rowcount == 0:
+                return False
+            self._db.execute(
+                "INSERT OR IGNORE INTO accounts (customer_id) VALUES (?)", (action.customer_id,)
+            )
+            update = _UPDATES.get(action.action)
+            if update is not None:
+                self._db.execute(
+                    f"UPDATE accounts SET {update} WHERE customer_id = :customer",  # noqa: S608 (fixed text)
+                    {"limit": action.credit_limit, "customer": action.customer_id},
+                )
+        return True
+
+    def applied_ids(self) -> list[str]:
+        return [row[0] for row in self._db.execute("SELECT action_id FROM applied_actions")]
+
+    def account(self, customer_id: str) -> dict[str, object] | None:
+        cursor = self._db.execute("SELECT * FROM accounts WHERE customer_id = ?", (customer_id,))
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        return {column[0]: value for column, value in zip(cursor.description, row, strict=True)}
+
+
+def describe(action: RiskAction) -> str:
+    limit = "" if action.credit_limit is None else f" (limit {action.credit_limit:g})"
+    return (
+        f"applied {action.action}{limit} to {action.customer_id} "
+        f"[{action.severity}, {action.rule_id}]: {action.reason}"
+    )
+
+
+async def consume(
+    settings: ServiceSettings,
+    accounts: OrderAccounts,
+    group_id: str,
+    report: Callable[[str], None],
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Applies actions from ``risk.actions`` until ``stop`` is set (forever without it).
+    A record that is not a RiskAction is reported and skipped."""
+    consumer = make_consumer(settings, settings.topics(Topic.ACTIONS), group_id=group_id)
+    await consumer.start()
+    try:
+        while stop is None or not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=200, max_records=500)
+            for records in batches.values():
+                for record in records:
+                    try:
+                        action = RiskAction.model_validate_json(record.value or b"")
+                    except ValidationError as error:
+                        report(f"skipped offset {record.offset}: not a risk action: {error}")
+                        continue
+                    if accounts.apply(action):
+                        report(describe(action))
+            if batches:
+                await consumer.commit()
+    finally:
+        await consumer.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--db", type=Path, default=Path("order-system.sqlite"))
+    parser.add_argument("--group", default="order-system")
+    arguments = parser.parse_args(argv)
+    settings = ServiceSettings(service_name="order-system-example")
+    accounts = OrderAccounts(arguments.db)
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(
+                consume(
+                    settings,
+                    accounts,
+                    f"{settings.topic_prefix}{arguments.group}",
+                    lambda line: print(line, flush=True),
+                )
+            )
+    finally:
+        accounts.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
