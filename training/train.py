@@ -86,15 +86,15 @@ class TrainingConfig:
     """LightGBM settings. Shallow trees keep the reason-code walk fast; at most
     ``n_estimators`` rounds, stopped early when validation log-loss stalls."""
 
-    learning_rate: float = 0.05
+    learning_rate: float = 0.03
     num_leaves: int = 15
     max_depth: int = 5
-    min_child_samples: int = 40
+    min_child_samples: int = 100
     feature_fraction: float = 0.8
     bagging_fraction: float = 0.8
     lambda_l2: float = 1.0
-    n_estimators: int = 400
-    early_stopping_rounds: int = 40
+    n_estimators: int = 800
+    early_stopping_rounds: int = 60
     seed: int = 0
     threads: int = 2
 
