@@ -75,7 +75,7 @@ class ScoreConsumer:
                 self._settings,
                 self._topic,
                 group_id=self._settings.group_id,
-                max_poll_records=self._settings.batch_max,
+                max_poll_records=self._settings.warning_batch_max,
             )
             try:
                 await consumer.start()
@@ -93,7 +93,9 @@ class ScoreConsumer:
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
         while True:
-            batches = await consumer.getmany(timeout_ms=500, max_records=self._settings.batch_max)
+            batches = await consumer.getmany(
+                timeout_ms=500, max_records=self._settings.warning_batch_max
+            )
             records = [record for partition in batches.values() for record in partition]
             if records:
                 try:

@@ -31,9 +31,9 @@ class WarningSettings(ServiceSettings):
     rules_poll_s: float = Field(default=1.0, gt=0)
     """How often the rule file's modification time and size are checked."""
 
-    consumer_group: str = "riskstream-warning"
+    warning_consumer_group: str = "riskstream-warning"
     """Consumer group on ``risk.scores``; the topic prefix is put in front of it."""
-    batch_max: int = Field(default=500, ge=1, le=10_000)
+    warning_batch_max: int = Field(default=500, ge=1, le=10_000)
     """Most records handled (one Redis read, one write) per partition at a time."""
     produce_timeout_s: float = Field(default=10.0, gt=0)
     """Longest wait for Kafka to acknowledge actions, audit and dead-letter records."""
@@ -42,4 +42,4 @@ class WarningSettings(ServiceSettings):
 
     @property
     def group_id(self) -> str:
-        return f"{self.topic_prefix}{self.consumer_group}"
+        return f"{self.topic_prefix}{self.warning_consumer_group}"

@@ -230,11 +230,11 @@ async def test_the_order_system_applies_each_action_once_across_a_kill_and_resta
     try:
         await produce(service_settings, records)
         # One record per batch: a commit after every score, so the kill lands mid-stream.
-        first = await asyncio.to_thread(start, start_service, RISKSTREAM_BATCH_MAX="1")
+        first = await asyncio.to_thread(start, start_service, RISKSTREAM_WARNING_BATCH_MAX="1")
         await wait_until(lambda: len(applied) >= 5)
         await asyncio.to_thread(first.kill)
         assert not set(accounts.applied_ids()) >= expected, "the stream ended before the kill"
-        await asyncio.to_thread(start, start_service, RISKSTREAM_BATCH_MAX="1")
+        await asyncio.to_thread(start, start_service, RISKSTREAM_WARNING_BATCH_MAX="1")
         await wait_until(lambda: set(accounts.applied_ids()) >= expected, timeout_s=60)
         await asyncio.sleep(1.0)  # any late redelivery would arrive now
     finally:
