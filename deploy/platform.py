@@ -96,11 +96,13 @@ class ServiceSpec:
 
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("ingest", "services.ingest", 8001),
-    ServiceSpec("scorer", "services.scorer", 8002),
-    ServiceSpec("warning", "services.warning", 8003),
     ServiceSpec(
         "features", "services.features", 6066, state_dir_env="RISKSTREAM_FEATURES_DATA_DIR"
     ),
+    ServiceSpec(
+        "scorer", "services.scorer", 8002, state_dir_env="RISKSTREAM_MODEL_REGISTRY_DIR"
+    ),
+    ServiceSpec("warning", "services.warning", 8003),
 )
 """Every service, in start order (``down`` stops them in reverse)."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from services.cli import events, models, rules, topics
+from services.cli import events, features, models, rules, topics
 
 app = typer.Typer(
     name="riskstream",
@@ -14,6 +14,7 @@ app = typer.Typer(
 )
 app.add_typer(topics.app, name="topics")
 app.add_typer(events.app, name="events")
+app.add_typer(features.app, name="features")
 app.add_typer(rules.app, name="rules")
 app.add_typer(models.app, name="model")
 

@@ -19,16 +19,24 @@ from services.common.settings import ServiceSettings
 from services.common.topics import TopicSpec
 
 
+def tls_context(settings: ServiceSettings) -> ssl.SSLContext | None:
+    """The TLS context for SSL and SASL_SSL listeners (None for plaintext ones)."""
+    if settings.kafka_security_protocol not in ("SSL", "SASL_SSL"):
+        return None
+    context = ssl.create_default_context(cafile=settings.kafka_ssl_cafile)
+    if settings.kafka_ssl_certfile:
+        context.load_cert_chain(settings.kafka_ssl_certfile, settings.kafka_ssl_keyfile)
+    return context
+
+
 def client_kwargs(settings: ServiceSettings) -> dict[str, Any]:
     """Connection and security options shared by producers, consumers and admin clients."""
     kwargs: dict[str, Any] = {
         "bootstrap_servers": settings.kafka_bootstrap_servers,
         "security_protocol": settings.kafka_security_protocol,
     }
-    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
-        context = ssl.create_default_context(cafile=settings.kafka_ssl_cafile)
-        if settings.kafka_ssl_certfile:
-            context.load_cert_chain(settings.kafka_ssl_certfile, settings.kafka_ssl_keyfile)
+    context = tls_context(settings)
+    if context is not None:
         kwargs["ssl_context"] = context
     if settings.kafka_sasl_mechanism:
         kwargs["sasl_mechanism"] = settings.kafka_sasl_mechanism

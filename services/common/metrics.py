@@ -60,6 +60,17 @@ DEAD_LETTERS = Counter(
     "Records sent to the dead-letter topic, by source topic and reason.",
     ["source_topic", "reason"],
 )
+EVENT_AGE = Histogram(
+    "riskstream_stage_event_age_seconds",
+    "Seconds from a record's production into Kafka to its processing, by stage.",
+    ["stage"],
+    buckets=EVENT_AGE_BUCKETS_S,
+)
+CONSUMER_LAG = Gauge(
+    "riskstream_consumer_lag",
+    "Records not yet consumed (highwater - position), by topic, partition and group.",
+    ["topic", "partition", "group"],
+)
 BUILD_INFO = Gauge(
     "riskstream_build_info",
     "Constant 1, labelled with the service and its version.",

@@ -7,12 +7,13 @@ from redis.asyncio import Redis
 from services.common.settings import ServiceSettings
 
 
-def make_redis(settings: ServiceSettings) -> Redis:
-    """A client whose every command gives up after ``redis_timeout_ms``.
+def make_redis(settings: ServiceSettings, timeout_ms: float | None = None) -> Redis:
+    """A client whose every command gives up after ``timeout_ms`` (default: the
+    request-path budget ``redis_timeout_ms``; batch writers pass a longer one).
 
     TLS and ACL users are configured in the URL (``rediss://user:password@host:port/db``).
     """
-    timeout_s = settings.redis_timeout_ms / 1000
+    timeout_s = (timeout_ms if timeout_ms is not None else settings.redis_timeout_ms) / 1000
     return Redis.from_url(
         settings.redis_url.get_secret_value(),
         socket_timeout=timeout_s,

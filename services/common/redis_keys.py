@@ -1,8 +1,9 @@
 """The Redis key layout shared by the feature service (writer of feature state), the warning
 service (writer of risk state) and the scorer (reader of both in one round trip).
 
-Layout version 1: ``<prefix>:v1:{<customer_id>}:features`` and ``...:risk``. The braces are a
-Redis Cluster hash tag, so both keys of a customer live in one slot and one ``MGET`` reads them.
+Layout version 1: ``<prefix>:v1:{<customer_id>}:features``, ``...:risk`` and ``...:warning``.
+The braces are a Redis Cluster hash tag, so a customer's keys live in one slot and one
+``MGET`` reads features and risk state together.
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ class RedisKeys:
     def risk_state(self, customer_id: str) -> str:
         """JSON ``CustomerRiskState`` written by the warning service."""
         return f"{self._customer(customer_id)}:risk"
+
+    def warning_state(self, customer_id: str) -> str:
+        """The warning service's own per-customer state (rules in force, cooldowns), from
+        which it derives the ``risk_state`` view."""
+        return f"{self._customer(customer_id)}:warning"
 
     def customer_pattern(self) -> str:
         """SCAN pattern matching every per-customer key of this layout and prefix."""

@@ -25,9 +25,10 @@ from schemas.records import DeadLetterRecord
 from schemas.scores import ScoreRecord
 from services.common.dead_letters import dead_letter
 from services.common.kafka import make_consumer
+from services.common.metrics import CONSUMER_LAG, EVENT_AGE
 from services.common.topics import Topic
 from services.warning.errors import PublishUnavailableError, StoreUnavailableError
-from services.warning.metrics import CONSUMER_LAG, EVENT_AGE, STAGE
+from services.warning.metrics import STAGE
 from services.warning.settings import WarningSettings
 from services.warning.usecase import Clock, WarningDesk
 

@@ -1,10 +1,6 @@
 """The warning service's metrics (names follow :mod:`services.common.metrics`) and the
 Prometheus adapter of :class:`services.warning.usecase.WarningObserver`.
-
-``riskstream_stage_event_age_seconds`` and ``riskstream_consumer_lag`` carry the same names,
-help and labels as the feature service's, so one dashboard query covers every stage. They
-are defined here rather than imported because the feature service's module builds its
-Faust app on import; each service runs in its own process and registry.
+The stage event age and consumer lag metrics are shared (:mod:`services.common.metrics`).
 """
 
 from __future__ import annotations
@@ -12,7 +8,7 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 from schemas.actions import RiskAction
-from services.common.metrics import EVENT_AGE_BUCKETS_S, LATENCY_BUCKETS_S
+from services.common.metrics import LATENCY_BUCKETS_S
 from services.warning.core.engine import MANUAL_OVERRIDE_RULE_ID
 
 ACTIONS = Counter(
@@ -29,17 +25,6 @@ EVALUATION_LATENCY = Histogram(
     "riskstream_warning_rule_evaluation_seconds",
     "Time to judge one score against the live rules (the pure evaluation, no I/O).",
     buckets=LATENCY_BUCKETS_S,
-)
-EVENT_AGE = Histogram(
-    "riskstream_stage_event_age_seconds",
-    "Seconds from a record's production into Kafka to its processing, by stage.",
-    ["stage"],
-    buckets=EVENT_AGE_BUCKETS_S,
-)
-CONSUMER_LAG = Gauge(
-    "riskstream_consumer_lag",
-    "Records not yet consumed (highwater - position), by topic, partition and group.",
-    ["topic", "partition", "group"],
 )
 RULES_INFO = Gauge(
     "riskstream_warning_rules_info",

@@ -14,14 +14,9 @@ from collections.abc import Sequence
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from services.common.redis_keys import KEY_LAYOUT_VERSION, RedisKeys
+from services.common.redis_keys import RedisKeys
 from services.warning.core.engine import WarningState, risk_state_view
 from services.warning.errors import StoreUnavailableError
-
-
-def warning_state_key(keys: RedisKeys, customer_id: str) -> str:
-    """``<prefix>:v1:{<customer_id>}:warning``: beside ``risk_state`` in the same slot."""
-    return f"{keys.prefix}:v{KEY_LAYOUT_VERSION}:{{{customer_id}}}:warning"
 
 
 class RedisStateStore:
@@ -34,7 +29,7 @@ class RedisStateStore:
             return {}
         try:
             values = await self._redis.mget(
-                [warning_state_key(self._keys, customer_id) for customer_id in customer_ids]
+                [self._keys.warning_state(customer_id) for customer_id in customer_ids]
             )
         except (RedisError, OSError) as error:
             raise StoreUnavailableError(f"redis: {type(error).__name__}: {error}") from error
@@ -49,7 +44,7 @@ class RedisStateStore:
             return
         mapping: dict[str, bytes] = {}
         for state in states:
-            mapping[warning_state_key(self._keys, state.customer_id)] = state.to_json()
+            mapping[self._keys.warning_state(state.customer_id)] = state.to_json()
             mapping[self._keys.risk_state(state.customer_id)] = (
                 risk_state_view(state).model_dump_json().encode()
             )

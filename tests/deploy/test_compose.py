@@ -13,11 +13,15 @@ from deploy.platform import REPO_ROOT, SERVICES
 from services.cli.settings import CliSettings
 from services.features.settings import FeaturesSettings
 from services.ingest.settings import IngestSettings
+from services.scorer.settings import ScorerSettings
+from services.warning.settings import WarningSettings
 
 COMPOSE = REPO_ROOT / "deploy" / "docker-compose.yml"
 SETTINGS: dict[str, type[BaseSettings]] = {
     "ingest": IngestSettings,
     "features": FeaturesSettings,
+    "scorer": ScorerSettings,
+    "warning": WarningSettings,
     "topics": CliSettings,
 }
 

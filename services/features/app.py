@@ -1,0 +1,219 @@
+"""The faust-streaming worker: one agent over the four event topics (co-partitioned by
+customer), per-customer state in a RocksDB table with its changelog topic, at-least-once.
+
+Concurrency stays at 1 (higher values can commit past an unprocessed record); throughput
+comes from partitions and from batching the Redis writes and Kafka sends per flush.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, cast
+
+import faust
+import orjson
+from faust.web import Request, Response, View
+from prometheus_client import Counter, Gauge
+from redis.asyncio import Redis
+
+from services.common import metrics
+from services.common.kafka import tls_context
+from services.common.redis_keys import RedisKeys
+from services.common.topics import EVENT_TOPICS, Topic
+from services.features.core import ApplyOutcome, CustomerState
+from services.features.processing import (
+    Applied,
+    Clock,
+    FeatureProcessor,
+    Rejected,
+    SourceRecord,
+    record_age_seconds,
+)
+from services.features.settings import FeaturesSettings
+from services.features.sinks import StateFlusher
+
+log = logging.getLogger(__name__)
+
+EVENTS = Counter(
+    "riskstream_features_events_total",
+    "Records read from the event topics, by event type and outcome "
+    "(applied, duplicate, too_old, rejected).",
+    ["event_type", "outcome"],
+)
+LAST_PROCESSED = Gauge(
+    "riskstream_features_last_processed_timestamp_seconds",
+    "Wall-clock time of the last record the worker processed.",
+)
+RECOVERED_STATES = Counter(
+    "riskstream_features_redis_rebuilt_states_total",
+    "Customer states rewritten to Redis from the table after a rebalance or recovery.",
+)
+
+
+def _credentials(settings: FeaturesSettings) -> faust.types.auth.CredentialsT | None:
+    context = tls_context(settings)
+    if settings.kafka_sasl_mechanism:
+        password = settings.kafka_sasl_password
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username,
+            password=password.get_secret_value() if password else None,
+            ssl_context=context,
+            mechanism=settings.kafka_sasl_mechanism,
+        )
+    if context is not None:
+        return faust.SSLCredentials(context)
+    return None
+
+
+def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.App:
+    """Builds the worker app; ``clock`` stamps processing time (settable in tests)."""
+    brokers = ";".join(f"kafka://{b.strip()}" for b in settings.kafka_bootstrap_servers.split(","))
+    app = faust.App(
+        settings.app_id,
+        broker=brokers,
+        broker_credentials=_credentials(settings),
+        store="rocksdb://",
+        datadir=str(settings.features_data_dir),
+        topic_partitions=settings.event_partitions,
+        topic_replication_factor=settings.topic_replication_factor,
+        processing_guarantee="at_least_once",
+        producer_acks=-1,
+        # Batch produce requests: each record otherwise costs its own request and socket write.
+        producer_linger_ms=5,
+        consumer_auto_offset_reset="earliest",
+        web_host=settings.features_host,
+        web_port=settings.features_port,
+        web_in_thread=False,
+        table_standby_replicas=0,
+    )
+    topics = settings.topics
+    raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
+    source = app.topic(*(topics(t) for t in EVENT_TOPICS.values()), **raw)
+    updates_topic = app.topic(topics(Topic.FEATURE_UPDATES), **raw)
+    dlq_topic = app.topic(topics(Topic.DLQ), **raw)
+    table = app.Table(
+        "customer-state",
+        default=None,
+        partitions=settings.event_partitions,
+        key_type=bytes,  # bytes key and value types make the table serialise raw
+        value_type=bytes,
+    )
+    keys = RedisKeys(settings.redis_key_prefix)
+    flusher = StateFlusher(
+        redis, keys, settings.redis_flush_max_records, settings.redis_flush_interval_ms / 1000
+    )
+    processor = FeatureProcessor(
+        settings.service_name,
+        {event_type: topics(topic) for event_type, topic in EVENT_TOPICS.items()},
+        clock,
+    )
+
+    def load_state(customer_id: str) -> CustomerState | None:
+        stored = table.get(customer_id.encode())
+        return CustomerState.from_bytes(stored) if stored is not None else None
+
+    @app.agent(source, concurrency=1)
+    async def process_events(stream: faust.StreamT[bytes]) -> None:
+        # noack() exists on every stream faust hands an agent, but not on StreamT.
+        manual = cast(faust.Stream[bytes], stream).noack()
+        loop = asyncio.get_running_loop()
+        async for event in manual.events():
+            message = event.message
+            record = SourceRecord(
+                topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
+                key=message.key,
+                value=message.value,
+                timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
+            )
+            result = processor.process(record, load_state)
+            now = clock.now()
+            age = record_age_seconds(record, now)
+            if age is not None:
+                metrics.EVENT_AGE.labels("features").observe(age)
+
+            async def ack(event: faust.types.EventT[bytes] = event) -> None:
+                await manual.ack(event)
+
+            if isinstance(result, Rejected):
+                letter = result.dead_letter
+                EVENTS.labels("unknown", "rejected").inc()
+                metrics.DEAD_LETTERS.labels(letter.source_topic, letter.reason).inc()
+                sent = await dlq_topic.send(key=record.key, value=letter.model_dump_json().encode())
+                flusher.add(None, None, [sent], ack, loop.time())
+            else:
+                _account(result)
+                state_bytes = result.state.to_bytes()
+                if result.outcome is ApplyOutcome.APPLIED:
+                    table[result.state.customer_id.encode()] = state_bytes
+                sent = await updates_topic.send(
+                    key=result.state.customer_id.encode(),
+                    value=orjson.dumps(result.update.model_dump(mode="json")),
+                )
+                flusher.add(result.state.customer_id, state_bytes, [sent], ack, loop.time())
+            LAST_PROCESSED.set(now.timestamp())
+            if flusher.due(loop.time()):
+                await flusher.submit()
+
+    # faust's timer decorator is untyped; the function itself is fully typed.
+    @app.timer(interval=settings.redis_flush_interval_ms / 1000)  # type: ignore[untyped-decorator]
+    async def flush_when_idle() -> None:
+        if flusher.due(asyncio.get_running_loop().time()):
+            await flusher.submit()
+
+    @table.on_recover
+    async def rebuild_redis() -> None:
+        """Redis is a copy of the table: after recovery, rewrite every state this worker
+        now owns, so a lost or stale Redis is repaired from the changelog."""
+        batch: dict[str, bytes] = {}
+        for key, value in table.items():
+            batch[key.decode()] = value
+            if len(batch) >= 1000:
+                await _write_all(redis, keys, batch)
+                batch = {}
+        await _write_all(redis, keys, batch)
+
+    @app.page("/metrics")
+    async def metrics_page(view: View, request: Request) -> Response:
+        body, content_type = metrics.render_metrics()
+        return view.bytes(body, content_type=content_type.split(";")[0])
+
+    @app.page("/live")
+    async def live_page(view: View, request: Request) -> Response:
+        return view.json({"status": "live"})
+
+    @app.page("/ready")
+    async def ready_page(view: View, request: Request) -> Response:
+        checks = {
+            "kafka": app.consumer is not None and bool(app.consumer.assignment()),
+            "redis": await _redis_ok(redis),
+        }
+        return view.json(
+            {"ready": all(checks.values()), "checks": checks},
+            status=200 if all(checks.values()) else 503,
+        )
+
+    return app
+
+
+def _account(result: Applied) -> None:
+    EVENTS.labels(result.event.event_type, result.outcome.value.lower()).inc()
+
+
+async def _redis_ok(redis: Redis) -> bool:
+    try:
+        return bool(await redis.ping())
+    except Exception:
+        return False
+
+
+async def _write_all(redis: Redis, keys: RedisKeys, states: dict[str, bytes]) -> None:
+    if not states:
+        return
+    async with redis.pipeline(transaction=False) as pipe:
+        for customer_id, state in states.items():
+            pipe.set(keys.feature_state(customer_id), state)
+        await pipe.execute()
+    RECOVERED_STATES.inc(len(states))

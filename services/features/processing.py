@@ -1,0 +1,132 @@
+"""The feature use case for one Kafka record: decode, validate, apply to the customer's
+state, and say what to publish. The faust agent is a thin transport over it; nothing here
+touches Kafka or Redis, so it is unit-tested with plain values."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+import orjson
+from pydantic import ValidationError
+
+from schemas.common import field_errors
+from schemas.events import EVENT_MODELS, InboundEvent, parse_event
+from schemas.features import FeatureUpdate
+from schemas.records import DeadLetterRecord
+from services.common.dead_letters import dead_letter
+from services.features.core import (
+    FEATURE_SCHEMA,
+    ApplyOutcome,
+    CustomerState,
+    apply_event,
+    compute_features,
+)
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRecord:
+    """A record as read from an event topic."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """The record's event reached the customer's state (or was a duplicate of one that
+    had). The state is written back and the update published either way, so a redelivery
+    after a crash still refreshes Redis and downstream consumers."""
+
+    event: InboundEvent
+    state: CustomerState
+    outcome: ApplyOutcome
+    update: FeatureUpdate
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """The record cannot be processed; it goes to the dead-letter topic."""
+
+    dead_letter: DeadLetterRecord
+
+
+StateLoader = Callable[[str], CustomerState | None]
+"""Current state of a customer, or None for a customer never seen."""
+
+
+class FeatureProcessor:
+    def __init__(self, service: str, event_topics: dict[str, str], clock: Clock) -> None:
+        """``event_topics`` maps each event type to the topic that must carry it."""
+        self._service = service
+        self._event_topics = event_topics
+        self._clock = clock
+
+    def _reject(self, record: SourceRecord, reason: str, detail: str, now: datetime) -> Rejected:
+        return Rejected(
+            dead_letter(
+                service=self._service,
+                source_topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                key=record.key,
+                value=record.value,
+                reason=reason,
+                detail=detail,
+                now=now,
+            )
+        )
+
+    def process(self, record: SourceRecord, load_state: StateLoader) -> Applied | Rejected:
+        now = self._clock.now()
+        try:
+            raw = orjson.loads(record.value or b"")
+        except orjson.JSONDecodeError as error:
+            return self._reject(record, "invalid_json", f"value is not UTF-8 JSON: {error}", now)
+        try:
+            event = parse_event(raw, now=now) if isinstance(raw, dict) else None
+        except ValidationError as error:
+            errors = field_errors(error.errors(), union_tags=frozenset(EVENT_MODELS))
+            detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
+            return self._reject(record, "schema_violation", detail, now)
+        if event is None:
+            return self._reject(
+                record, "schema_violation", "body: an event must be a JSON object", now
+            )
+        if self._event_topics.get(event.event_type) != record.topic:
+            detail = f"a {event.event_type} event does not belong on {record.topic}"
+            return self._reject(record, "wrong_topic", detail, now)
+        if record.key != event.customer_id.encode():
+            # The key decides the partition and so which worker holds the state.
+            return self._reject(
+                record, "key_mismatch", "record key is not the event's customer_id", now
+            )
+        state = load_state(event.customer_id) or CustomerState.new(event.customer_id)
+        outcome = apply_event(state, event, now)
+        update = FeatureUpdate(
+            customer_id=event.customer_id,
+            feature_schema_version=FEATURE_SCHEMA.version,
+            as_of=now,
+            features=compute_features(state, now),
+            triggered_by=event.event_id,
+            trigger_event_type=event.event_type,
+            event_occurred_at=event.occurred_at,
+        )
+        return Applied(event, state, outcome, update)
+
+
+def record_age_seconds(record: SourceRecord, now: datetime) -> float | None:
+    """Seconds since the record was produced (its Kafka timestamp), for the event-age metric."""
+    if record.timestamp_ms is None:
+        return None
+    return max(0.0, now.timestamp() - record.timestamp_ms / 1000)

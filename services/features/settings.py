@@ -1,0 +1,31 @@
+"""Settings of the feature worker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from services.common.settings import ServiceSettings
+
+
+class FeaturesSettings(ServiceSettings):
+    service_name: str = "features"
+    features_app_id: str = "riskstream-features"
+    """Consumer group and changelog-topic prefix (the topic prefix is prepended)."""
+    features_host: str = "127.0.0.1"
+    features_port: int = Field(default=6066, ge=1, le=65535)
+    features_data_dir: Path = Path(".run/features")
+    """Local RocksDB state; rebuilt from the changelog topic when lost."""
+    redis_flush_max_records: int = Field(default=500, ge=1)
+    redis_flush_interval_ms: float = Field(default=10.0, gt=0)
+    """Feature state reaches Redis in pipelined batches: at most this many records or this
+    long after the first one; offsets are acknowledged only after the batch is in Redis."""
+
+    features_redis_timeout_ms: float = Field(default=2000.0, gt=0)
+    """Budget of one pipelined state write (a batch holds up to redis_flush_max_records
+    states of a few kB each, far more than one request-path lookup)."""
+
+    @property
+    def app_id(self) -> str:
+        return f"{self.topic_prefix}{self.features_app_id}"

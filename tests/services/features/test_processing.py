@@ -1,0 +1,123 @@
+import base64
+from datetime import UTC, datetime
+
+import orjson
+
+from services.features.core import ApplyOutcome, CustomerState
+from services.features.processing import (
+    Applied,
+    FeatureProcessor,
+    Rejected,
+    SourceRecord,
+    record_age_seconds,
+)
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+TOPICS = {
+    "order": "events.orders",
+    "payment": "events.payments",
+    "refund": "events.refunds",
+    "review": "events.reviews",
+}
+
+
+class FixedClock:
+    def now(self) -> datetime:
+        return NOW
+
+
+def order_bytes(event_id: str = "e-1", customer_id: str = "c-1") -> bytes:
+    return orjson.dumps(
+        {
+            "event_id": event_id,
+            "event_type": "order",
+            "customer_id": customer_id,
+            "occurred_at": "2026-11-27T11:30:00Z",
+            "order_id": f"o-{event_id}",
+            "amount": 100,
+            "currency": "CNY",
+            "payment_method": "bnpl",
+            "status": "placed",
+            "item_count": 1,
+            "channel": "app",
+        }
+    )
+
+
+def record(
+    value: bytes | None, topic: str = "events.orders", key: bytes | None = b"c-1", offset: int = 7
+) -> SourceRecord:
+    return SourceRecord(
+        topic, 2, offset, key, value, timestamp_ms=int(NOW.timestamp() * 1000) - 1500
+    )
+
+
+def processor() -> FeatureProcessor:
+    return FeatureProcessor("features", TOPICS, FixedClock())
+
+
+def test_an_event_updates_the_customer_and_yields_its_features_now() -> None:
+    states: dict[str, CustomerState] = {}
+    result = processor().process(record(order_bytes()), states.get)
+    assert isinstance(result, Applied)
+    assert result.outcome is ApplyOutcome.APPLIED
+    assert result.update.as_of == NOW
+    assert result.update.features["orders_count_1h"] == 1.0
+    assert result.update.features["credit_outstanding"] == 100.0
+    assert result.update.triggered_by == "e-1"
+
+
+def test_a_redelivered_event_changes_nothing_but_is_still_published() -> None:
+    states: dict[str, CustomerState] = {}
+    first = processor().process(record(order_bytes()), states.get)
+    assert isinstance(first, Applied)
+    states["c-1"] = first.state
+    again = processor().process(record(order_bytes()), states.get)
+    assert isinstance(again, Applied)
+    assert again.outcome is ApplyOutcome.DUPLICATE
+    assert again.update.features == first.update.features
+
+
+def test_bytes_that_are_not_json_go_to_the_dead_letter_topic_with_their_origin() -> None:
+    result = processor().process(record(b"\xff\xfe"), {}.get)
+    assert isinstance(result, Rejected)
+    letter = result.dead_letter
+    assert (letter.reason, letter.source_topic, letter.partition, letter.offset) == (
+        "invalid_json",
+        "events.orders",
+        2,
+        7,
+    )
+    assert base64.b64decode(letter.value_b64) == b"\xff\xfe"
+
+
+def test_a_schema_violation_names_the_field() -> None:
+    bad = orjson.loads(order_bytes())
+    bad["amount"] = -5
+    result = processor().process(record(orjson.dumps(bad)), {}.get)
+    assert isinstance(result, Rejected)
+    assert result.dead_letter.reason == "schema_violation"
+    assert "amount" in result.dead_letter.detail
+
+
+def test_a_json_value_that_is_not_an_object_is_rejected() -> None:
+    result = processor().process(record(b"[1, 2]"), {}.get)
+    assert isinstance(result, Rejected)
+    assert result.dead_letter.reason == "schema_violation"
+
+
+def test_an_event_on_another_types_topic_is_rejected() -> None:
+    result = processor().process(record(order_bytes(), topic="events.reviews"), {}.get)
+    assert isinstance(result, Rejected)
+    assert result.dead_letter.reason == "wrong_topic"
+
+
+def test_a_record_keyed_by_another_customer_is_rejected() -> None:
+    result = processor().process(record(order_bytes(), key=b"c-2"), {}.get)
+    assert isinstance(result, Rejected)
+    assert result.dead_letter.reason == "key_mismatch"
+
+
+def test_record_age_comes_from_the_kafka_timestamp() -> None:
+    assert record_age_seconds(record(b""), NOW) == 1.5
+    assert record_age_seconds(SourceRecord("t", 0, 0, None, None, None), NOW) is None
