@@ -8,6 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from schemas.events import OrderEvent, PaymentEvent, RefundEvent, parse_trusted_event
+from services.features.core import read_event_log
 from training.simulator import ARCHETYPES, SimulationResult, iter_events, simulate
 
 START = datetime(2025, 9, 1, tzinfo=UTC)
@@ -141,3 +142,11 @@ def test_jsonl_and_parquet_round_trip_to_the_same_events(tmp_path: Path) -> None
         for row in rows
     ]
     assert parsed == small.events
+
+
+def test_the_feature_core_reads_both_log_formats(tmp_path: Path) -> None:
+    small = simulate(customers=20, days=45, seed=8, start=START)
+    small.write_jsonl(tmp_path / "events.jsonl")
+    small.write_parquet(tmp_path / "events.parquet")
+    assert list(read_event_log(tmp_path / "events.jsonl")) == small.events
+    assert list(read_event_log(tmp_path / "events.parquet")) == small.events

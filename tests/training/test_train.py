@@ -129,3 +129,12 @@ def test_bundle_loading_needs_the_model_file(
     (tmp_path / MANIFEST_FILE).write_text("{}", encoding="utf-8")
     with pytest.raises(TrainingError, match="manifest"):
         load_bundle(tmp_path)
+
+
+def test_single_row_walk_matches_the_batch_walk(trained: tuple[TrainResult, Bundle]) -> None:
+    _, bundle = trained
+    table = bundle.reason_table
+    rows = np.asarray(bundle.manifest.golden_rows.input_rows())
+    batch = table.contributions_of(rows)
+    for row, expected in zip(rows, batch, strict=True):
+        np.testing.assert_allclose(table.contributions_of_row(row), expected, atol=1e-12)

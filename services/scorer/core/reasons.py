@@ -50,8 +50,14 @@ class ReasonTable:
     (a row goes left when ``value <= threshold``), ``nan_left`` (where NaN goes), ``left`` and
     ``right`` children, ``leaf_slot`` (row of ``contributions``/``leaf_value`` for a leaf, -1
     for a split). A leaf is its own child, so walking ``depth`` steps from ``roots`` ends on a
-    leaf in every tree. ``depth`` and ``children_interleaved`` (left and right of node ``i``
-    at ``2i`` and ``2i+1``) are derived when the table is built.
+    leaf in every tree.
+
+    Derived when the table is built, for speed: ``depth``; ``input_index`` and
+    ``split_threshold``, which fold NaN handling into one comparison (a row is extended to
+    ``[row with NaN as -inf, row with NaN as +inf]`` and node ``i`` goes right when
+    ``extended[input_index[i]] > split_threshold[i]``); and ``sparse_feature`` /
+    ``sparse_value``, each leaf's non-zero contributions (a path touches at most ``depth``
+    features).
     """
 
     feature: IntArray
@@ -65,7 +71,10 @@ class ReasonTable:
     leaf_value: FloatArray
     expected_value: float
     depth: int
-    children_interleaved: IntArray
+    input_index: IntArray
+    split_threshold: FloatArray
+    sparse_feature: IntArray
+    sparse_value: FloatArray
 
     @property
     def n_features(self) -> int:
@@ -101,10 +110,17 @@ class ReasonTable:
         is_leaf = leaf_slot >= 0
         if not np.array_equal(left[is_leaf], np.flatnonzero(is_leaf)):
             raise BundleError("reason table leaves must be their own children")
+        threshold = np.asarray(arrays["threshold"], dtype=np.float64)
+        nan_left = np.asarray(arrays["nan_left"], dtype=np.bool_)
+        # Finite thresholds keep "+inf > threshold" true, so NaN sent right always goes right.
+        largest = np.finfo(np.float64).max
+        nonzero = contributions != 0
+        width = max(1, int(nonzero.sum(axis=1).max(initial=0)))
+        order = np.argsort(~nonzero, axis=1, kind="stable")[:, :width]
         return cls(
             feature=feature,
-            threshold=np.asarray(arrays["threshold"], dtype=np.float64),
-            nan_left=np.asarray(arrays["nan_left"], dtype=np.bool_),
+            threshold=threshold,
+            nan_left=nan_left,
             left=left,
             right=right,
             leaf_slot=leaf_slot,
@@ -113,7 +129,10 @@ class ReasonTable:
             leaf_value=leaf_value,
             expected_value=float(np.asarray(arrays["expected_value"]).reshape(-1)[0]),
             depth=_depth(roots, left, right, leaf_slot),
-            children_interleaved=np.stack([left, right], axis=1).reshape(-1),
+            input_index=(feature + contributions.shape[1] * ~nan_left).astype(np.int32),
+            split_threshold=np.clip(threshold, -largest, largest),
+            sparse_feature=order.astype(np.int32),
+            sparse_value=np.take_along_axis(contributions, order, axis=1),
         )
 
     @classmethod
@@ -130,19 +149,25 @@ class ReasonTable:
         arrays = {name: np.asarray(getattr(self, name)) for name in TABLE_ARRAYS}
         np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
 
-    def leaves(self, rows: FloatArray) -> IntArray:
+    def _extended(self, rows: FloatArray) -> FloatArray:
+        missing = np.isnan(rows)
+        return np.concatenate(
+            (np.where(missing, -np.inf, rows), np.where(missing, np.inf, rows)), axis=-1
+        )
+
+    def leaves(self, rows: FloatArray, chunk: int = 512) -> IntArray:
         """The leaf node each row reaches in each tree: ``[n_rows, n_trees]``."""
         x = np.atleast_2d(np.asarray(rows, dtype=np.float64))
-        missing = np.isnan(x)
-        index = np.arange(x.shape[0])[:, None]
-        node = np.broadcast_to(self.roots, (x.shape[0], len(self.roots)))
-        for _ in range(self.depth):
-            feature = self.feature[node]
-            go_left = (x[index, feature] <= self.threshold[node]) | (
-                missing[index, feature] & self.nan_left[node]
-            )
-            node = np.where(go_left, self.left[node], self.right[node])
-        return np.asarray(node, dtype=np.int32)
+        result = np.empty((x.shape[0], len(self.roots)), dtype=np.int32)
+        for begin in range(0, x.shape[0], chunk):
+            extended = self._extended(x[begin : begin + chunk])
+            go_right = extended[:, self.input_index] > self.split_threshold
+            step = np.where(go_right, self.right, self.left)
+            node = np.broadcast_to(self.roots, (len(extended), len(self.roots)))
+            for _ in range(self.depth):
+                node = np.take_along_axis(step, node, axis=1)
+            result[begin : begin + chunk] = node
+        return result
 
     def contributions_of(self, rows: FloatArray) -> FloatArray:
         """Per-feature log-odds contributions ``[n_rows, n_features]`` (> 0 raises risk)."""
@@ -151,16 +176,20 @@ class ReasonTable:
 
     def contributions_of_row(self, row: FloatArray) -> FloatArray:
         """:meth:`contributions_of` for a single row ``[n_features]``, tuned for latency:
-        every node's decision is computed at once (a few calls over all nodes), then each
-        level of the walk is two gathers in the interleaved children array."""
-        go_right = ~(
-            (row[self.feature] <= self.threshold) | (np.isnan(row)[self.feature] & self.nan_left)
-        )
-        step = self.children_interleaved
+        every node's next step is decided at once, the walk is then one gather per level,
+        and the leaves' sparse contributions are summed with one ``bincount``."""
+        go_right = self._extended(row)[self.input_index] > self.split_threshold
+        step = np.where(go_right, self.right, self.left)
         node = self.roots
         for _ in range(self.depth):
-            node = step[2 * node + go_right[node]]
-        return np.asarray(self.contributions[self.leaf_slot[node]].sum(axis=0), dtype=np.float64)
+            node = step[node]
+        slots = self.leaf_slot[node]
+        summed = np.bincount(
+            self.sparse_feature[slots].ravel(),
+            weights=self.sparse_value[slots].ravel(),
+            minlength=self.n_features,
+        )
+        return np.asarray(summed, dtype=np.float64)
 
     def raw_scores(self, rows: FloatArray) -> FloatArray:
         """The model's log-odds for each row from the table alone: the sum of the leaf values
