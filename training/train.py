@@ -282,9 +282,16 @@ def _per_call_microseconds(call: Any, rows: Floats, limit: int = 300) -> float:
     return (time.perf_counter() - began) / max(len(sample), 1) * 1e6
 
 
-def _thin_file(
-    spec: ModelSpec, train: Rows, train_pd: Floats, manifest_parts: dict[str, Any]
+def thin_file_policy(
+    spec: ModelSpec,
+    train: Rows,
+    train_pd: Floats,
+    scaling: ScoreScaling,
+    cutoffs: GradeCutoffs,
+    limits: LimitPolicy,
 ) -> ThinFilePolicy | None:
+    """The answer for never-seen customers: the mean calibrated PD of training rows younger
+    than :data:`NEWCOMER_DAYS`, graded no better than B. None without a newcomer feature."""
     if spec.newcomer_feature is None:
         return None
     ages = train.x[:, spec.feature_names.index(spec.newcomer_feature)]
@@ -292,14 +299,13 @@ def _thin_file(
     if not newcomers.any():
         return None
     probability = float(train_pd[newcomers].mean())
-    score = score_from_probability(probability, manifest_parts["score_scaling"])
-    grade = grade_of(score, manifest_parts["grade_cutoffs"])
+    grade = grade_of(score_from_probability(probability, scaling), cutoffs)
     # A customer never seen earns at best a standard grade, whatever newcomers average.
     grade = "B" if grade in ("S", "A") else grade
     return ThinFilePolicy(
         probability_of_default=probability,
         grade=grade,
-        credit_limit=manifest_parts["limit_policy"].by_grade[grade],
+        credit_limit=limits.by_grade[grade],
     )
 
 
@@ -383,11 +389,6 @@ def fit_evaluate_export(
 
     created_at = datetime.now(UTC).replace(microsecond=0)
     version = model_version(created_at.strftime("%Y%m%d"), model)
-    parts: dict[str, Any] = {
-        "score_scaling": scaling,
-        "grade_cutoffs": cutoffs,
-        "limit_policy": limit_policy,
-    }
     manifest = BundleManifest(
         model_version=version,
         created_at=created_at,
@@ -410,8 +411,10 @@ def fit_evaluate_export(
         risk_levels=RISK_LEVELS,
         reason_codes=reason_spec,
         golden_rows=_golden(session, test.x),
-        thin_file=_thin_file(spec, train, train_pd, parts),
-        **parts,
+        thin_file=thin_file_policy(spec, train, train_pd, scaling, cutoffs, limit_policy),
+        score_scaling=scaling,
+        grade_cutoffs=cutoffs,
+        limit_policy=limit_policy,
     )
     write_bundle(out_dir, model, table, manifest)
 

@@ -15,7 +15,13 @@ from training.bundle import Bundle, load_bundle, onnx_predict, onnx_session
 from training.catalogue import RISK_INCREASING
 from training.errors import TrainingError
 from training.report import REPORT_HTML, REPORT_JSON
-from training.train import TrainingConfig, TrainResult, train_from_simulation
+from training.train import (
+    TrainingConfig,
+    TrainResult,
+    fit_platt,
+    grade_cutoffs,
+    train_from_simulation,
+)
 
 TINY = TrainingConfig(n_estimators=40, min_child_samples=10, early_stopping_rounds=10, threads=1)
 
@@ -138,3 +144,31 @@ def test_single_row_walk_matches_the_batch_walk(trained: tuple[TrainResult, Bund
     batch = table.contributions_of(rows)
     for row, expected in zip(rows, batch, strict=True):
         np.testing.assert_allclose(table.contributions_of_row(row), expected, atol=1e-12)
+
+
+def test_cutoffs_stay_strictly_descending_on_tied_scores() -> None:
+    cutoffs = grade_cutoffs(np.full(100, 600.0))
+    assert cutoffs.S > cutoffs.A > cutoffs.B > cutoffs.C == 600
+
+
+def test_cutoffs_split_the_training_scores_by_the_grade_shares() -> None:
+    cutoffs = grade_cutoffs(np.arange(300.0, 900.0))
+    assert (cutoffs.C, cutoffs.B, cutoffs.A, cutoffs.S) == (390, 510, 720, 840)
+
+
+def test_platt_recovers_a_known_miscalibration() -> None:
+    rng = np.random.default_rng(3)
+    true_pd = rng.uniform(0.02, 0.6, 20000)
+    y = (rng.random(20000) < true_pd).astype(np.int64)
+    # A model that doubles the odds of default: Platt should halve them back.
+    inflated = 2 * true_pd / (1 - true_pd) / (1 + 2 * true_pd / (1 - true_pd))
+    platt = fit_platt(inflated, y)
+    assert platt.a == pytest.approx(1.0, abs=0.1)
+    assert platt.b == pytest.approx(-np.log(2), abs=0.1)
+
+
+def test_platt_refuses_a_model_that_ranks_backwards() -> None:
+    y = np.array([0, 0, 0, 1, 1, 1] * 50)
+    backwards = np.where(y == 1, 0.1, 0.9) + np.linspace(0, 0.05, len(y))
+    with pytest.raises(TrainingError, match="slope"):
+        fit_platt(backwards, y)
