@@ -4,9 +4,8 @@ SHELL := /bin/bash
 
 PY := .venv/bin/python
 PLATFORM := $(PY) -m deploy.platform
-# Sample events the demo streams through the running platform.
-DEMO_EVENTS ?= docs/examples/events.jsonl
-DEMO_SENDER := services/cli/main.py
+# Options of `riskstream demo`, e.g. DEMO_ARGS="--customers 1000 --rate 800".
+DEMO_ARGS ?=
 
 .PHONY: help install kafka up down status test test-unit lint typecheck schemas demo clean
 
@@ -47,12 +46,8 @@ typecheck: install ## Type-check services, schemas and deploy (mypy --strict)
 schemas: install ## Regenerate the JSON Schema files in schemas/json/
 	@$(PY) -m schemas.export
 
-demo: up ## Start the platform and stream the sample events through it
-	@if [ -f $(DEMO_SENDER) ] && [ -f "$(DEMO_EVENTS)" ]; then \
-	  $(PY) -m services.cli.main events send "$(DEMO_EVENTS)"; \
-	else \
-	  echo "platform is up; no sample events sent ($(DEMO_SENDER) or $(DEMO_EVENTS) is missing)"; \
-	fi
+demo: up ## Start the platform and stream simulated customers through it, live (DEMO_ARGS=...)
+	@$(PY) -m services.cli.main demo $(DEMO_ARGS)
 
 clean: ## Stop the platform, then remove .run (Kafka jars and data) and tool caches
 	@if [ -x $(PY) ]; then $(PLATFORM) down; fi

@@ -57,6 +57,7 @@ KAFKA_READY_TIMEOUT_S = 120.0
 REDIS_READY_TIMEOUT_S = 30.0
 SERVICE_READY_TIMEOUT_S = 60.0
 _INSTALL_MARKER = ".pom.sha256"
+DEFAULT_BUNDLE_ENV = "RISKSTREAM_DEFAULT_BUNDLE"
 
 T = TypeVar("T")
 
@@ -76,6 +77,9 @@ class ServiceSpec:
     port: int
     health_path: str = "/ready"
     state_dir_env: str | None = None
+    serves_model: bool = False
+    """The service scores with a model bundle: the platform gives it the default bundle
+    (trained into the run directory on first use) unless RISKSTREAM_DEFAULT_BUNDLE is set."""
 
     @property
     def port_env(self) -> str:
@@ -100,7 +104,11 @@ SERVICES: tuple[ServiceSpec, ...] = (
         "features", "services.features", 6066, state_dir_env="RISKSTREAM_FEATURES_DATA_DIR"
     ),
     ServiceSpec(
-        "scorer", "services.scorer", 8002, state_dir_env="RISKSTREAM_MODEL_REGISTRY_DIR"
+        "scorer",
+        "services.scorer",
+        8002,
+        state_dir_env="RISKSTREAM_MODEL_REGISTRY_DIR",
+        serves_model=True,
     ),
     ServiceSpec("warning", "services.warning", 8003),
 )
@@ -173,7 +181,23 @@ class PlatformConfig:
             "RISKSTREAM_KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
             "RISKSTREAM_REDIS_URL": self.redis_url,
         }
+        if spec.serves_model and DEFAULT_BUNDLE_ENV not in base:
+            base[DEFAULT_BUNDLE_ENV] = str(ensure_default_bundle(self.run_dir))
         return spec.process_env(base, self.run_dir)
+
+
+def ensure_default_bundle(run_dir: Path) -> Path:
+    """``run_dir/default-bundle``, trained on simulated customers the first time (about half
+    a minute on two cores), so a fresh platform scores from the start."""
+    bundle = run_dir / "default-bundle"
+    if not (bundle / "manifest.json").is_file():
+        logging.getLogger(__name__).info("training the default model bundle into %s", bundle)
+        subprocess.run(  # noqa: S603 (our own interpreter and module, no shell)
+            [sys.executable, "-m", "training.default_bundle", str(bundle)],
+            check=True,
+            cwd=REPO_ROOT,
+        )
+    return bundle
 
 
 def parse_components(text: str) -> tuple[str, ...]:

@@ -10,22 +10,18 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Iterator
-from itertools import islice
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import orjson
 import typer
 from rich.console import Console
 from rich.progress import Progress
 
 from schemas.scores import MAX_BATCH
+from services.cli.sending import batches, open_sender
 from services.cli.settings import CliSettings
-from services.common.clock import SystemClock
-from services.common.kafka import wait_for_kafka
-from services.ingest.core import EventGateway, Outcome
-from services.ingest.publisher import KafkaEventPublisher
+from services.ingest.core import Outcome
 
 app = typer.Typer(help="Send business events into the platform.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -43,62 +39,24 @@ def _read_lines(path: Path) -> Iterator[Any]:
                     yield line.decode("utf-8", errors="replace").strip()
 
 
-def _batches(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
-    while batch := list(islice(items, size)):
-        yield batch
-
-
-async def _send_http(
-    settings: CliSettings, batch: list[Any], http: httpx.AsyncClient
-) -> list[dict[str, Any]]:
-    response = await http.post(
-        f"{settings.ingest_url}/v1/events:batch",
-        content=orjson.dumps({"events": batch}),
-        headers={
-            "Authorization": f"Bearer {settings.api_key.get_secret_value()}",
-            "Content-Type": "application/json",
-        },
-    )
-    if response.status_code not in (202, 207, 503):
-        raise typer.BadParameter(f"gateway answered {response.status_code}: {response.text[:300]}")
-    results: list[dict[str, Any]] = response.json()["results"]
-    return results
-
-
 async def _send(path: Path, direct: bool, batch_size: int) -> Counter[str]:
     settings = CliSettings()
     totals: Counter[str] = Counter()
     shown = 0
-    publisher: KafkaEventPublisher | None = None
-    gateway: EventGateway | None = None
-    if direct:
-        await wait_for_kafka(settings, timeout_s=30)
-        publisher = KafkaEventPublisher(settings, produce_timeout_s=10)
-        await publisher.start()
-        await publisher.wait_connected(timeout_s=30)
-        gateway = EventGateway(publisher, settings.topics, SystemClock())
     total_lines = sum(1 for line in path.open("rb") if line.strip())
-    try:
-        async with httpx.AsyncClient(timeout=30) as http:
-            with Progress(console=console, transient=False) as progress:
-                task = progress.add_task(f"sending {path.name}", total=total_lines)
-                for batch in _batches(_read_lines(path), batch_size):
-                    if gateway is not None:
-                        results = [r.as_dict() for r in await gateway.submit(batch)]
-                    else:
-                        results = await _send_http(settings, batch, http)
-                    for result in results:
-                        totals[result["status"]] += 1
-                        if result["status"] != Outcome.ACCEPTED and shown < 10:
-                            shown += 1
-                            errors = result.get("errors", "")
-                            console.print(
-                                f"[yellow]{result.get('event_id')!r}: {result['status']} {errors}"
-                            )
-                    progress.advance(task, len(batch))
-    finally:
-        if publisher is not None:
-            await publisher.stop()
+    async with open_sender(settings, direct) as sender:
+        with Progress(console=console, transient=False) as progress:
+            task = progress.add_task(f"sending {path.name}", total=total_lines)
+            for batch in batches(_read_lines(path), batch_size):
+                for result in await sender.send(batch):
+                    totals[result["status"]] += 1
+                    if result["status"] != Outcome.ACCEPTED and shown < 10:
+                        shown += 1
+                        errors = result.get("errors", "")
+                        console.print(
+                            f"[yellow]{result.get('event_id')!r}: {result['status']} {errors}"
+                        )
+                progress.advance(task, len(batch))
     return totals
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import typer
 
 from services.cli import events, features, models, rules, topics
+from services.cli.demo import demo_command
+from services.cli.simulate import simulate_command
 
 app = typer.Typer(
     name="riskstream",
@@ -17,6 +19,8 @@ app.add_typer(events.app, name="events")
 app.add_typer(features.app, name="features")
 app.add_typer(rules.app, name="rules")
 app.add_typer(models.app, name="model")
+app.command("simulate")(simulate_command)
+app.command("demo")(demo_command)
 
 
 if __name__ == "__main__":
