@@ -170,8 +170,12 @@ class ReasonTable:
         return result
 
     def contributions_of(self, rows: FloatArray) -> FloatArray:
-        """Per-feature log-odds contributions ``[n_rows, n_features]`` (> 0 raises risk)."""
-        slots = self.leaf_slot[self.leaves(rows)]
+        """Per-feature log-odds contributions ``[n_rows, n_features]`` (> 0 raises risk).
+        A single row takes the latency-tuned :meth:`contributions_of_row`."""
+        x = np.atleast_2d(np.asarray(rows, dtype=np.float64))
+        if x.shape[0] == 1:
+            return self.contributions_of_row(x[0])[np.newaxis, :]
+        slots = self.leaf_slot[self.leaves(x)]
         return np.asarray(self.contributions[slots].sum(axis=1), dtype=np.float64)
 
     def contributions_of_row(self, row: FloatArray) -> FloatArray:

@@ -71,6 +71,7 @@ def test_contributions_add_up_to_the_log_odds(table: ReasonTable) -> None:
     )
     for row, expected in zip(rows, contributions, strict=True):
         assert table.contributions_of_row(row).tolist() == pytest.approx(expected.tolist())
+        np.testing.assert_allclose(table.contributions_of(row[np.newaxis, :]), [expected])
 
 
 def test_reasons_are_adverse_only_most_adverse_first_with_text(table: ReasonTable) -> None:
