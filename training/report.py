@@ -95,10 +95,11 @@ def render_html(report: dict[str, Any], curves: ReportCurves) -> str:
 
     def distribution(ax: Any) -> None:
         grades = np.asarray(curves.grades)
-        for grade in GRADES:
-            values = curves.scores[grades == grade]
-            if len(values):
-                ax.hist(values, bins=20, alpha=0.6, label=grade)
+        bins = np.linspace(curves.scores.min(), curves.scores.max() + 1, 41)
+        present = [g for g in GRADES if (grades == g).any()]
+        ax.hist(
+            [curves.scores[grades == g] for g in present], bins=bins, stacked=True, label=present
+        )
         ax.set(xlabel="score", ylabel="customers", title="Score distribution by grade (test)")
         ax.legend()
 
