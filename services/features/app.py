@@ -86,6 +86,8 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
         web_port=settings.features_port,
         web_in_thread=False,
         table_standby_replicas=0,
+        broker_session_timeout=settings.features_session_timeout_s,
+        broker_heartbeat_interval=settings.features_session_timeout_s / 4,
     )
     topics = settings.topics
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
@@ -166,14 +168,18 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
     @table.on_recover
     async def rebuild_redis() -> None:
         """Redis is a copy of the table: after recovery, rewrite every state this worker
-        now owns, so a lost or stale Redis is repaired from the changelog."""
-        batch: dict[str, bytes] = {}
+        now owns, so a lost or stale Redis is repaired from the changelog. The states go
+        through the flusher's in-order queue, so a record processed meanwhile still has
+        the last word."""
+        chunk: dict[str, bytes] = {}
         for key, value in table.items():
-            batch[key.decode()] = value
-            if len(batch) >= 1000:
-                await _write_all(redis, keys, batch)
-                batch = {}
-        await _write_all(redis, keys, batch)
+            chunk[key.decode()] = value
+            if len(chunk) >= 1000:
+                RECOVERED_STATES.inc(len(chunk))
+                await flusher.submit_states(chunk)
+                chunk = {}
+        RECOVERED_STATES.inc(len(chunk))
+        await flusher.submit_states(chunk)
 
     @app.page("/metrics")
     async def metrics_page(view: View, request: Request) -> Response:
@@ -207,13 +213,3 @@ async def _redis_ok(redis: Redis) -> bool:
         return bool(await redis.ping())
     except Exception:
         return False
-
-
-async def _write_all(redis: Redis, keys: RedisKeys, states: dict[str, bytes]) -> None:
-    if not states:
-        return
-    async with redis.pipeline(transaction=False) as pipe:
-        for customer_id, state in states.items():
-            pipe.set(keys.feature_state(customer_id), state)
-        await pipe.execute()
-    RECOVERED_STATES.inc(len(states))

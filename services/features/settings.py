@@ -22,6 +22,9 @@ class FeaturesSettings(ServiceSettings):
     """Feature state reaches Redis in pipelined batches: at most this many records or this
     long after the first one; offsets are acknowledged only after the batch is in Redis."""
 
+    features_session_timeout_s: float = Field(default=10.0, ge=6.0, le=300.0)
+    """How long a silent worker keeps its partitions: after a crash the others take them
+    over once this has passed (Kafka's own minimum is 6 s)."""
     features_redis_timeout_ms: float = Field(default=2000.0, gt=0)
     """Budget of one pipelined state write (a batch holds up to redis_flush_max_records
     states of a few kB each, far more than one request-path lookup)."""

@@ -96,9 +96,20 @@ class StateFlusher:
         batches are already queued (back-pressure on the stream)."""
         if not len(self._batch):
             return
+        batch, self._batch = self._batch, PendingBatch()
+        await self._enqueue(batch)
+
+    async def submit_states(self, states: dict[str, bytes]) -> None:
+        """Queues states to rewrite (no offsets to acknowledge) behind everything already
+        processed: the single in-order writer then never lets them overwrite a newer state
+        of a record processed after they were read."""
+        await self.submit()
+        if states:
+            await self._enqueue(PendingBatch(states=dict(states)))
+
+    async def _enqueue(self, batch: PendingBatch) -> None:
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_batches())
-        batch, self._batch = self._batch, PendingBatch()
         await self._queue.put(batch)
 
     async def _write_batches(self) -> None:
