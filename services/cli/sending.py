@@ -67,7 +67,7 @@ async def open_sender(settings: CliSettings, direct: bool) -> AsyncIterator[Even
             yield HttpSender(settings, http)
         return
     await wait_for_kafka(settings, timeout_s=30)
-    publisher = KafkaEventPublisher(settings, produce_timeout_s=10)
+    publisher = KafkaEventPublisher(settings, timeout_s=10)
     await publisher.start()
     try:
         await publisher.wait_connected(timeout_s=30)

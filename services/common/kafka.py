@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import ssl
+from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
+from services.common import metrics
 from services.common.settings import ServiceSettings
 from services.common.topics import TopicSpec
+
+log = logging.getLogger(__name__)
 
 
 def tls_context(settings: ServiceSettings) -> ssl.SSLContext | None:
@@ -141,3 +146,90 @@ async def wait_for_kafka(settings: ServiceSettings, timeout_s: float = 60.0) -> 
             await admin.close()
         await asyncio.sleep(0.5)
     raise TimeoutError(f"Kafka at {settings.kafka_bootstrap_servers} not ready: {last_error}")
+
+
+class ProducerUnavailableError(Exception):
+    """Kafka did not acknowledge in time, or the producer is not connected yet. Services
+    translate it into their own error type at their edge."""
+
+
+class ResilientProducer:
+    """An idempotent, acks=all producer that connects in the background and keeps retrying
+    while Kafka is unreachable, so the service owning it starts and serves whatever Kafka's
+    state; sends fail with :class:`ProducerUnavailableError` until the broker is back."""
+
+    def __init__(self, settings: ServiceSettings, timeout_s: float) -> None:
+        self._settings = settings
+        self._timeout_s = timeout_s
+        self._producer: AIOKafkaProducer | None = None
+        self._connector: asyncio.Task[None] | None = None
+        self.connected = asyncio.Event()
+        """Set once the producer is connected (it stays connected: aiokafka reconnects)."""
+
+    async def start(self) -> None:
+        """Begins connecting; returns at once."""
+        self._connector = asyncio.create_task(self._connect_until_started())
+
+    async def _connect_until_started(self) -> None:
+        delay_s = 0.5
+        while True:
+            producer = make_producer(self._settings, request_timeout_ms=int(self._timeout_s * 1000))
+            try:
+                await producer.start()
+            except KafkaError as error:
+                log.warning("kafka not reachable, retrying", extra={"error": str(error)})
+                with contextlib.suppress(Exception):
+                    await producer.stop()
+                await asyncio.sleep(delay_s)
+                delay_s = min(delay_s * 2, 5.0)
+                continue
+            self._producer = producer
+            self.connected.set()
+            return
+
+    async def wait_connected(self, timeout_s: float) -> None:
+        """Returns once connected; TimeoutError after ``timeout_s``."""
+        await asyncio.wait_for(self.connected.wait(), timeout_s)
+
+    async def stop(self) -> None:
+        if self._connector is not None:
+            self._connector.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._connector
+        if self._producer is not None:
+            await self._producer.stop()
+
+    async def ready(self) -> bool:
+        """True when connected and the cluster answers a metadata request within 1 s."""
+        producer = self._producer
+        if producer is None:
+            return False
+        try:
+            return bool(await asyncio.wait_for(producer.client.fetch_all_metadata(), timeout=1.0))
+        except (KafkaError, TimeoutError):
+            return False
+
+    async def send(self, topic: str, key: bytes | None, value: bytes) -> asyncio.Future[Any]:
+        """Queues one record; the returned future resolves on acknowledgement."""
+        producer = self._producer
+        if producer is None:
+            metrics.KAFKA_PRODUCE_ERRORS.labels(topic).inc()
+            raise ProducerUnavailableError("kafka producer not connected")
+        future: asyncio.Future[Any] = await producer.send(topic, value=value, key=key)
+        return future
+
+    async def send_all(self, topic: str, records: Sequence[tuple[bytes | None, bytes]]) -> None:
+        """Queues every record in order, then waits for all acknowledgements, at most the
+        timeout. On a timeout a record may still reach Kafka later: consumers dedupe.
+
+        The idempotent producer keeps one key's records in order on retries."""
+        if not records:
+            return
+        try:
+            futures = [await self.send(topic, key, value) for key, value in records]
+            await asyncio.wait_for(asyncio.gather(*futures), self._timeout_s)
+        except (KafkaError, TimeoutError) as error:
+            metrics.KAFKA_PRODUCE_ERRORS.labels(topic).inc()
+            raise ProducerUnavailableError(
+                f"kafka did not acknowledge on {topic}: {type(error).__name__}"
+            ) from error

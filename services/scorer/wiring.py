@@ -15,7 +15,7 @@ from services.scorer.api import create_app
 from services.scorer.bundle import ServedSchema
 from services.scorer.control import ControlFollower
 from services.scorer.holder import ModelHolder
-from services.scorer.metrics import MODEL_LOAD_FAILURES, PrometheusObserver
+from services.scorer.metrics import MODEL_LOAD_FAILURES, MODEL_MONITOR, PrometheusObserver
 from services.scorer.producer import KafkaControlPublisher, KafkaSink
 from services.scorer.registry import ModelRegistry
 from services.scorer.scoring import Budgets, FallbackPolicy, Scorer, ThinFileDefault
@@ -60,9 +60,10 @@ def build_app(settings: ScorerSettings) -> FastAPI:
             grade=settings.thin_file_grade,
             credit_limit=settings.thin_file_credit_limit,
         ),
+        MODEL_MONITOR,
     )
     registry = ModelRegistry(settings.model_registry_dir, SERVED_SCHEMA)
-    sink = KafkaSink(settings)
+    sink = KafkaSink(settings, timeout_s=10.0)
     admin = ModelAdmin(
         registry,
         KafkaControlPublisher(sink, settings),
@@ -75,7 +76,9 @@ def build_app(settings: ScorerSettings) -> FastAPI:
     background = [follower.run]
     if settings.stream_enabled:
         background.append(
-            StreamScorer(settings, holder, sink, clock, observer, holder.champion_loaded).run
+            StreamScorer(
+                settings, holder, sink, clock, observer, holder.champion_loaded, MODEL_MONITOR
+            ).run
         )
 
     async def close_redis() -> None:

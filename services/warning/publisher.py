@@ -9,82 +9,27 @@ the broker is back.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from collections.abc import Sequence
-from typing import Any
-
-from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
 
 from schemas.actions import RiskAction
 from schemas.records import AuditRecord, DeadLetterRecord
 from services.common import metrics
-from services.common.kafka import make_producer
+from services.common.kafka import ProducerUnavailableError, ResilientProducer
 from services.common.settings import ServiceSettings
 from services.common.topics import Topic
 from services.warning.errors import PublishUnavailableError
 
-log = logging.getLogger(__name__)
 
-
-class KafkaPublisher:
+class KafkaPublisher(ResilientProducer):
     def __init__(self, settings: ServiceSettings, timeout_s: float) -> None:
-        self._settings = settings
-        self._timeout_s = timeout_s
+        super().__init__(settings, timeout_s)
         self._topics = settings.topics
-        self._producer: AIOKafkaProducer | None = None
-        self._connector: asyncio.Task[None] | None = None
-        self.connected = asyncio.Event()
-
-    async def start(self) -> None:
-        """Begins connecting; returns at once."""
-        self._connector = asyncio.create_task(self._connect_until_started())
-
-    async def _connect_until_started(self) -> None:
-        delay_s = 0.5
-        while True:
-            producer = make_producer(self._settings, request_timeout_ms=int(self._timeout_s * 1000))
-            try:
-                await producer.start()
-            except KafkaError as error:
-                log.warning("kafka not reachable, retrying", extra={"error": str(error)})
-                with contextlib.suppress(Exception):
-                    await producer.stop()
-                await asyncio.sleep(delay_s)
-                delay_s = min(delay_s * 2, 5.0)
-                continue
-            self._producer = producer
-            self.connected.set()
-            return
-
-    async def stop(self) -> None:
-        if self._connector is not None:
-            self._connector.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._connector
-        if self._producer is not None:
-            await self._producer.stop()
 
     async def _send_all(self, topic: str, records: Sequence[tuple[bytes | None, bytes]]) -> None:
-        """Queues every record in order, then waits for all acknowledgements (at most the
-        timeout). The idempotent producer keeps one key's records in order on retries."""
-        if not records:
-            return
-        producer = self._producer
         try:
-            if producer is None:
-                raise KafkaError("kafka producer not connected")
-            futures: list[asyncio.Future[Any]] = [
-                await producer.send(topic, value=value, key=key) for key, value in records
-            ]
-            await asyncio.wait_for(asyncio.gather(*futures), self._timeout_s)
-        except (KafkaError, TimeoutError) as error:
-            metrics.KAFKA_PRODUCE_ERRORS.labels(topic).inc()
-            raise PublishUnavailableError(
-                f"kafka did not acknowledge on {topic}: {type(error).__name__}: {error}"
-            ) from error
+            await self.send_all(topic, records)
+        except ProducerUnavailableError as error:
+            raise PublishUnavailableError(str(error)) from error
 
     async def publish(self, actions: Sequence[RiskAction]) -> None:
         await self._send_all(
