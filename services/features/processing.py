@@ -75,12 +75,8 @@ class FeatureProcessor:
     def _reject(self, record: SourceRecord, reason: str, detail: str, now: datetime) -> Rejected:
         return Rejected(
             dead_letter(
+                record,
                 service=self._service,
-                source_topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-                key=record.key,
-                value=record.value,
                 reason=reason,
                 detail=detail,
                 now=now,

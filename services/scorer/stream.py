@@ -31,6 +31,7 @@ from services.scorer.metrics import STREAM_RECORDS
 from services.scorer.producer import KafkaSink
 from services.scorer.scoring import (
     Clock,
+    ModelMonitor,
     ModelSource,
     ScoringObserver,
     score_record,
@@ -51,8 +52,10 @@ class StreamScorer:
         clock: Clock,
         observer: ScoringObserver,
         model_loaded: asyncio.Event,
+        monitor: ModelMonitor | None = None,
     ) -> None:
         self._settings = settings
+        self._monitor = monitor
         self._model_loaded = model_loaded
         self._models = models
         self._sink = sink
@@ -124,7 +127,7 @@ class StreamScorer:
             rows.append(row)
         if rows:
             matrix = np.asarray(rows, dtype=np.float64)
-            verdicts = score_rows(model, matrix, self._observer)
+            verdicts = score_rows(model, matrix, self._observer, self._monitor)
             for (record, update), verdict in zip(updates, verdicts, strict=True):
                 if verdict is None:
                     pending.append(
@@ -153,12 +156,8 @@ class StreamScorer:
         STREAM_RECORDS.labels(reason).inc()
         metrics.DEAD_LETTERS.labels(record.topic, reason).inc()
         letter = dead_letter(
+            record,
             service=self._settings.service_name,
-            source_topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            key=record.key,
-            value=record.value,
             reason=reason,
             detail=detail,
             now=self._clock.now(),

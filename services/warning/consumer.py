@@ -145,12 +145,8 @@ class ScoreConsumer:
 
     def _letter(self, record: Record, reason: str, detail: str) -> DeadLetterRecord:
         return dead_letter(
+            record,
             service=self._settings.service_name,
-            source_topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            key=record.key,
-            value=record.value,
             reason=reason,
             detail=detail,
             now=self._clock.now(),
