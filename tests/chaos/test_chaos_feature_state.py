@@ -1,0 +1,67 @@
+"""The feature worker's state survives losing either copy of it: Redis restarted empty is
+repopulated from the worker's table, and a worker whose local RocksDB directory is gone
+rebuilds its table from the changelog topic. Either way every customer's features equal an
+offline replay of the same events."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from deploy.harness import BackingServices, ServiceProcess
+from services.common.settings import ServiceSettings
+from tests.chaos.chaos_support import (
+    produce_events,
+    restart_redis_empty,
+    simulated_events,
+    stored_customer_count,
+    wait_for_feature_parity,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def test_redis_restarted_empty_is_repopulated_from_the_table_on_worker_restart(
+    service_settings: ServiceSettings,
+    start_service: Callable[..., ServiceProcess],
+    platform: BackingServices,
+) -> None:
+    events = simulated_events(customers=300, seed=21)
+    customers = len({e.customer_id for e in events})
+    worker = start_service("features")
+    asyncio.run(produce_events(service_settings, events))
+    assert wait_for_feature_parity(service_settings, events, timeout_s=120) == []
+
+    restart_redis_empty(platform)
+    assert stored_customer_count(service_settings) == 0
+    worker.stop()
+    worker.start()
+
+    assert wait_for_feature_parity(service_settings, events, timeout_s=120) == []
+    assert stored_customer_count(service_settings) == customers
+
+
+def test_a_lost_state_directory_is_rebuilt_from_the_changelog(
+    service_settings: ServiceSettings, start_service: Callable[..., ServiceProcess]
+) -> None:
+    events = simulated_events(customers=300, seed=22)
+    half = len(events) // 2
+    worker = start_service("features")
+    asyncio.run(produce_events(service_settings, events[:half]))
+    assert wait_for_feature_parity(service_settings, events[:half], timeout_s=120) == []
+
+    worker.stop()
+    data_dir = Path(worker.env["RISKSTREAM_FEATURES_DATA_DIR"])
+    assert data_dir.is_dir()
+    shutil.rmtree(data_dir)
+    # Events that arrive while the disk is gone extend histories the worker must get back
+    # from the changelog: applied to an empty table they would give other features.
+    asyncio.run(produce_events(service_settings, events[half:]))
+    worker.start()
+
+    assert wait_for_feature_parity(service_settings, events, timeout_s=150) == []
+    assert data_dir.is_dir()
