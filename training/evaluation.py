@@ -17,6 +17,7 @@ from sklearn.metrics import (
 )
 
 from schemas.scores import GRADES
+from services.scorer.core.manifest import TrainingDistribution
 
 Floats = npt.NDArray[np.float64]
 
@@ -86,6 +87,24 @@ def population_stability(expected: npt.ArrayLike, actual: npt.ArrayLike, bins: i
 
     pe, pa = shares(e), shares(a)
     return float(np.sum((pa - pe) * np.log(pa / pe)))
+
+
+def training_distribution(name: str, values: npt.ArrayLike, bins: int = 10) -> TrainingDistribution:
+    """The drift baseline of one variable: the bins :func:`population_stability` uses
+    (quantiles of the finite values), each bin's share and the share of NaN values."""
+    v = np.asarray(values, dtype=np.float64)
+    missing = np.isnan(v)
+    finite = v[~missing]
+    edges = np.unique(np.quantile(finite, np.linspace(0, 1, bins + 1))) if len(finite) else []
+    inner = [float(e) for e in edges[1:-1]]
+    counts = np.bincount(np.searchsorted(inner, finite, side="right"), minlength=len(inner) + 1)
+    total = max(len(v), 1)
+    return TrainingDistribution(
+        name=name,
+        edges=inner,
+        shares=[float(c) / total for c in counts],
+        missing_share=float(missing.sum()) / total,
+    )
 
 
 def grade_table(

@@ -28,6 +28,7 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from schemas.scores import Grade, RiskLevel
 from services.features.core import FEATURE_SCHEMA
 from services.scorer.core.manifest import (
+    DRIFT_SCORE,
     BundleManifest,
     ColumnEncoding,
     GoldenRows,
@@ -61,6 +62,7 @@ from training.evaluation import (
     grade_table,
     population_stability,
     reason_agreement,
+    training_distribution,
 )
 from training.reason_table import build_reason_table
 from training.report import ReportCurves, write_report
@@ -80,6 +82,9 @@ RISK_LEVELS: dict[RiskLevel, list[Grade]] = {
 }
 NEWCOMER_DAYS = 30.0
 """Training rows of customers younger than this set the thin-file policy."""
+DRIFT_FEATURES = 5
+"""The most important features (by gain) whose training distribution the bundle keeps as
+the drift baseline, beside the score's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,9 +393,11 @@ def fit_evaluate_export(
         key=lambda item: -item["gain"],
     )
     psi = {"score": population_stability(train_scores, test_scores)}
-    for item in importance[:5]:
+    distributions = [training_distribution(DRIFT_SCORE, train_scores)]
+    for item in importance[:DRIFT_FEATURES]:
         column = spec.feature_names.index(item["feature"])
         psi[item["feature"]] = population_stability(train.x[:, column], test.x[:, column])
+        distributions.append(training_distribution(item["feature"], train.x[:, column]))
     test_table = grade_table(test.y, test_grades, test_scores)
 
     created_at = datetime.now(UTC).replace(microsecond=0)
@@ -421,6 +428,7 @@ def fit_evaluate_export(
         score_scaling=scaling,
         grade_cutoffs=cutoffs,
         limit_policy=limit_policy,
+        training_distributions=distributions,
     )
     write_bundle(out_dir, model, table, manifest)
 

@@ -1,11 +1,20 @@
 """The score service's metrics (names follow :mod:`services.common.metrics`) and the
-Prometheus adapter of :class:`services.scorer.scoring.ScoringObserver`."""
+Prometheus adapters of :class:`services.scorer.scoring.ScoringObserver` and
+:class:`services.scorer.scoring.ModelMonitor`."""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+import math
+import threading
+from collections.abc import Iterable, Sequence
+
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from services.common.metrics import LATENCY_BUCKETS_S
+from services.scorer.core.drift import DriftMonitor
+from services.scorer.scoring import FloatMatrix, RowScore, ServedModel
 
 STAGE_DURATION = Histogram(
     "riskstream_scorer_stage_duration_seconds",
@@ -56,6 +65,29 @@ STREAM_RECORDS = Counter(
     ["outcome"],
 )
 
+FEATURES_AGE = Histogram(
+    "riskstream_scorer_features_age_seconds",
+    "Age of the feature state a sync score read: seconds since its customer's last event "
+    "(states older than the staleness limit are counted, then answered by the fallback).",
+    buckets=(60, 600, 3600, 6 * 3600, 86400, 7 * 86400, 30 * 86400, 90 * 86400, 365 * 86400),
+)
+SCORES = Histogram(
+    "riskstream_scorer_score_points",
+    "Scores the model gave (sync and streaming paths, fallback answers excluded), by model "
+    "version.",
+    ["model_version"],
+    buckets=tuple(range(350, 900, 50)),
+)
+REDIS_ERRORS = Counter(
+    "riskstream_scorer_redis_errors_total",
+    "Redis calls of the score path that failed (the request is answered by the fallback).",
+)
+DRIFT_PSI_NAME = "riskstream_model_drift_psi"
+DRIFT_WINDOW_ROWS = 5_000
+"""Rows in the rolling drift window (the latest scored rows of the active model)."""
+DRIFT_MIN_ROWS = 100
+"""Rows the window needs before a PSI is exported."""
+
 
 class PrometheusObserver:
     """Reports scoring timings and outcomes as Prometheus metrics."""
@@ -75,3 +107,75 @@ class PrometheusObserver:
 
     def shadow_failed(self, challenger: str) -> None:
         SHADOW_FAILURES.labels(challenger).inc()
+
+
+class PrometheusModelMonitor(Collector):
+    """Feature age and score histograms, and the rolling drift of the active model exported
+    as ``riskstream_model_drift_psi{model_version, feature}`` (``feature="score"`` for the
+    score), computed when Prometheus scrapes. Only the model that scored last is watched: a
+    swap starts a fresh window. Bundles without training distributions export no drift.
+
+    Rows may be scored on a worker thread while the event loop scores others, so the
+    window is guarded by a lock.
+    """
+
+    def __init__(self, window: int = DRIFT_WINDOW_ROWS, min_rows: int = DRIFT_MIN_ROWS) -> None:
+        self._window = window
+        self._min_rows = min_rows
+        self._lock = threading.Lock()
+        self._version: str | None = None
+        self._drift: DriftMonitor | None = None
+
+    def features_read(self, age_seconds: float) -> None:
+        FEATURES_AGE.observe(max(age_seconds, 0.0))
+
+    def rows_scored(
+        self, model: ServedModel, rows: FloatMatrix, verdicts: Sequence[RowScore | None]
+    ) -> None:
+        histogram = SCORES.labels(model.version)
+        scored = [(i, v.assessment.score) for i, v in enumerate(verdicts) if v is not None]
+        for _, score in scored:
+            histogram.observe(score)
+        with self._lock:
+            if model.version != self._version:
+                self._version = model.version
+                distributions = model.manifest.training_distributions
+                self._drift = (
+                    DriftMonitor(
+                        distributions, model.manifest.feature_names, self._window, self._min_rows
+                    )
+                    if distributions
+                    else None
+                )
+            if self._drift is None:
+                return
+            values = rows.tolist()
+            for index, score in scored:
+                self._drift.observe(float(score), values[index])
+
+    def describe(self) -> Iterable[GaugeMetricFamily]:
+        return [self._family()]
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        family = self._family()
+        with self._lock:
+            if self._drift is not None and self._version is not None:
+                for name, psi in self._drift.psi().items():
+                    if math.isfinite(psi):
+                        family.add_metric([self._version, name], psi)
+        return [family]
+
+    @staticmethod
+    def _family() -> GaugeMetricFamily:
+        return GaugeMetricFamily(
+            DRIFT_PSI_NAME,
+            'Population stability index of the score (feature="score") and of the top '
+            "features over the latest scored rows, against the active model's training "
+            "distribution.",
+            labels=["model_version", "feature"],
+        )
+
+
+MODEL_MONITOR = PrometheusModelMonitor()
+REGISTRY.register(MODEL_MONITOR)
+"""The process's monitor: registered once, so the drift metric is on ``/metrics``."""

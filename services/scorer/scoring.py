@@ -129,6 +129,21 @@ class ScoringObserver(Protocol):
     def shadow_failed(self, challenger: str) -> None: ...
 
 
+class ModelMonitor(Protocol):
+    """Where the use case reports what the model sees and says, for feature freshness,
+    score distribution and drift (metrics, in production)."""
+
+    def features_read(self, age_seconds: float) -> None:
+        """A stored feature state was read; its last event is ``age_seconds`` old."""
+        ...
+
+    def rows_scored(
+        self, model: ServedModel, rows: FloatMatrix, verdicts: Sequence[RowScore | None]
+    ) -> None:
+        """``model`` scored ``rows``; ``verdicts[i]`` is row i's verdict (None: unscorable)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class FallbackPolicy:
     """The configured answer when the model cannot give one. ``credit_decision`` is never
@@ -170,11 +185,15 @@ class RowScore:
 
 
 def score_rows(
-    model: ServedModel, rows: FloatMatrix, observer: ScoringObserver
+    model: ServedModel,
+    rows: FloatMatrix,
+    observer: ScoringObserver,
+    monitor: ModelMonitor | None = None,
 ) -> list[RowScore | None]:
     """Scores feature rows (``[N, n]``, NaN for undefined) in one model run: calibrated
     probability, score, grade, risk level, model limit and adverse reasons. A row whose
-    model output is NaN or outside [0, 1] yields None (the caller falls back for it)."""
+    model output is NaN or outside [0, 1] yields None (the caller falls back for it).
+    ``monitor``, when given, sees the rows and their verdicts."""
     manifest = model.manifest
     started = time.perf_counter()
     outputs = model.probabilities(rows).tolist()
@@ -196,6 +215,8 @@ def score_rows(
             )
         )
     observer.stage("reasons", time.perf_counter() - inferred)
+    if monitor is not None:
+        monitor.rows_scored(model, rows, results)
     return results
 
 
@@ -280,8 +301,10 @@ class Scorer:
         budgets: Budgets,
         fallback: FallbackPolicy,
         thin_file: ThinFileDefault,
+        monitor: ModelMonitor | None = None,
     ) -> None:
         self._store = store
+        self._monitor = monitor
         self._models = models
         self._clock = clock
         self._observer = observer
@@ -371,7 +394,10 @@ class Scorer:
         if state is None or state.clock_us is None:
             customer.answer = self._thin_file_answer(customer, champion)
             return
-        if now - from_us(state.clock_us) > self._budgets.features_max_age:
+        age = now - from_us(state.clock_us)
+        if self._monitor is not None:
+            self._monitor.features_read(age.total_seconds())
+        if age > self._budgets.features_max_age:
             customer.answer = self._fallback_answer(
                 customer, FallbackReason.FEATURES_STALE, champion
             )
@@ -393,9 +419,9 @@ class Scorer:
         reason = FallbackReason.INFERENCE_ERROR
         try:
             if len(matrix) <= self._budgets.inline_rows:
-                return score_rows(champion, matrix, self._observer)
+                return score_rows(champion, matrix, self._observer, self._monitor)
             return await asyncio.wait_for(
-                asyncio.to_thread(score_rows, champion, matrix, self._observer),
+                asyncio.to_thread(score_rows, champion, matrix, self._observer, self._monitor),
                 self._budgets.model_s,
             )
         except TimeoutError:

@@ -12,6 +12,7 @@ from redis.exceptions import RedisError
 
 from services.common.redis_keys import RedisKeys
 from services.scorer.errors import StoreUnavailableError
+from services.scorer.metrics import REDIS_ERRORS
 from services.scorer.scoring import StoredCustomer
 
 
@@ -28,6 +29,7 @@ class RedisFeatureStore:
         try:
             values = await self._redis.mget(keys)
         except (RedisError, OSError) as error:
+            REDIS_ERRORS.inc()
             raise StoreUnavailableError(f"redis: {type(error).__name__}: {error}") from error
         return [
             StoredCustomer(_bytes(values[i]), _bytes(values[i + 1]))

@@ -42,6 +42,11 @@ OVERRIDES = Counter(
     "Manual overrides applied, by action.",
     ["action"],
 )
+REDIS_ERRORS = Counter(
+    "riskstream_warning_redis_errors_total",
+    "Redis calls for warning state that failed, by operation (load, save).",
+    ["operation"],
+)
 
 STAGE = "warning"
 """This service's ``stage`` label on ``riskstream_stage_event_age_seconds``."""

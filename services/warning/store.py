@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 from services.common.redis_keys import RedisKeys
 from services.warning.core.engine import WarningState, risk_state_view
 from services.warning.errors import StoreUnavailableError
+from services.warning.metrics import REDIS_ERRORS
 
 
 class RedisStateStore:
@@ -32,6 +33,7 @@ class RedisStateStore:
                 [self._keys.warning_state(customer_id) for customer_id in customer_ids]
             )
         except (RedisError, OSError) as error:
+            REDIS_ERRORS.labels("load").inc()
             raise StoreUnavailableError(f"redis: {type(error).__name__}: {error}") from error
         return {
             customer_id: value.encode() if isinstance(value, str) else value
@@ -53,6 +55,7 @@ class RedisStateStore:
                 pipe.mset(mapping)
                 await pipe.execute()
         except (RedisError, OSError) as error:
+            REDIS_ERRORS.labels("save").inc()
             raise StoreUnavailableError(f"redis: {type(error).__name__}: {error}") from error
 
     async def ready(self) -> bool:

@@ -170,6 +170,40 @@ class ColumnEncoding(BaseModel):
     categories: list[str] = Field(default_factory=list)
 
 
+DRIFT_SCORE = "score"
+"""The ``name`` of the training distribution of the score itself (not a model input)."""
+
+
+class TrainingDistribution(BaseModel):
+    """How one model input (or, named ``score``, the score) was distributed in training: the
+    baseline that live drift is measured against.
+
+    ``edges`` are ascending inner cut points; bin ``i`` holds the values ``v`` with
+    ``edges[i-1] <= v < edges[i]`` (bin 0 everything below ``edges[0]``, the last bin
+    everything from ``edges[-1]`` up). ``shares`` has one share per bin and
+    ``missing_share`` is the share of undefined (NaN) values; together they sum to 1.
+    """
+
+    model_config = _FROZEN
+
+    name: str = Field(min_length=1)
+    edges: list[float]
+    shares: list[float]
+    missing_share: float = Field(default=0.0, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _well_formed(self) -> TrainingDistribution:
+        if any(b <= a for a, b in zip(self.edges, self.edges[1:], strict=False)):
+            raise ValueError("edges must rise strictly")
+        if len(self.shares) != len(self.edges) + 1:
+            raise ValueError("shares needs one share per bin: len(edges) + 1")
+        if any(share < 0 for share in self.shares):
+            raise ValueError("shares must be non-negative")
+        if abs(sum(self.shares) + self.missing_share - 1.0) > 1e-6:
+            raise ValueError("shares and missing_share must sum to 1")
+        return self
+
+
 class BundleManifest(BaseModel):
     """``manifest.json`` of a model bundle."""
 
@@ -196,6 +230,11 @@ class BundleManifest(BaseModel):
     reason_codes: ReasonCodeSpec
     golden_rows: GoldenRows
     thin_file: ThinFilePolicy | None = None
+    training_distributions: list[TrainingDistribution] | None = Field(
+        default=None,
+        description="Training distributions of the score and the most important features, "
+        "the drift baseline; null in bundles written before it existed.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> BundleManifest:
@@ -213,6 +252,13 @@ class BundleManifest(BaseModel):
             self.feature_names
         ):
             raise ValueError("preprocessing must list the feature names in order")
+        if self.training_distributions is not None:
+            names = [d.name for d in self.training_distributions]
+            if len(set(names)) != len(names):
+                raise ValueError("training_distributions must name each variable once")
+            unknown = set(names) - {DRIFT_SCORE, *self.feature_names}
+            if unknown:
+                raise ValueError(f"training_distributions name unknown variables {unknown}")
         return self
 
     def risk_level_of(self, grade: Grade) -> RiskLevel:
