@@ -6,7 +6,8 @@ environment variable (see ``--help``). Nothing here touches a process it did not
 port held by another program is reported, never taken over.
 
 Run directory layout: ``pids/<component>.pid``, ``logs/<component>.log``, ``kafka/lib``
-(jars), ``kafka/config``, ``kafka/data``, ``kafka/cluster.id``, ``redis/``.
+(jars), ``kafka/config``, ``kafka/data``, ``kafka/cluster.id``, ``redis/``,
+``prometheus/prometheus.yml`` and ``prometheus/data``.
 """
 
 from __future__ import annotations
@@ -56,6 +57,9 @@ KAFKA_HEAP = ("-Xms256m", "-Xmx512m")
 KAFKA_READY_TIMEOUT_S = 120.0
 REDIS_READY_TIMEOUT_S = 30.0
 SERVICE_READY_TIMEOUT_S = 60.0
+PROMETHEUS_READY_TIMEOUT_S = 60.0
+PROMETHEUS_DIR = REPO_ROOT / "deploy" / "prometheus"
+PROMETHEUS_RULE_FILES = ("recording.yml", "alerts.yml")
 _INSTALL_MARKER = ".pom.sha256"
 DEFAULT_BUNDLE_ENV = "RISKSTREAM_DEFAULT_BUNDLE"
 
@@ -115,7 +119,13 @@ SERVICES: tuple[ServiceSpec, ...] = (
 """Every service, in start order (``down`` stops them in reverse)."""
 
 INFRASTRUCTURE = ("kafka", "redis")
-ALL_COMPONENTS: tuple[str, ...] = (*INFRASTRUCTURE, *(spec.name for spec in SERVICES))
+MONITORING = ("prometheus",)
+"""Started after the services it scrapes."""
+ALL_COMPONENTS: tuple[str, ...] = (
+    *INFRASTRUCTURE,
+    *(spec.name for spec in SERVICES),
+    *MONITORING,
+)
 
 
 def service_spec(name: str) -> ServiceSpec:
@@ -134,6 +144,7 @@ class PlatformConfig:
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
     redis_port: int = 6379
+    prometheus_port: int = 9090
     components: tuple[str, ...] = ALL_COMPONENTS
     services: tuple[ServiceSpec, ...] = SERVICES
     source_root: Path = REPO_ROOT
@@ -143,7 +154,8 @@ class PlatformConfig:
     def from_env(cls, environ: Mapping[str, str]) -> PlatformConfig:
         """Defaults overridden by ``RISKSTREAM_RUN_DIR``, ``RISKSTREAM_KAFKA_PORT``,
         ``RISKSTREAM_KAFKA_CONTROLLER_PORT``, ``RISKSTREAM_REDIS_PORT``,
-        ``RISKSTREAM_PLATFORM_COMPONENTS`` (comma-separated) and ``RISKSTREAM_<SERVICE>_PORT``."""
+        ``RISKSTREAM_PROMETHEUS_PORT``, ``RISKSTREAM_PLATFORM_COMPONENTS`` (comma-separated)
+        and ``RISKSTREAM_<SERVICE>_PORT``."""
         defaults = cls()
         components = environ.get("RISKSTREAM_PLATFORM_COMPONENTS", "")
         return cls(
@@ -153,6 +165,9 @@ class PlatformConfig:
                 environ.get("RISKSTREAM_KAFKA_CONTROLLER_PORT", defaults.kafka_controller_port)
             ),
             redis_port=int(environ.get("RISKSTREAM_REDIS_PORT", defaults.redis_port)),
+            prometheus_port=int(
+                environ.get("RISKSTREAM_PROMETHEUS_PORT", defaults.prometheus_port)
+            ),
             components=parse_components(components) if components else ALL_COMPONENTS,
             services=tuple(
                 replace(spec, port=int(environ.get(spec.port_env, spec.port)))
@@ -525,6 +540,90 @@ def redis_answers(port: int) -> bool:
         client.close()
 
 
+# Prometheus ------------------------------------------------------------------------------
+
+
+def prometheus_binary(name: str = "prometheus") -> str:
+    """Path of ``prometheus`` (or ``promtool``, from the same Debian package); installs the
+    package first when it is missing."""
+    found = shutil.which(name)
+    if found is not None:
+        return found
+    apt_get = shutil.which("apt-get")
+    if apt_get is None or os.geteuid() != 0:
+        raise PlatformError(f"{name} is missing: install it (apt-get install prometheus)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in ([apt_get, "update"], [apt_get, "install", "-y", "prometheus"]):
+        result = subprocess.run(  # noqa: S603
+            command, capture_output=True, text=True, env=env, check=False
+        )
+        if result.returncode != 0:
+            raise PlatformError(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
+    found = shutil.which(name)
+    if found is None:
+        raise PlatformError(f"{name} is still missing after apt-get install prometheus")
+    return found
+
+
+def prometheus_config(
+    targets: Mapping[str, int],
+    rules_dir: Path = PROMETHEUS_DIR / "rules",
+    scrape_interval: str = "15s",
+) -> str:
+    """prometheus.yml scraping ``targets`` (job name to loopback port) with the platform's
+    recording and alert rules; the same jobs as ``deploy/prometheus/prometheus.yml``."""
+    lines = [
+        "global:",
+        f"  scrape_interval: {scrape_interval}",
+        f"  evaluation_interval: {scrape_interval}",
+        "  external_labels:",
+        "    platform: riskstream-local",
+        "rule_files:",
+        *(f"  - {rules_dir / name}" for name in PROMETHEUS_RULE_FILES),
+        "scrape_configs:",
+    ]
+    for job, port in targets.items():
+        lines += [
+            f"  - job_name: {job}",
+            "    static_configs:",
+            f'      - targets: ["{LOCALHOST}:{port}"]',
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def start_prometheus(
+    run_dir: Path,
+    port: int,
+    targets: Mapping[str, int],
+    scrape_interval: str = "15s",
+    timeout_s: float = PROMETHEUS_READY_TIMEOUT_S,
+) -> ProcessHandle:
+    """Starts Prometheus on the loopback ``port`` scraping ``targets``, with its
+    configuration and data under ``run_dir/prometheus``; returns once ``/-/ready``
+    answers 200."""
+    home = run_dir / "prometheus"
+    (home / "data").mkdir(parents=True, exist_ok=True)
+    config = home / "prometheus.yml"
+    config.write_text(prometheus_config(targets, scrape_interval=scrape_interval))
+    command = [
+        prometheus_binary(),
+        f"--config.file={config}",
+        f"--storage.tsdb.path={home / 'data'}",
+        f"--web.listen-address={LOCALHOST}:{port}",
+        "--storage.tsdb.retention.time=15d",
+        "--web.enable-lifecycle",
+    ]
+    handle = spawn(
+        "prometheus",
+        command,
+        port=port,
+        pid_file=run_dir / "pids" / "prometheus.pid",
+        log_file=run_dir / "logs" / "prometheus.log",
+    )
+    wait_http_ready(handle, "/-/ready", timeout_s)
+    return handle
+
+
 # Services --------------------------------------------------------------------------------
 
 
@@ -619,6 +718,18 @@ def _components(config: PlatformConfig) -> list[_Component]:
     for spec in config.selected_services():
         if spec.is_present(config.source_root):
             table.append(_service_component(config, spec))
+    targets = {
+        spec.name: spec.port for spec in config.services if spec.is_present(config.source_root)
+    }
+    table.append(
+        _Component(
+            "prometheus",
+            ((config.prometheus_port, "RISKSTREAM_PROMETHEUS_PORT"),),
+            lambda: start_prometheus(run_dir, config.prometheus_port, targets),
+            lambda handle: wait_http_ready(handle, "/-/ready", PROMETHEUS_READY_TIMEOUT_S),
+            lambda: http_ok(config.prometheus_port, "/-/ready"),
+        )
+    )
     return [component for component in table if component.name in config.components]
 
 
@@ -729,11 +840,14 @@ def status(config: PlatformConfig) -> list[ComponentStatus]:
 
 
 def install(config: PlatformConfig) -> None:
-    """Fetches what the selected components need to run: Kafka's jars, redis-server."""
+    """Fetches what the selected components need to run: Kafka's jars, redis-server,
+    Prometheus."""
     if "kafka" in config.components:
         install_kafka(config.kafka_lib_dir or default_kafka_lib_dir(config.run_dir))
     if "redis" in config.components:
         redis_server_binary()
+    if "prometheus" in config.components:
+        prometheus_binary()
 
 
 def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
@@ -758,6 +872,12 @@ def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         "--redis-port", type=int, default=defaults.redis_port, help="env RISKSTREAM_REDIS_PORT"
     )
     parser.add_argument(
+        "--prometheus-port",
+        type=int,
+        default=defaults.prometheus_port,
+        help="env RISKSTREAM_PROMETHEUS_PORT",
+    )
+    parser.add_argument(
         "--components",
         default=",".join(defaults.components),
         help=f"comma-separated, from {','.join(ALL_COMPONENTS)} "
@@ -776,6 +896,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] = os.envi
             kafka_port=args.kafka_port,
             kafka_controller_port=args.kafka_controller_port,
             redis_port=args.redis_port,
+            prometheus_port=args.prometheus_port,
             components=parse_components(args.components),
         )
         started = time.monotonic()
