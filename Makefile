@@ -7,7 +7,7 @@ PLATFORM := $(PY) -m deploy.platform
 # Options of `riskstream demo`, e.g. DEMO_ARGS="--customers 1000 --rate 800".
 DEMO_ARGS ?=
 
-.PHONY: help install kafka up down status test test-unit lint typecheck schemas demo clean
+.PHONY: help install kafka up down status test test-unit lint typecheck schemas demo bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -48,6 +48,10 @@ schemas: install ## Regenerate the JSON Schema files in schemas/json/
 
 demo: up ## Start the platform and stream simulated customers through it, live (DEMO_ARGS=...)
 	@$(PY) -m services.cli.main demo $(DEMO_ARGS)
+
+bench: install ## Benchmark on a platform of its own (free ports); writes bench/report.md and .json
+	@$(PLATFORM) install --components kafka,redis
+	@$(PY) -m bench.run
 
 clean: ## Stop the platform, then remove .run (Kafka jars and data) and tool caches
 	@if [ -x $(PY) ]; then $(PLATFORM) down; fi
