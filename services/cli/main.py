@@ -6,6 +6,7 @@ import typer
 
 from services.cli import events, features, models, rules, topics
 from services.cli.demo import demo_command
+from services.cli.report import report_command
 from services.cli.simulate import simulate_command
 from services.cli.train import train_command
 
@@ -23,6 +24,7 @@ app.add_typer(models.app, name="model")
 app.command("simulate")(simulate_command)
 app.command("demo")(demo_command)
 app.command("train")(train_command)
+app.command("report")(report_command)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,11 @@ EVENT_TOPICS: dict[str, Topic] = {
 }
 """Inbound ``event_type`` to the topic that carries it."""
 
+REPORTED_TOPICS = frozenset({Topic.SCORES, Topic.ACTIONS})
+"""Topics the portfolio report reads back over a whole quarter."""
+REPORT_RETENTION_MS = str(100 * 24 * 3600 * 1000)
+"""100 days: a quarter (at most 92 days) plus a week to run the report after it ends."""
+
 
 @dataclass(frozen=True, slots=True)
 class TopicSpec:
@@ -62,11 +67,17 @@ class TopicNames:
         The four event topics and ``features.updates`` share ``event_partitions`` so a
         customer's records stay co-partitioned from ingest to scoring. ``models.control``
         is compacted and single-partition so every scorer sees one ordered history.
+        ``risk.scores`` and ``risk.actions`` are kept long enough for a quarterly portfolio
+        report (``riskstream report``) to read a whole quarter back.
         """
         week_ms = str(7 * 24 * 3600 * 1000)
         specs: list[TopicSpec] = []
         for topic in Topic:
-            if topic is Topic.MODEL_CONTROL:
+            if topic in REPORTED_TOPICS:
+                specs.append(
+                    TopicSpec(self(topic), event_partitions, {"retention.ms": REPORT_RETENTION_MS})
+                )
+            elif topic is Topic.MODEL_CONTROL:
                 specs.append(TopicSpec(self(topic), 1, {"cleanup.policy": "compact"}))
             elif topic is Topic.AUDIT:
                 specs.append(TopicSpec(self(topic), 1, {"retention.ms": "-1"}))

@@ -1,0 +1,205 @@
+"""The portfolio report as JSON and as one self-contained HTML page (charts are inline PNGs
+drawn with matplotlib's Agg backend, so the page needs no network and no display)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import orjson
+
+from schemas.scores import GRADES
+from services.reporting.core import PortfolioReport
+
+
+def report_json(report: PortfolioReport) -> bytes:
+    """The report's JSON document (indented, UTF-8)."""
+    return orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
+
+
+def _png(draw: Callable[[Any], None]) -> str:
+    figure, axes = plt.subplots(figsize=(6.0, 3.6), dpi=90)
+    try:
+        draw(axes)
+        figure.tight_layout()
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png")
+    finally:
+        plt.close(figure)
+    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<img alt="" src="data:image/png;base64,{encoded}">'
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return html.escape("" if value is None else str(value))
+
+
+def _table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _bars(labels: Sequence[str], values: Sequence[float], title: str, ylabel: str) -> str:
+    def draw(ax: Any) -> None:
+        ax.bar(list(labels), list(values), color="#4c72b0")
+        ax.set(title=title, ylabel=ylabel)
+        ax.tick_params(axis="x", labelrotation=30)
+
+    return _png(draw)
+
+
+def _grade_mix_chart(report: PortfolioReport) -> str:
+    def draw(ax: Any) -> None:
+        positions = range(len(GRADES))
+        ax.bar(
+            [p - 0.2 for p in positions],
+            [r.opening_share for r in report.grades],
+            0.4,
+            label="opening",
+        )
+        ax.bar(
+            [p + 0.2 for p in positions],
+            [r.closing_share for r in report.grades],
+            0.4,
+            label="closing",
+        )
+        ax.set_xticks(list(positions), list(GRADES))
+        ax.set(title="Grade mix (share of customers)", ylabel="share")
+        ax.legend()
+
+    return _png(draw)
+
+
+def _weekly_chart(report: PortfolioReport) -> str:
+    def draw(ax: Any) -> None:
+        weeks = [w.week_start.isoformat() for w in report.weeks]
+        bottom = [0.0] * len(weeks)
+        for grade in GRADES:
+            shares = [w.grades[grade] / w.scores if w.scores else 0.0 for w in report.weeks]
+            ax.bar(weeks, shares, bottom=bottom, label=grade)
+            bottom = [b + s for b, s in zip(bottom, shares, strict=True)]
+        ax.set(title="Grades of the week's scores", ylabel="share")
+        ax.tick_params(axis="x", labelrotation=45)
+        ax.legend(ncol=5, fontsize="small")
+
+    return _png(draw)
+
+
+def report_html(report: PortfolioReport) -> str:
+    """The report as a self-contained HTML page."""
+    period = report.period
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        "<title>riskstream portfolio report</title><style>",
+        "body{font-family:sans-serif;margin:2em;max-width:70em}",
+        "table{border-collapse:collapse;margin:1em 0}",
+        "td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}",
+        "</style></head><body>",
+        "<h1>Portfolio risk report</h1>",
+        f"<p>{html.escape(period.start.isoformat())} to {html.escape(period.end.isoformat())}: "
+        f"{report.customers_scored} customers scored, {report.scores} scores.</p>",
+        "<h2>Grade mix and its change</h2>",
+        "<p>Opening: each customer's first score in the period; closing: their last.</p>",
+        _table(
+            ["grade", "opening", "closing", "opening share", "closing share", "change"],
+            [
+                [r.grade, r.opening, r.closing, r.opening_share, r.closing_share, r.share_change]
+                for r in report.grades
+            ],
+        ),
+        _grade_mix_chart(report),
+        "<h3>Migrations (rows: opening grade, columns: closing grade)</h3>",
+        _table(
+            ["from \\ to", *GRADES],
+            [[g, *(report.migrations[g][h] for h in GRADES)] for g in GRADES],
+        ),
+    ]
+    if report.weeks:
+        parts.append(_weekly_chart(report))
+    parts.append("<h2>Bad rate by grade</h2>")
+    if report.outcomes_known:
+        parts += [
+            "<p>Among customers with a known outcome, by their grade before going bad.</p>",
+            _table(
+                ["grade", "known outcomes", "bad", "bad rate"],
+                [[r.grade, r.known_outcomes, r.bad, r.bad_rate] for r in report.grades],
+            ),
+            _bars(
+                list(GRADES),
+                [r.bad_rate or 0.0 for r in report.grades],
+                "Bad rate by grade",
+                "bad rate",
+            ),
+        ]
+    else:
+        parts.append("<p>No outcomes given (<code>--outcomes FILE</code>).</p>")
+    parts += [
+        "<h2>Warnings and actions</h2>",
+        _table(["action", "count"], list(report.actions_by_type.items())),
+    ]
+    if report.actions_by_type:
+        parts.append(
+            _bars(
+                list(report.actions_by_type),
+                list(report.actions_by_type.values()),
+                "Actions by type",
+                "actions",
+            )
+        )
+    parts += [
+        _table(["severity", "count"], list(report.actions_by_severity.items())),
+        _table(["rule", "actions"], list(report.actions_by_rule.items())),
+        "<h2>Customers frozen and restored</h2>",
+        _table(
+            ["frozen or suspended", "restored", "still restricted at the end"],
+            [
+                [
+                    report.customers_frozen,
+                    report.customers_restored,
+                    report.customers_still_restricted,
+                ]
+            ],
+        ),
+        "<h2>Top reasons</h2><p>The most adverse reason of each score.</p>",
+        _table(["reason code", "scores"], report.top_reasons),
+        "<h2>Drift</h2>",
+        "<p>PSI of the closing score distribution against the opening one: "
+        f"{_cell(report.score_psi) or 'not enough scores'} "
+        "(below 0.1 stable, 0.1 to 0.25 moderate, above 0.25 large).</p>",
+        "<h2>Model versions in service</h2>",
+        _table(
+            ["model version", "scores", "first score", "last score"],
+            [
+                [
+                    m.model_version,
+                    m.scores,
+                    m.first_scored_at.isoformat(),
+                    m.last_scored_at.isoformat(),
+                ]
+                for m in report.models
+            ],
+        ),
+        _table(
+            ["at", "operation", "version", "by", "reason"],
+            [
+                [a.at.isoformat(), a.operation, a.subject, a.actor, a.reason]
+                for a in report.model_changes
+            ],
+        ),
+    ]
+    if report.notes:
+        parts.append("<h2>Notes</h2><ul>")
+        parts += [f"<li>{html.escape(note)}</li>" for note in report.notes]
+        parts.append("</ul>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
