@@ -68,8 +68,11 @@ async def produce(settings: ServiceSettings, events: Sequence[InboundEvent]) -> 
     return time.perf_counter() - began
 
 
-async def bare_consumer_rate(settings: ServiceSettings, total: int) -> dict[str, Any]:
-    """Reads every record of the event topics from the start with a plain consumer."""
+async def bare_consumer_rate(
+    settings: ServiceSettings, total: int, decode: bool = False
+) -> dict[str, Any]:
+    """Reads every record of the event topics from the start with a plain consumer; with
+    ``decode``, also parses each value as JSON (the least any consumer of events does)."""
     topics = [settings.topics(topic) for topic in EVENT_TOPICS.values()]
     consumer = AIOKafkaConsumer(
         *topics,
@@ -85,7 +88,11 @@ async def bare_consumer_rate(settings: ServiceSettings, total: int) -> dict[str,
     try:
         while done < total and time.perf_counter() - began < 120:
             batches = await consumer.getmany(timeout_ms=500, max_records=1000)
-            done += sum(len(records) for records in batches.values())
+            for records in batches.values():
+                done += len(records)
+                if decode:
+                    for record in records:
+                        orjson.loads(record.value or b"null")
             samples.append((time.perf_counter(), done))
     finally:
         await consumer.stop()
@@ -219,6 +226,7 @@ async def measure(
     events = await asyncio.to_thread(simulated_events, customers, seed)
     produce_s = await produce(settings, events)
     bare = await bare_consumer_rate(settings, len(events))
+    decoding = await bare_consumer_rate(settings, len(events), decode=True)
     service = await worker_rate(worker, len(events), profile_dir)
     customers_with_state = len({event.customer_id for event in events})
     redis_url = settings.redis_url.get_secret_value()
@@ -236,7 +244,11 @@ async def measure(
         "customers": customers_with_state,
         "produce_seconds": round(produce_s, 2),
         "bare_consumer": bare,
+        "bare_consumer_decoding_json": decoding,
         "feature_service": service,
         "throughput_ratio": ratio(service["events_per_s"], bare["events_per_s"]),
+        "throughput_ratio_to_decoding_consumer": ratio(
+            service["events_per_s"], decoding["events_per_s"]
+        ),
         "memory": memory,
     }

@@ -16,8 +16,10 @@ Definitions (both clocks are this process's monotonic clock):
 The load at each rate replays simulated customers' events (each given an id unique to
 the step); a quarter of the events are chargebacks of customers never seen before, each of
 which the default rules answer with an action, so every rate yields action samples.
-A rate is **sustained** when every one of those actions arrived and the event→action p99
-stayed under one second (the pipeline kept up instead of queueing).
+A rate is **sustained** when every one of those actions arrived and the pipeline kept up:
+the last quarter of the events waited for their scores no longer than twice as long as the
+first quarter, plus a quarter of a second (a pipeline that falls behind queues, and each
+event waits longer than the one before).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from bench.stats import latency_summary
+from bench.stats import kept_up, latency_summary
 from loadtests.kafka_driver import RatePacer
 from schemas.events import InboundEvent
 from services.common.kafka import client_kwargs, make_producer
@@ -44,7 +46,6 @@ from services.common.topics import Topic
 PROBE_TOPIC = "bench.probe"
 TRIGGER_SHARE = 4
 """Every fourth event is a trigger (a first-time customer's chargeback)."""
-SUSTAINED_P99_MS = 1000.0
 
 
 def trigger_event(step: str, n: int, now: datetime) -> dict[str, Any]:
@@ -202,10 +203,10 @@ async def pipeline_latency(
         await actions.stop()
         await scores.stop()
     action_latencies = [at - sent[e] for e, at in actions.seen.items() if e in sent]
-    score_latencies = [at - sent[e] for e, at in scores.seen.items() if e in sent]
+    # In send order (dicts keep insertion order), for the kept-up test.
+    score_latencies = [scores.seen[e] - at for e, at in sent.items() if e in scores.seen]
     action = latency_summary(action_latencies)
     missing = sum(1 for t in triggers if t not in actions.seen)
-    p99 = action["p99_ms"]
     return {
         "rate": rate,
         "achieved_send_rate": round(len(sent) / offered_s, 1),
@@ -215,5 +216,5 @@ async def pipeline_latency(
             **latency_summary(score_latencies),
             "missing": len(sent) - len(score_latencies),
         },
-        "sustained": missing == 0 and p99 is not None and p99 < SUSTAINED_P99_MS,
+        "sustained": missing == 0 and bool(kept_up(score_latencies)),
     }

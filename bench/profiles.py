@@ -28,6 +28,9 @@ _SERVICE_ROOTS = ("services/", "schemas/", "training/")
 class FrameShare:
     frame: str
     share: float
+    called_from: str | None = None
+    """For a leaf frame: the innermost riskstream line under which most of its samples
+    were taken (what to change), None when no riskstream frame was on those stacks."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +48,10 @@ class ProfileSummary:
         return {
             "samples": self.samples,
             "busy_share": round(self.busy_share, 3),
-            "self": [{"frame": f.frame, "share": round(f.share, 3)} for f in self.self_frames],
+            "self": [
+                {"frame": f.frame, "share": round(f.share, 3), "called_from": f.called_from}
+                for f in self.self_frames
+            ],
             "own_code_inclusive": [
                 {"frame": f.frame, "share": round(f.share, 3)} for f in self.own_code_frames
             ],
@@ -85,6 +91,7 @@ def summarise_collapsed(
 ) -> ProfileSummary:
     """Reduces py-spy's collapsed stacks to a :class:`ProfileSummary`."""
     leaves: Counter[str] = Counter()
+    callers: dict[str, Counter[str]] = {}
     own: Counter[str] = Counter()
     total = 0
     for line in text.splitlines():
@@ -95,19 +102,26 @@ def summarise_collapsed(
         frames = [shorten(frame) for frame in stack.split(";")]
         total += count
         leaves[frames[-1]] += count
+        innermost = next((f for f in reversed(frames) if own_function(f) is not None), None)
+        if innermost is not None:
+            callers.setdefault(frames[-1], Counter())[innermost] += count
         for function in dict.fromkeys(own_function(f) for f in frames):
             if function is not None:
                 own[function] += count
     expected = max(duration_s * rate_hz, 1.0)
 
-    def shares(counter: Counter[str]) -> list[FrameShare]:
-        return [FrameShare(frame, count / total) for frame, count in counter.most_common(top)]
+    def caller(frame: str) -> str | None:
+        found = callers.get(frame)
+        return found.most_common(1)[0][0] if found else None
 
     return ProfileSummary(
         samples=total,
         busy_share=min(total / expected, 1.0) if total else 0.0,
-        self_frames=shares(leaves) if total else [],
-        own_code_frames=shares(own) if total else [],
+        self_frames=[
+            FrameShare(frame, count / total, caller(frame))
+            for frame, count in leaves.most_common(top)
+        ],
+        own_code_frames=[FrameShare(frame, count / total) for frame, count in own.most_common(top)],
     )
 
 

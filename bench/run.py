@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -40,6 +41,7 @@ FEATURE_PREFIX = "fbench."
 MEASURED_RATES = (200, 1000)
 RAMP_UP = (1500, 2000, 3000, 4000)
 RAMP_DOWN = (600, 400)
+PROFILES_KEPT = REPO_ROOT / ".run" / "bench" / "profiles"
 
 log = logging.getLogger("bench")
 T = TypeVar("T")
@@ -215,12 +217,15 @@ def run(run_dir: Path) -> dict[str, Any]:
         results.update(_run_async(lambda: _services(backing, bundle, run_dir, timings)))
     finally:
         backing.close()
+        shutil.rmtree(PROFILES_KEPT, ignore_errors=True)
+        shutil.copytree(run_dir / "profiles", PROFILES_KEPT, dirs_exist_ok=True)
     report: dict[str, Any] = {
         "machine": machine,
         "duration_s": round(time.perf_counter() - began, 1),
         "timings_s": timings.seconds,
         "headline": headline(results),
         "previous": previous,
+        "raw_profiles": str(PROFILES_KEPT.relative_to(REPO_ROOT)),
         "results": results,
     }
     return report

@@ -62,3 +62,17 @@ def counter_total(metrics_text: str, name: str) -> float:
         if line.startswith(name) and line[len(name) : len(name) + 1] in ("{", " "):
             total += float(line.rsplit(" ", 1)[1])
     return total
+
+
+def kept_up(latencies_in_send_order: Sequence[float], slack_s: float = 0.25) -> bool | None:
+    """Whether a pipeline kept up with its load: the median latency of the last quarter of
+    the records (in the order they were sent) is at most twice that of the first quarter
+    plus ``slack_s``. A pipeline that falls behind builds a backlog, and each record waits
+    longer than the one before. None for fewer than eight records."""
+    count = len(latencies_in_send_order)
+    if count < 8:
+        return None
+    quarter = count // 4
+    first = float(np.median(latencies_in_send_order[:quarter]))
+    last = float(np.median(latencies_in_send_order[-quarter:]))
+    return last <= 2 * first + slack_s

@@ -41,6 +41,8 @@ def test_summary_shares_self_and_inclusive_time() -> None:
     assert summary.busy_share == pytest.approx(0.5)
     assert summary.self_frames[0].frame == "run (onnxruntime/capi/session.py:220)"
     assert summary.self_frames[0].share == pytest.approx(0.6)
+    assert summary.self_frames[0].called_from == "score (services/scorer/scoring.py:300)"
+    assert summary.self_frames[2].called_from is None  # the event loop, no riskstream frame
     inclusive = {f.frame: f.share for f in summary.own_code_frames}
     assert inclusive["run (services/scorer/api.py)"] == pytest.approx(0.9)
     assert inclusive["score (services/scorer/scoring.py)"] == pytest.approx(0.6)

@@ -1,6 +1,6 @@
 import pytest
 
-from bench.stats import counter_total, latency_summary, per_10k, ratio, steady_rate
+from bench.stats import counter_total, kept_up, latency_summary, per_10k, ratio, steady_rate
 
 
 def test_latency_summary_reports_milliseconds_and_percentiles() -> None:
@@ -61,3 +61,12 @@ def test_counter_total_sums_every_label_set_of_one_counter() -> None:
 
     assert counter_total(text, "riskstream_features_events_total") == 150.0
     assert counter_total(text, "riskstream_other_total") == 0.0
+
+
+def test_kept_up_accepts_steady_latency_and_refuses_a_growing_queue() -> None:
+    steady = [0.05, 0.2, 0.06, 0.3] * 10
+    growing = [0.05 * n for n in range(40)]
+
+    assert kept_up(steady) is True
+    assert kept_up(growing) is False
+    assert kept_up([0.1] * 4) is None
