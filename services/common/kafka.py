@@ -1,7 +1,12 @@
 """aiokafka clients built from settings, and idempotent topic creation.
 
-Producers are idempotent with ``acks=all``: a send is acknowledged only once every in-sync
-replica has it, and a retried send is not written twice.
+Producers use ``acks=all``: a send is acknowledged only once every in-sync replica has it.
+They are not idempotent producers: aiokafka 0.14 gives a sequence number to a batch it
+expires while a partition has no leader (as during a broker restart) and never sends it, and
+every later batch of that partition is then refused as out of order, forever. aiokafka keeps
+one request in flight per broker, so retries keep each key's records in order; a retry after
+a lost acknowledgement may write a record twice, which every consumer tolerates (events are
+deduplicated by ``event_id``, scores and actions carry stable ids).
 """
 
 from __future__ import annotations
@@ -52,11 +57,12 @@ def client_kwargs(settings: ServiceSettings) -> dict[str, Any]:
 
 
 def make_producer(settings: ServiceSettings, **overrides: Any) -> AIOKafkaProducer:
-    """An idempotent, acks=all producer. Call ``await producer.start()`` before use."""
+    """An acks=all producer (see the module docstring for why not an idempotent one).
+    Call ``await producer.start()`` before use."""
     options: dict[str, Any] = {
         **client_kwargs(settings),
         "acks": "all",
-        "enable_idempotence": True,
+        "enable_idempotence": False,
         "linger_ms": 2,
         "request_timeout_ms": 10_000,
         "client_id": settings.service_name,
@@ -154,7 +160,7 @@ class ProducerUnavailableError(Exception):
 
 
 class ResilientProducer:
-    """An idempotent, acks=all producer that connects in the background and keeps retrying
+    """An acks=all producer that connects in the background and keeps retrying
     while Kafka is unreachable, so the service owning it starts and serves whatever Kafka's
     state; sends fail with :class:`ProducerUnavailableError` until the broker is back."""
 
@@ -222,7 +228,7 @@ class ResilientProducer:
         """Queues every record in order, then waits for all acknowledgements, at most the
         timeout. On a timeout a record may still reach Kafka later: consumers dedupe.
 
-        The idempotent producer keeps one key's records in order on retries."""
+        One request in flight per broker keeps one key's records in order on retries."""
         if not records:
             return
         try:

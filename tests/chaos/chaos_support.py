@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import redis
+from aiokafka import ConsumerRecord
 
 from deploy.harness import BackingServices
 from schemas.events import InboundEvent
@@ -57,25 +58,38 @@ async def produce(settings: ServiceSettings, records: Iterable[tuple[str, bytes,
         await producer.stop()
 
 
+async def read_records(
+    settings: ServiceSettings,
+    topics: Iterable[str],
+    done: Callable[[list[ConsumerRecord[bytes, bytes]]], bool],
+    timeout_s: float,
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record of ``topics`` from the beginning, read until ``done`` holds for them or
+    ``timeout_s`` passes (then whatever was read)."""
+    consumer = make_consumer(settings, *topics, group_id=None)
+    await consumer.start()
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not done(records) and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=300)
+            records.extend(r for partition in batch.values() for r in partition if r.value)
+    finally:
+        await consumer.stop()
+    return records
+
+
 async def read_topics(
     settings: ServiceSettings,
     topics: Iterable[str],
     done: Callable[[list[bytes]], bool],
     timeout_s: float,
 ) -> list[bytes]:
-    """Every value of ``topics`` from the beginning, read until ``done`` holds for them or
-    ``timeout_s`` passes (then whatever was read)."""
-    consumer = make_consumer(settings, *topics, group_id=None)
-    await consumer.start()
-    values: list[bytes] = []
-    try:
-        deadline = time.monotonic() + timeout_s
-        while not done(values) and time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=300)
-            values.extend(r.value for records in batch.values() for r in records if r.value)
-    finally:
-        await consumer.stop()
-    return values
+    """The values of :func:`read_records`, read until ``done`` holds for them."""
+    records = await read_records(
+        settings, topics, lambda read: done([r.value for r in read if r.value]), timeout_s
+    )
+    return [r.value for r in records if r.value]
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
