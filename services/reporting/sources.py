@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 from schemas.actions import RiskAction
 from schemas.records import AuditRecord
 from schemas.scores import ScoreRecord
-from services.common.kafka import make_consumer
+from services.common.kafka import describe_topics, make_consumer
 from services.common.settings import ServiceSettings
 from services.common.topics import Topic
 from services.reporting.core import Period
@@ -88,15 +88,17 @@ async def _read_topic(
     start_ms = int(period.start.timestamp() * 1000)
     end_ms = int(period.end.timestamp() * 1000)
     deadline = time.monotonic() + timeout_s
+    try:
+        count = (await describe_topics(settings)).get(topic)
+    except KafkaError as error:
+        raise ReportingError(f"cannot describe {topic}: {error}") from error
+    if count is None:
+        raise ReportingError(f"topic {topic} does not exist")
+    partitions = [TopicPartition(topic, p) for p in range(count)]
     consumer = make_consumer(settings, group_id=None)
     values: list[bytes] = []
     try:
         await consumer.start()
-        if topic not in await consumer.topics():
-            raise ReportingError(f"topic {topic} does not exist")
-        partitions = [
-            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
         consumer.assign(partitions)
         starts = await consumer.offsets_for_times(dict.fromkeys(partitions, start_ms))
         ends = await consumer.end_offsets(partitions)
