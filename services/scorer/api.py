@@ -20,6 +20,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.json_schema import models_json_schema
 from starlette.types import ASGIApp, Message, Receive, Send
 from starlette.types import Scope as ASGIScope
 
@@ -71,13 +72,39 @@ AdminPrincipal = Annotated[Principal, Depends(_administrator)]
 Body = TypeVar("Body", bound=BaseModel)
 
 
+_BODY_MODELS: tuple[type[BaseModel], ...] = (ScoreRequest, ScoreBatchRequest)
+"""Bodies the score routes validate themselves (see ``_parse``), documented by reference."""
+
+
 def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
     return {
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": model.model_json_schema()}},
+            "content": {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
+            },
         }
     }
+
+
+def _with_body_schemas(app: FastAPI) -> None:
+    """Adds the schemas of ``_BODY_MODELS`` (and the models they nest) to the spec's
+    components, where the request bodies' ``$ref``s point: FastAPI does not see models a
+    route validates itself."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = generate()
+            _, definitions = models_json_schema(
+                [(model, "validation") for model in _BODY_MODELS],
+                ref_template="#/components/schemas/{model}",
+            )
+            spec.setdefault("components", {}).setdefault("schemas", {}).update(definitions["$defs"])
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _parse(model: type[Body], raw: bytes) -> Body | JsonResponse:
@@ -220,6 +247,7 @@ def create_app(
         return JsonResponse(await admin.shadow(None, principal.label, body.reason))
 
     app.add_middleware(ModelVersionHeader, holder=holder)
+    _with_body_schemas(app)
     return app
 
 

@@ -1,0 +1,83 @@
+"""The three HTTP services as in-process ASGI apps over in-memory fakes (no Kafka, no Redis),
+each with a model or rule set loaded so that every route can do its real work."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+
+from services.common.http import readiness_from
+from services.common.topics import TopicNames
+from services.ingest.api import create_app as create_ingest_app
+from services.ingest.core import EventGateway
+from services.ingest.settings import IngestSettings
+from services.scorer.bundle import open_bundle
+from services.scorer.scoring import StoredCustomer
+from services.scorer.wiring import SERVED_SCHEMA
+from services.warning.api import create_app as create_warning_app
+from services.warning.core.rules import DEFAULT_RULES_PATH
+from services.warning.settings import WarningSettings
+from tests.services.ingest.test_ingest_api import FakePublisher
+from tests.services.scorer.scorer_bundles import build_bundle, customer_state
+from tests.services.scorer.test_scorer_api import Service as ScorerService
+from tests.services.warning.test_warning_api import Stack as WarningStack
+
+CLIENT_KEY = "dev-client-key"
+ADMIN_KEY = "dev-admin-key"
+CLIENT = {"Authorization": f"Bearer {CLIENT_KEY}"}
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+
+class WallClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+def ingest_app(_: Path) -> FastAPI:
+    publisher = FakePublisher()
+    gateway = EventGateway(publisher, TopicNames(), WallClock())
+    return create_ingest_app(IngestSettings(env="test"), gateway, publisher)
+
+
+def scorer_app(tmp_path: Path) -> FastAPI:
+    """A scorer serving a published, active bundle, with one known customer ``c1``."""
+    service = ScorerService(tmp_path)
+    entry, _ = service.registry.publish(build_bundle(tmp_path / "bundle", "v1"))
+    service.registry.record_activation(entry.model_version)
+    service.holder.swap("active", open_bundle(entry.path, SERVED_SCHEMA))
+    service.store.records["c1"] = StoredCustomer(
+        customer_state("c1", datetime.now(UTC), failed_payments=1).to_bytes(), None
+    )
+    return service.app
+
+
+def warning_app(tmp_path: Path) -> FastAPI:
+    rules_path = tmp_path / "rules.yaml"
+    rules_path.write_bytes(DEFAULT_RULES_PATH.read_bytes())
+    stack = WarningStack(rules_path)
+
+    async def ready() -> bool:
+        return True
+
+    return create_warning_app(
+        WarningSettings(env="test", rules_path=rules_path),
+        stack.desk,
+        stack.rulebook,
+        readiness_from([("kafka_consumer", ready)]),
+    )
+
+
+APP_FACTORIES: dict[str, Callable[[Path], FastAPI]] = {
+    "ingest": ingest_app,
+    "scorer": scorer_app,
+    "warning": warning_app,
+}
+"""Every HTTP service of the platform, by name."""
+
+
+def client_for(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service")
