@@ -134,7 +134,7 @@ async def worker_rate(
         "records": samples[-1][1] if samples else 0,
         "events_per_s": _rounded(steady_rate(samples, total)),
         "seconds_from_start": round(time.perf_counter() - began, 2),
-        "profile": read_profile(recording, output, profile_s),
+        "profile": read_profile(recording),
     }
 
 

@@ -195,5 +195,5 @@ def measure(bundle_dir: Path, profile_dir: Path) -> dict[str, Any]:
             "onnx_inference": ratio(batch["onnx_inference_us"], batch["lightgbm_predict_us"]),
             "score_rows": ratio(batch["score_rows_us"], batch["lightgbm_predict_us"]),
         },
-        "profile": read_profile(recording, output, profile_s),
+        "profile": read_profile(recording),
     }

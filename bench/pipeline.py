@@ -169,7 +169,7 @@ async def pipeline_latency(
     rate: float,
     seconds: float,
     step: str,
-    drain_s: float = 15.0,
+    drain_s: float = 60.0,
 ) -> dict[str, Any]:
     """Sends events at ``rate`` for ``seconds`` straight to the event topics and follows
     ``risk.scores`` and ``risk.actions`` for them."""
@@ -196,8 +196,13 @@ async def pipeline_latency(
             await producer.send(topic, value=orjson.dumps(body), key=body["customer_id"].encode())
         offered_s = time.perf_counter() - started
         await producer.flush()
-        await _wait_for(lambda: all(t in actions.seen for t in triggers), drain_s)
-        await _wait_for(lambda: all(e in scores.seen for e in sent), 2.0)
+        # Wait for the whole step to come out, so the next step starts on an empty pipeline.
+        await _wait_for(
+            lambda: (
+                all(t in actions.seen for t in triggers) and all(e in scores.seen for e in sent)
+            ),
+            drain_s,
+        )
     finally:
         await producer.stop()
         await actions.stop()

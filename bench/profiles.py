@@ -10,9 +10,11 @@ used, so a figure limited by CPU shows a busy share near 1.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,9 +127,32 @@ def summarise_collapsed(
     )
 
 
-def start_recording(pid: int, duration_s: float, output: Path) -> subprocess.Popen[bytes]:
-    """Starts py-spy sampling ``pid`` for ``duration_s`` without pausing it; wait for the
-    returned process, then read ``output`` with :func:`read_profile`."""
+def cpu_seconds(pid: int, proc: Path = Path("/proc")) -> float | None:
+    """User plus system CPU seconds a process has used (``/proc/<pid>/stat``); None when
+    it is gone."""
+    try:
+        stat = (proc / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Recording:
+    """A py-spy run in progress, with the process's CPU time when it began."""
+
+    pid: int
+    process: subprocess.Popen[bytes]
+    output: Path
+    duration_s: float
+    cpu_at_start: float | None
+    started_at: float
+
+
+def start_recording(pid: int, duration_s: float, output: Path) -> Recording:
+    """Starts py-spy sampling ``pid`` for ``duration_s`` without pausing it; summarise the
+    recording with :func:`read_profile` once the load it watches is done."""
     output.parent.mkdir(parents=True, exist_ok=True)
     command = [
         str(PY_SPY),
@@ -144,16 +169,26 @@ def start_recording(pid: int, duration_s: float, output: Path) -> subprocess.Pop
         "--output",
         str(output),
     ]
-    return subprocess.Popen(  # noqa: S603 (py-spy next to our interpreter, no shell)
+    process = subprocess.Popen(  # noqa: S603 (py-spy next to our interpreter, no shell)
         command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
+    return Recording(pid, process, output, duration_s, cpu_seconds(pid), time.monotonic())
 
 
-def read_profile(
-    recording: subprocess.Popen[bytes], output: Path, duration_s: float
-) -> dict[str, object]:
-    """Waits for a recording and summarises it; an ``error`` entry when py-spy failed."""
-    _, stderr = recording.communicate(timeout=duration_s + 60)
-    if recording.returncode != 0 or not output.is_file():
+def read_profile(recording: Recording) -> dict[str, object]:
+    """Waits for a recording and summarises it, with ``cpu_share``: the CPU the process
+    really got over the window, as a share of one core. On a crowded machine a process can
+    look busy to the sampler (runnable, its stack not in a wait) while it gets little CPU.
+    An ``error`` entry when py-spy failed."""
+    _, stderr = recording.process.communicate(timeout=recording.duration_s + 60)
+    cpu_now = cpu_seconds(recording.pid)
+    elapsed = time.monotonic() - recording.started_at
+    cpu_share = (
+        None
+        if cpu_now is None or recording.cpu_at_start is None or elapsed <= 0
+        else round((cpu_now - recording.cpu_at_start) / elapsed, 3)
+    )
+    if recording.process.returncode != 0 or not recording.output.is_file():
         return {"error": stderr.decode(errors="replace").strip().splitlines()[:1]}
-    return summarise_collapsed(output.read_text(), duration_s).as_dict()
+    summary = summarise_collapsed(recording.output.read_text(), recording.duration_s).as_dict()
+    return {**summary, "cpu_share": cpu_share}

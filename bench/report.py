@@ -147,14 +147,22 @@ def limit_sentence(profile: Mapping[str, Any] | None, process: str) -> str:
         error = (profile or {}).get("error")
         return f"No profile of the {process} ({error or 'not taken'})."
     busy = float(profile["busy_share"])
-    if busy >= BUSY_CPU_BOUND:
-        verdict = "CPU-bound: its own Python work on one core limits the figure"
+    cpu = profile.get("cpu_share")
+    if cpu is not None and float(cpu) >= BUSY_CPU_BOUND:
+        verdict = "CPU-bound: its own work on one core limits the figure"
+    elif cpu is not None and busy >= BUSY_CPU_BOUND:
+        verdict = (
+            f"but got only {float(cpu):.0%} of a core: runnable and waiting for a CPU that "
+            "other processes on the machine held, so the machine's load limits the figure"
+        )
+    elif busy >= BUSY_CPU_BOUND:
+        verdict = "CPU-bound: its own work on one core limits the figure"
     else:
         verdict = (
             "not CPU-saturated: it waits on Kafka, Redis or the load itself for part of the "
             "time, so latency and batching rather than its CPU limit the figure"
         )
-    return f"The {process} was busy {busy:.0%} of one core ({verdict})."
+    return f"The {process} was busy in {busy:.0%} of the samples ({verdict})."
 
 
 def profile_lines(profile: Mapping[str, Any] | None, process: str) -> list[str]:

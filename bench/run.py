@@ -115,15 +115,12 @@ async def _pipeline(
     profile_rate = min(1000, max(sustained_rates, default=200))
     profile_s = 6.0
     recordings = {
-        name: (start_recording(process.pid, profile_s, profile_dir / f"e2e-{name}.txt"), name)
+        name: start_recording(process.pid, profile_s, profile_dir / f"e2e-{name}.txt")
         for name, process in processes.items()
         if process.pid is not None
     }
     await pipeline.pipeline_latency(settings, background, profile_rate, profile_s + 1, "profile")
-    profiles = {
-        name: read_profile(recording, profile_dir / f"e2e-{file}.txt", profile_s)
-        for name, (recording, file) in recordings.items()
-    }
+    profiles = {name: read_profile(recording) for name, recording in recordings.items()}
     return {
         "rates": rates,
         "highest_sustained_rate": max(sustained_rates, default=None),

@@ -130,5 +130,5 @@ async def measure(
         "p50_ratio": ratio(score_result["p50_ms"], bare_result["p50_ms"]),
         "p99_ratio": ratio(score_result["p99_ms"], bare_result["p99_ms"]),
         "fixed_rate": fixed,
-        "profile": read_profile(recording, output, profile_s),
+        "profile": read_profile(recording),
     }

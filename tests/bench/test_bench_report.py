@@ -52,7 +52,8 @@ def test_change_says_better_or_worse_beyond_five_percent() -> None:
 
 
 def test_limit_sentence_tells_cpu_bound_from_waiting() -> None:
-    assert "CPU-bound" in limit_sentence({"busy_share": 0.97}, "scorer")
+    assert "CPU-bound" in limit_sentence({"busy_share": 0.97, "cpu_share": 0.95}, "scorer")
+    assert "other processes" in limit_sentence({"busy_share": 0.97, "cpu_share": 0.3}, "scorer")
     assert "not CPU-saturated" in limit_sentence({"busy_share": 0.4}, "scorer")
     assert "No profile" in limit_sentence({"error": ["denied"]}, "scorer")
 
@@ -84,4 +85,4 @@ def test_markdown_puts_the_previous_run_beside_this_one() -> None:
     assert "| score API p99 < 10 ms at 1,000 req/s | 12.5 | n/a | **missed** |" in text
     assert "+24% (better)" in text
     assert "Previous run: 2026-11-01." in text
-    assert "The scorer was busy 97% of one core (CPU-bound" in text
+    assert "The scorer was busy in 97% of the samples (CPU-bound" in text
