@@ -7,6 +7,7 @@ Error bodies have one shape: ``{"error": <code>, "detail": <text or list of
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -16,6 +17,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -29,6 +31,7 @@ ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
 """Answers which dependencies are ready, by name; the service is ready when all are."""
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
+_HTTP_ERROR_CODES = {400: "invalid_body", 404: "not_found", 405: "method_not_allowed"}
 
 
 class JsonResponse(Response):
@@ -105,19 +108,27 @@ class BodySizeLimitMiddleware:
             await self._reject(scope, receive, send)
             return
         received = 0
+        exceeded = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self._max:
+                    exceeded = True
                     raise _BodyTooLargeError
             return message
 
-        try:
-            await self._app(scope, limited_receive, send)
-        except _BodyTooLargeError:
+        async def send_unless_exceeded(message: Message) -> None:
+            # A framework that parses the body itself turns any error while reading it
+            # into its own 400; once the limit is passed, the 413 below answers instead.
+            if not exceeded:
+                await send(message)
+
+        with contextlib.suppress(_BodyTooLargeError):
+            await self._app(scope, limited_receive, send_unless_exceeded)
+        if exceeded:
             await self._reject(scope, receive, send)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -153,6 +164,17 @@ def install_common(
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(_: Request, exc: RequestValidationError) -> JsonResponse:
         return error_response(422, "validation_error", field_errors(exc.errors(), skip=1))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(_: Request, exc: StarletteHTTPException) -> JsonResponse:
+        # FastAPI's own refusals (an unparseable body, an unknown path or method) in the
+        # uniform error shape.
+        return error_response(
+            exc.status_code,
+            _HTTP_ERROR_CODES.get(exc.status_code, "http_error"),
+            exc.detail,
+            dict(exc.headers or {}),
+        )
 
     @app.exception_handler(AuthenticationError)
     async def on_unauthenticated(_: Request, __: AuthenticationError) -> JsonResponse:
