@@ -136,15 +136,15 @@ class ModelAdmin:
         """Makes ``version`` the champion on every instance."""
         previous = self._serving("active")
         result = await self._switch("active", version, actor, reason)
-        await asyncio.to_thread(self._registry.record_activation, version)
         await self._audit(actor, "model.activate", version, reason, {"previous": previous})
         return result
 
     async def rollback(self, actor: str, reason: str) -> dict[str, Any]:
-        """Re-activates the version active before the current one."""
+        """Re-activates the version active before the current one (the history is the one
+        every process records from ``models.control``, so any process can roll back an
+        activation another one made)."""
         current, previous = await asyncio.to_thread(self._registry.previous)
         result = await self._switch("active", previous, actor, reason)
-        await asyncio.to_thread(self._registry.record_rollback, previous)
         await self._audit(actor, "model.rollback", previous, reason, {"from": current})
         return result
 

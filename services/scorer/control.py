@@ -114,16 +114,21 @@ class ControlFollower:
                     await self.apply(control)
 
     async def apply(self, control: ModelControl) -> None:
-        """Serves what ``control`` names (or clears the shadow)."""
+        """Serves what ``control`` names (or clears the shadow); an ``active`` version that
+        serves is recorded in the registry's rollback history."""
         if control.model_version is None or control.bundle_uri is None:
             if control.role == "shadow":
                 self._holder.swap("shadow", None)
             return
         current = self._holder.serving(control.role)
         if current is not None and current.version == control.model_version:
+            await self._record_activation(control)
             return
         model = await self._open(Path(control.bundle_uri), f"control_{control.role}")
         if model is not None and model.version == control.model_version:
+            # Recorded before the swap: an admin call returns once its process serves the
+            # change, and by then a rollback must already find this activation.
+            await self._record_activation(control)
             self._holder.swap(control.role, model)
             log.info(
                 "model swapped in", extra={"role": control.role, "model_version": model.version}
@@ -133,6 +138,19 @@ class ControlFollower:
             log.error(
                 "bundle version differs from the control record",
                 extra={"expected": control.model_version, "found": model.version},
+            )
+
+    async def _record_activation(self, control: ModelControl) -> None:
+        """Adds an ``active`` record's version to this process's rollback history. A
+        history that cannot be written is logged: the swap matters more."""
+        if control.role != "active" or control.model_version is None:
+            return
+        try:
+            await asyncio.to_thread(self._registry.record_activation, control.model_version)
+        except (OSError, ValueError) as error:
+            log.error(
+                "activation not recorded in the registry history",
+                extra={"model_version": control.model_version, "error": str(error)},
             )
 
     async def _open(self, path: Path, operation: str) -> LoadedModel | None:

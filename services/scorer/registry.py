@@ -1,6 +1,10 @@
 """The model registry: published bundles on disk, one directory per version, and the
 history of activations that ``rollback`` walks back.
 
+Every scorer process writes that history from the ``active`` records it applies from
+``models.control`` (not the process that took the admin call), so a rollback sent to any
+process finds the same previous version, whether or not the processes share the directory.
+
 Layout under the registry root::
 
     <version>/manifest.json, model.onnx, <reason table>   a published, gated bundle
@@ -169,10 +173,22 @@ class ModelRegistry:
         os.replace(temporary, path)
 
     def record_activation(self, version: str) -> None:
-        """Appends ``version`` to the history (unless it is already the last entry)."""
+        """Makes ``version`` the last entry of the history: nothing changes when it already
+        is; when it is the last but one (a rollback, or re-activating the version before),
+        the last entry is dropped; otherwise it is appended.
+
+        Each process records what it reads on ``models.control``, and a control record
+        does not say whether it came from an activation or a rollback: this rule makes
+        the history follow the champion either way, and recording one record twice (two
+        processes sharing the directory) changes nothing the second time.
+        """
         with self._locked():
             history = self.history()
-            if not history or history[-1] != version:
+            if history and history[-1] == version:
+                return
+            if len(history) >= 2 and history[-2] == version:
+                self._write_history(history[:-1])
+            else:
                 self._write_history([*history, version])
 
     def previous(self) -> tuple[str, str]:
@@ -181,11 +197,3 @@ class ModelRegistry:
         if len(history) < 2:
             raise RegistryError("nothing_to_roll_back", "no earlier activation to roll back to")
         return history[-1], history[-2]
-
-    def record_rollback(self, version: str) -> None:
-        """Drops the last activation, leaving ``version`` serving (if it is still the last
-        but one; a concurrent change wins otherwise)."""
-        with self._locked():
-            history = self.history()
-            if len(history) >= 2 and history[-2] == version:
-                self._write_history(history[:-1])
