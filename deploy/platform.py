@@ -94,7 +94,7 @@ class ServiceSpec:
         service with local state, ``run_dir/<name>`` as its state directory."""
         env = {**base, self.port_env: str(self.port), "PYTHONUNBUFFERED": "1"}
         if self.state_dir_env is not None:
-            env[self.state_dir_env] = str(run_dir / self.name)
+            env.setdefault(self.state_dir_env, str(run_dir / self.name))
         return env
 
     def is_present(self, source_root: Path) -> bool:
