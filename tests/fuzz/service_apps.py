@@ -56,6 +56,7 @@ def scorer_app(tmp_path: Path) -> FastAPI:
 
 
 def warning_app(tmp_path: Path) -> FastAPI:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     rules_path = tmp_path / "rules.yaml"
     rules_path.write_bytes(DEFAULT_RULES_PATH.read_bytes())
     stack = WarningStack(rules_path)
