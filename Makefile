@@ -7,7 +7,7 @@ PLATFORM := $(PY) -m deploy.platform
 # Options of `riskstream demo`, e.g. DEMO_ARGS="--customers 1000 --rate 800".
 DEMO_ARGS ?=
 
-.PHONY: help install kafka up down status test test-unit lint typecheck schemas demo bench clean
+.PHONY: help install kafka up down status test test-unit lint typecheck audit schemas demo bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -42,6 +42,9 @@ lint: install ## Check formatting and lint rules (ruff)
 
 typecheck: install ## Type-check services, schemas and deploy (mypy --strict)
 	@.venv/bin/mypy services schemas deploy
+
+audit: install ## Audit the locked dependencies for known vulnerabilities (needs PyPI's advisory API)
+	@.venv/bin/pip-audit -r requirements.lock --no-deps --disable-pip --strict $(AUDIT_ARGS)
 
 schemas: install ## Regenerate the JSON Schema files in schemas/json/
 	@$(PY) -m schemas.export
