@@ -86,6 +86,12 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
         web_host=settings.features_host,
         web_port=settings.features_port,
         web_in_thread=False,
+        # faust's own pages would serve table contents (customers' state) and topology to
+        # anyone who reaches the port; the worker serves /live, /ready and /metrics only.
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_stats_enabled=False,
+        web_graph_enabled=False,
         table_standby_replicas=0,
         broker_session_timeout=settings.features_session_timeout_s,
         broker_heartbeat_interval=settings.features_session_timeout_s / 4,
