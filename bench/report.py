@@ -116,7 +116,7 @@ def _number(value: float | None, unit: str = "") -> str:
     if unit == "bytes":
         return f"{value / 1e6:.2f} MB" if value >= 1e5 else f"{value / 1e3:.1f} kB"
     if unit == "ratio":
-        return f"{value:.2f}"
+        return f"{value:.2f}" if abs(value) >= 0.1 else f"{value:.2g}"
     if abs(value) >= 100:
         return f"{value:,.0f}"
     return f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
@@ -405,8 +405,10 @@ def _pipeline_section(pipeline: Mapping[str, Any]) -> list[str]:
         f"What limits it (py-spy at {pipeline.get('profile_rate', 'n/a')} events/s):",
         "",
     ]
+    labels = {"features": "feature worker", "warning": "warning service"}
     for process, profile in (pipeline.get("profiles") or {}).items():
-        lines += [f"**{process}**", "", *profile_lines(profile, process), ""]
+        label = labels.get(process, process)
+        lines += [f"**{label}**", "", *profile_lines(profile, label), ""]
     return lines
 
 
