@@ -18,7 +18,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from schemas.common import field_errors
@@ -53,16 +52,8 @@ class RequestMetricsMiddleware:
     """Counts and times every request by route template; sets a request id (from the
     ``X-Request-ID`` header or new) for logs and echoes it back."""
 
-    def __init__(self, app: ASGIApp, routes_app: FastAPI) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self._app = app
-        self._routes_app = routes_app
-
-    def _route_template(self, scope: Scope) -> str:
-        for route in self._routes_app.router.routes:
-            match, _ = route.matches(scope)
-            if match is Match.FULL:
-                return str(getattr(route, "path", "unmatched"))
-        return "unmatched"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -84,7 +75,8 @@ class RequestMetricsMiddleware:
         try:
             await self._app(scope, receive, send_wrapper)
         finally:
-            route = self._route_template(scope)
+            # The router records the matched route in the scope; no second match is needed.
+            route = str(getattr(scope.get("route"), "path", "unmatched"))
             method = scope.get("method", "GET")
             metrics.HTTP_LATENCY.labels(route, method).observe(time.perf_counter() - started)
             metrics.HTTP_REQUESTS.labels(route, method, str(status_holder["status"])).inc()
@@ -187,7 +179,7 @@ def install_common(
         return error_response(403, "forbidden", "this key may not do that")
 
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=max_body_bytes)
-    app.add_middleware(RequestMetricsMiddleware, routes_app=app)
+    app.add_middleware(RequestMetricsMiddleware)
 
 
 def require_scope(
