@@ -239,3 +239,27 @@ class ResilientProducer:
             raise ProducerUnavailableError(
                 f"kafka did not acknowledge on {topic}: {type(error).__name__}"
             ) from error
+
+
+class LagReporter:
+    """Sets ``riskstream_consumer_lag`` for a consumer's assigned partitions, at most every
+    ``interval_s`` (highwater is what the last fetch saw; position is the consumer's)."""
+
+    def __init__(self, group_id: str, interval_s: float = 5.0) -> None:
+        self._group_id = group_id
+        self._interval_s = interval_s
+        self._measured_at = float("-inf")
+
+    async def measure(self, consumer: AIOKafkaConsumer) -> None:
+        now = asyncio.get_running_loop().time()
+        if now - self._measured_at < self._interval_s:
+            return
+        self._measured_at = now
+        for partition in consumer.assignment():
+            highwater = consumer.highwater(partition)
+            if highwater is None:
+                continue
+            position = await consumer.position(partition)
+            metrics.CONSUMER_LAG.labels(
+                partition.topic, str(partition.partition), self._group_id
+            ).set(max(highwater - position, 0))

@@ -7,6 +7,8 @@ event types, outcomes, model versions; never customer ids.
 
 from __future__ import annotations
 
+import importlib.metadata
+
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     Counter,
@@ -76,6 +78,15 @@ BUILD_INFO = Gauge(
     "Constant 1, labelled with the service and its version.",
     ["service", "version"],
 )
+
+
+def record_build(service: str) -> None:
+    """Sets ``riskstream_build_info{service, version}`` to 1 for this process."""
+    try:
+        version = importlib.metadata.version("riskstream")
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    BUILD_INFO.labels(service, version).set(1)
 
 
 def render_metrics() -> tuple[bytes, str]:

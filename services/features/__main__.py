@@ -7,6 +7,7 @@ from faust.worker import Worker
 
 from services.common.clock import SystemClock
 from services.common.logs import JsonFormatter
+from services.common.metrics import record_build
 from services.common.redis_client import make_redis
 from services.features.app import create_app
 from services.features.settings import FeaturesSettings
@@ -14,6 +15,7 @@ from services.features.settings import FeaturesSettings
 
 def main() -> None:
     settings = FeaturesSettings()
+    record_build(settings.service_name)
     settings.features_data_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(
         settings, SystemClock(), make_redis(settings, settings.features_redis_timeout_ms)

@@ -174,6 +174,20 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
         if flusher.due(asyncio.get_running_loop().time()):
             await flusher.submit()
 
+    source_topics = {topics(t) for t in EVENT_TOPICS.values()}
+
+    @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
+    async def report_lag() -> None:
+        """``riskstream_consumer_lag`` for the event partitions this worker reads."""
+        consumer = app.consumer
+        for tp in consumer.assignment():
+            if tp.topic not in source_topics:
+                continue
+            position = await consumer.position(tp)
+            if position is not None:
+                lag = max(consumer.highwater(tp) - position, 0)
+                metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition), settings.app_id).set(lag)
+
     @table.on_recover
     async def rebuild_redis() -> None:
         """Redis is a copy of the table: after recovery, rewrite every state this worker

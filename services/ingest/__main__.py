@@ -6,6 +6,7 @@ import uvicorn
 
 from services.common.clock import SystemClock
 from services.common.logs import configure_logging
+from services.common.metrics import record_build
 from services.ingest.api import create_app
 from services.ingest.core import EventGateway
 from services.ingest.publisher import KafkaEventPublisher
@@ -15,6 +16,7 @@ from services.ingest.settings import IngestSettings
 def main() -> None:
     settings = IngestSettings()
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
+    record_build(settings.service_name)
     publisher = KafkaEventPublisher(settings, settings.produce_timeout_s)
     gateway = EventGateway(publisher, settings.topics, SystemClock())
     app = create_app(settings, gateway, publisher)

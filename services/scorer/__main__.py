@@ -5,6 +5,7 @@ from __future__ import annotations
 import uvicorn
 
 from services.common.logs import configure_logging
+from services.common.metrics import record_build
 from services.scorer.settings import ScorerSettings
 from services.scorer.wiring import build_app
 
@@ -12,6 +13,7 @@ from services.scorer.wiring import build_app
 def main() -> None:
     settings = ScorerSettings()
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
+    record_build(settings.service_name)
     uvicorn.run(
         build_app(settings),
         host=settings.scorer_host,

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from schemas.features import FeatureUpdate
 from services.common import metrics
 from services.common.dead_letters import dead_letter
-from services.common.kafka import make_consumer
+from services.common.kafka import LagReporter, make_consumer
 from services.common.topics import Topic
 from services.features.core import FEATURE_SCHEMA, to_model_row
 from services.scorer.metrics import STREAM_RECORDS
@@ -64,6 +64,7 @@ class StreamScorer:
         self._source_topic = settings.topics(Topic.FEATURE_UPDATES)
         self._scores_topic = settings.topics(Topic.SCORES)
         self._dlq_topic = settings.topics(Topic.DLQ)
+        self._lag = LagReporter(settings.stream_group_id)
 
     async def run(self) -> None:
         """Consumes forever; reconnects after Kafka errors."""
@@ -101,6 +102,7 @@ class StreamScorer:
             acknowledgements = await self.handle(records)
             await asyncio.gather(*acknowledgements)
             await consumer.commit()
+            await self._lag.measure(consumer)
 
     async def handle(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> list[Any]:
         """Scores a batch and queues its outputs; returns the futures to await before the

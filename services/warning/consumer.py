@@ -14,18 +14,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Sequence
 from typing import Protocol, TypeAlias
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from pydantic import ValidationError
 
 from schemas.records import DeadLetterRecord
 from schemas.scores import ScoreRecord
 from services.common.dead_letters import dead_letter
-from services.common.kafka import make_consumer
-from services.common.metrics import CONSUMER_LAG, EVENT_AGE
+from services.common.kafka import LagReporter, make_consumer
+from services.common.metrics import EVENT_AGE
 from services.common.topics import Topic
 from services.warning.errors import PublishUnavailableError, StoreUnavailableError
 from services.warning.metrics import STAGE
@@ -61,7 +60,7 @@ class ScoreConsumer:
         self._producer_connected = producer_connected
         self._topic = settings.topics(Topic.SCORES)
         self._consumer: AIOKafkaConsumer | None = None
-        self._lag_measured_at = 0.0
+        self._lag = LagReporter(settings.group_id, settings.lag_interval_s)
 
     def assigned(self) -> bool:
         """True while this process holds at least one partition of ``risk.scores``."""
@@ -113,7 +112,7 @@ class ScoreConsumer:
                 await consumer.commit(
                     {partition: fetched[-1].offset + 1 for partition, fetched in batches.items()}
                 )
-            await self._measure_lag(consumer)
+            await self._lag.measure(consumer)
 
     async def handle(self, records: Sequence[Record]) -> None:
         """Judges a batch and dead-letters what could not be judged; returns once every
@@ -151,20 +150,3 @@ class ScoreConsumer:
             detail=detail,
             now=self._clock.now(),
         )
-
-    async def _measure_lag(self, consumer: AIOKafkaConsumer) -> None:
-        """Sets ``riskstream_consumer_lag`` per assigned partition, at most every
-        ``lag_interval_s`` (highwater is what the last fetch saw; position is ours)."""
-        started = time.monotonic()
-        if started - self._lag_measured_at < self._settings.lag_interval_s:
-            return
-        self._lag_measured_at = started
-        partition: TopicPartition
-        for partition in consumer.assignment():
-            highwater = consumer.highwater(partition)
-            if highwater is None:
-                continue
-            position = await consumer.position(partition)
-            CONSUMER_LAG.labels(
-                partition.topic, str(partition.partition), self._settings.group_id
-            ).set(max(highwater - position, 0))
