@@ -17,6 +17,8 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -207,3 +209,24 @@ def readiness_from(checks: Sequence[tuple[str, Callable[[], Awaitable[bool]]]]) 
         return result
 
     return check
+
+
+def document_body_models(app: FastAPI, models: Sequence[type[BaseModel]]) -> None:
+    """Adds the schemas of ``models`` (and the models they nest) to the app's OpenAPI
+    components. Routes that validate their raw body themselves (one validation pass,
+    per-item answers) point their request bodies at ``#/components/schemas/<Model>``;
+    FastAPI does not see those models, so without this the references dangle."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = generate()
+            _, definitions = models_json_schema(
+                [(model, "validation") for model in models],
+                ref_template="#/components/schemas/{model}",
+            )
+            spec.setdefault("components", {}).setdefault("schemas", {}).update(definitions["$defs"])
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

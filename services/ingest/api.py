@@ -15,13 +15,13 @@ from typing import Any, Protocol
 import orjson
 from fastapi import Depends, FastAPI, Request
 from prometheus_client import Counter
-from pydantic.json_schema import models_json_schema
 
 from schemas.events import OrderEvent, PaymentEvent, RefundEvent, ReviewEvent
 from schemas.scores import MAX_BATCH
 from services.common.auth import KeyRing, Scope
 from services.common.http import (
     JsonResponse,
+    document_body_models,
     error_response,
     install_common,
     readiness_from,
@@ -41,26 +41,6 @@ _EVENT_BODY_SCHEMA = {
     "oneOf": [{"$ref": f"#/components/schemas/{model.__name__}"} for model in _EVENT_MODELS],
     "discriminator": {"propertyName": "event_type"},
 }
-
-
-def _with_event_schemas(app: FastAPI) -> None:
-    """The event routes read the raw body (one validation pass, per-event answers), so
-    FastAPI does not see the event models: add their schemas to the spec's components,
-    where the request bodies' ``$ref``s point."""
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            spec = generate()
-            _, definitions = models_json_schema(
-                [(model, "validation") for model in _EVENT_MODELS],
-                ref_template="#/components/schemas/{model}",
-            )
-            spec.setdefault("components", {}).setdefault("schemas", {}).update(definitions["$defs"])
-            app.openapi_schema = spec
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
 
 
 class ManagedPublisher(EventPublisher, Protocol):
@@ -203,5 +183,5 @@ def create_app(
             return JsonResponse(answer, status_code=503, headers=retry_after)
         return JsonResponse(answer, status_code=207 if answer["rejected"] else 202)
 
-    _with_event_schemas(app)
+    document_body_models(app, _EVENT_MODELS)
     return app

@@ -20,7 +20,6 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pydantic.json_schema import models_json_schema
 from starlette.types import ASGIApp, Message, Receive, Send
 from starlette.types import Scope as ASGIScope
 
@@ -29,6 +28,7 @@ from schemas.scores import ScoreBatchRequest, ScoreRequest
 from services.common.auth import KeyRing, Principal, Scope
 from services.common.http import (
     JsonResponse,
+    document_body_models,
     error_response,
     install_common,
     readiness_from,
@@ -85,26 +85,6 @@ def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
             },
         }
     }
-
-
-def _with_body_schemas(app: FastAPI) -> None:
-    """Adds the schemas of ``_BODY_MODELS`` (and the models they nest) to the spec's
-    components, where the request bodies' ``$ref``s point: FastAPI does not see models a
-    route validates itself."""
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            spec = generate()
-            _, definitions = models_json_schema(
-                [(model, "validation") for model in _BODY_MODELS],
-                ref_template="#/components/schemas/{model}",
-            )
-            spec.setdefault("components", {}).setdefault("schemas", {}).update(definitions["$defs"])
-            app.openapi_schema = spec
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _parse(model: type[Body], raw: bytes) -> Body | JsonResponse:
@@ -247,7 +227,7 @@ def create_app(
         return JsonResponse(await admin.shadow(None, principal.label, body.reason))
 
     app.add_middleware(ModelVersionHeader, holder=holder)
-    _with_body_schemas(app)
+    document_body_models(app, _BODY_MODELS)
     return app
 
 
