@@ -20,7 +20,8 @@ Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 
 Amount = Annotated[
     Decimal,
-    Field(ge=0, max_digits=18, decimal_places=4, allow_inf_nan=False),
+    # 15 significant digits: a JSON number (binary double) keeps exactly that many.
+    Field(ge=0, max_digits=15, decimal_places=4, allow_inf_nan=False),
     PlainSerializer(lambda value: float(value), return_type=float, when_used="json"),
 ]
 """A non-negative money amount, exact in memory, a JSON number on the wire."""
