@@ -7,10 +7,13 @@ Error bodies have one shape: ``{"error": <code>, "detail": <text or list of
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -230,3 +233,32 @@ def document_body_models(app: FastAPI, models: Sequence[type[BaseModel]]) -> Non
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+Background = Callable[[], Coroutine[Any, Any, None]]
+"""A loop that runs for the app's life (a consumer, a watcher)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Lifecycle:
+    """What runs beside a service's routes: ``starts`` at start-up, ``background`` loops
+    as tasks for the app's life, ``stops`` at shutdown after the tasks are cancelled."""
+
+    starts: Sequence[Callable[[], Awaitable[None]]] = ()
+    stops: Sequence[Callable[[], Awaitable[None]]] = ()
+    background: Sequence[Background] = ()
+
+    @asynccontextmanager
+    async def lifespan(self, _: FastAPI) -> AsyncIterator[None]:
+        """The FastAPI ``lifespan`` running all of the above."""
+        for start in self.starts:
+            await start()
+        tasks = [asyncio.create_task(loop()) for loop in self.background]
+        yield
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for stop in self.stops:
+            await stop()

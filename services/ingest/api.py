@@ -8,8 +8,6 @@ Kafka); 422 when the body or the single event is invalid, naming each field; 503
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 import orjson
@@ -21,6 +19,7 @@ from schemas.scores import MAX_BATCH
 from services.common.auth import KeyRing, Scope
 from services.common.http import (
     JsonResponse,
+    Lifecycle,
     document_body_models,
     error_response,
     install_common,
@@ -75,17 +74,13 @@ def create_app(
 ) -> FastAPI:
     """The gateway app; ``publisher`` is started and stopped with the app."""
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await publisher.start()
-        yield
-        await publisher.stop()
+    lifecycle = Lifecycle(starts=[publisher.start], stops=[publisher.stop])
 
     app = FastAPI(
         title="riskstream ingest",
         version="1",
         description="Validates order, payment, refund and review events; produces them to Kafka.",
-        lifespan=lifespan,
+        lifespan=lifecycle.lifespan,
         default_response_class=JsonResponse,
     )
     install_common(app, readiness_from([("kafka", publisher.ready)]), settings.max_body_bytes)

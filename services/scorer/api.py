@@ -11,10 +11,7 @@ acknowledge the control record.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -28,6 +25,7 @@ from schemas.scores import ScoreBatchRequest, ScoreRequest
 from services.common.auth import KeyRing, Principal, Scope
 from services.common.http import (
     JsonResponse,
+    Lifecycle,
     document_body_models,
     error_response,
     install_common,
@@ -96,41 +94,21 @@ def _parse(model: type[Body], raw: bytes) -> Body | JsonResponse:
         return error_response(422, "validation_error", field_errors(error.errors()))
 
 
-Background = Callable[[], Coroutine[Any, Any, None]]
-
-
 def create_app(
     settings: ScorerSettings,
     scorer: Scorer,
     admin: ModelAdmin,
     holder: ModelHolder,
     redis_ready: Callable[[], Awaitable[bool]],
-    starts: Sequence[Callable[[], Awaitable[None]]],
-    stops: Sequence[Callable[[], Awaitable[None]]],
-    background: Sequence[Background],
+    lifecycle: Lifecycle,
 ) -> FastAPI:
-    """The score service's app. ``starts`` run at start-up, ``background`` loops run as
-    tasks for the app's life, ``stops`` run at shutdown after the tasks are cancelled."""
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        for start in starts:
-            await start()
-        tasks = [asyncio.create_task(loop()) for loop in background]
-        yield
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        for stop in stops:
-            await stop()
+    """The score service's app; ``lifecycle`` runs beside its routes."""
 
     app = FastAPI(
         title="riskstream scorer",
         version="1",
         description="Credit-risk scores for checkout, streaming scores and the model registry.",
-        lifespan=lifespan,
+        lifespan=lifecycle.lifespan,
         default_response_class=JsonResponse,
     )
 

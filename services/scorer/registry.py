@@ -35,7 +35,7 @@ from typing import Any
 import orjson
 
 from services.scorer.bundle import LoadedModel, ServedSchema, open_bundle, read_manifest
-from services.scorer.core.manifest import BundleManifest
+from services.scorer.core.manifest import MANIFEST_FILE, BundleManifest
 from services.scorer.errors import GateRefusedError, RegistryError
 
 _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -108,10 +108,12 @@ class ModelRegistry:
         """
         if not source.is_dir():
             raise GateRefusedError("bundle_missing", f"{source} is not a bundle directory")
+        if not (source / MANIFEST_FILE).is_file():
+            raise GateRefusedError("manifest_missing", f"{source / MANIFEST_FILE} does not exist")
         staging = self.root / ".staging" / uuid.uuid4().hex
         staging.parent.mkdir(parents=True, exist_ok=True)
         try:
-            shutil.copytree(source, staging)
+            _copy_bundle_files(source, staging)
             model = open_bundle(staging, self._schema)
             version = model.version
             if not _VERSION.match(version):
@@ -197,3 +199,22 @@ class ModelRegistry:
         if len(history) < 2:
             raise RegistryError("nothing_to_roll_back", "no earlier activation to roll back to")
         return history[-1], history[-2]
+
+
+MAX_BUNDLE_BYTES = 1024 * 1024 * 1024
+"""Largest bundle the registry copies (model, reason table, manifest, report)."""
+
+
+def _copy_bundle_files(source: Path, staging: Path) -> None:
+    """Copies the regular files at the top of ``source`` (a bundle is flat), refusing a
+    directory larger than :data:`MAX_BUNDLE_BYTES`: an admin pointing at the wrong path
+    must not make the scorer copy a filesystem."""
+    files = [entry for entry in source.iterdir() if entry.is_file() and not entry.is_symlink()]
+    size = sum(entry.stat().st_size for entry in files)
+    if size > MAX_BUNDLE_BYTES:
+        raise GateRefusedError(
+            "bundle_too_large", f"{source} holds {size} bytes; a bundle may hold {MAX_BUNDLE_BYTES}"
+        )
+    staging.mkdir(parents=True)
+    for entry in files:
+        shutil.copy2(entry, staging / entry.name)

@@ -7,6 +7,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from services.common.clock import SystemClock
+from services.common.http import Lifecycle
 from services.common.redis_client import make_redis
 from services.common.redis_keys import RedisKeys
 from services.features.core import FEATURE_SCHEMA
@@ -90,7 +91,5 @@ def build_app(settings: ScorerSettings) -> FastAPI:
         admin,
         holder,
         store.ready,
-        starts=[sink.start],
-        stops=[sink.stop, close_redis],
-        background=background,
+        Lifecycle(starts=[sink.start], stops=[sink.stop, close_redis], background=background),
     )

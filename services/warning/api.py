@@ -9,11 +9,6 @@ Kafka or Redis could not complete the change (nothing has changed then).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from functools import partial
 from typing import Annotated, Any
 
@@ -24,6 +19,7 @@ from schemas.actions import ActionType
 from services.common.auth import KeyRing, Principal, Scope
 from services.common.http import (
     JsonResponse,
+    Lifecycle,
     ReadinessCheck,
     error_response,
     install_common,
@@ -42,7 +38,6 @@ from services.warning.settings import WarningSettings
 from services.warning.usecase import WarningDesk
 
 CustomerId = Annotated[str, Path(min_length=1, max_length=64)]
-Background = Callable[[], Coroutine[Any, Any, None]]
 
 
 async def _administrator(request: Request) -> Principal:
@@ -70,16 +65,6 @@ class OverrideRequest(BaseModel):
     action: ActionType
     reason: str = Field(min_length=1, max_length=500)
     credit_limit: float | None = Field(default=None, ge=0, allow_inf_nan=False)
-
-
-@dataclass(frozen=True, slots=True)
-class Lifecycle:
-    """``starts`` run at start-up, ``background`` loops run as tasks for the app's life,
-    ``stops`` run at shutdown after the tasks are cancelled."""
-
-    starts: Sequence[Callable[[], Awaitable[None]]] = ()
-    stops: Sequence[Callable[[], Awaitable[None]]] = ()
-    background: Sequence[Background] = field(default_factory=tuple)
 
 
 def rule_view(rule: Rule) -> dict[str, Any]:
@@ -128,27 +113,11 @@ def create_app(
 ) -> FastAPI:
     """The warning service's app (the consumer and rule file watcher run as ``lifecycle``
     background tasks)."""
-    hooks = lifecycle or Lifecycle()
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        for start in hooks.starts:
-            await start()
-        tasks = [asyncio.create_task(loop()) for loop in hooks.background]
-        yield
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        for stop in hooks.stops:
-            await stop()
-
     app = FastAPI(
         title="riskstream warning",
         version="1",
         description="Customers' risk state, manual overrides and the warning rule set.",
-        lifespan=lifespan,
+        lifespan=(lifecycle or Lifecycle()).lifespan,
         default_response_class=JsonResponse,
     )
     install_common(app, readiness, settings.max_body_bytes)

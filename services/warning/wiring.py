@@ -6,11 +6,11 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.common.clock import SystemClock
-from services.common.http import readiness_from
+from services.common.http import Lifecycle, readiness_from
 from services.common.redis_client import make_redis
 from services.common.redis_keys import RedisKeys
 from services.common.settings import ConfigurationError
-from services.warning.api import Lifecycle, create_app
+from services.warning.api import create_app
 from services.warning.consumer import ScoreConsumer
 from services.warning.errors import RulesError
 from services.warning.metrics import PrometheusObserver

@@ -13,6 +13,7 @@ import pytest
 from schemas.records import AuditRecord, ModelControl
 from schemas.scores import ScoreResponse
 from services.common.clock import SystemClock
+from services.common.http import Lifecycle
 from services.scorer.admin import ModelAdmin
 from services.scorer.api import create_app
 from services.scorer.control import ControlFollower
@@ -77,7 +78,7 @@ class Service:
         async def redis_ready() -> bool:
             return True
 
-        self.app = create_app(self.settings, scorer, admin, self.holder, redis_ready, [], [], [])
+        self.app = create_app(self.settings, scorer, admin, self.holder, redis_ready, Lifecycle())
 
 
 @pytest.fixture
