@@ -3,24 +3,19 @@ self-contained page; plots are inline base64 PNGs drawn with matplotlib's Agg ba
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import numpy.typing as npt
 from sklearn.metrics import roc_curve
 
 from schemas.scores import GRADES
+from services.common.charts import png_image
 
 REPORT_JSON = "report.json"
 REPORT_HTML = "report.html"
@@ -37,24 +32,15 @@ class ReportCurves:
     grades: list[str]
 
 
+def _training_png(draw: Callable[[Any], None]) -> str:
+    return png_image(draw, size=(5.6, 3.8))
+
+
 def write_report(out_dir: Path, report: dict[str, Any], curves: ReportCurves) -> None:
     """Writes report.json and report.html into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / REPORT_JSON).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     (out_dir / REPORT_HTML).write_text(render_html(report, curves), encoding="utf-8")
-
-
-def _png(draw: Callable[[Any], None]) -> str:
-    figure, axes = plt.subplots(figsize=(5.6, 3.8), dpi=90)
-    try:
-        draw(axes)
-        figure.tight_layout()
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png")
-    finally:
-        plt.close(figure)
-    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f'<img alt="" src="data:image/png;base64,{encoded}">'
 
 
 def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
@@ -125,8 +111,8 @@ def render_html(report: dict[str, Any], curves: ReportCurves) -> str:
         "<h2>Test metrics, LightGBM against the scorecard baseline</h2>",
         _table(summary, ["measure", "LightGBM", "scorecard"]),
         _table([{"measure": k, "value": v} for k, v in extra.items()], ["measure", "value"]),
-        _png(roc),
-        _png(calibration),
+        _training_png(roc),
+        _training_png(calibration),
         "<h2>Grades</h2>",
         _table(
             report["grades"]["test"],
@@ -134,10 +120,10 @@ def render_html(report: dict[str, Any], curves: ReportCurves) -> str:
         ),
         f"<p>Bad rate rises from S to D: {report['grades']['bad_rate_rises']}. "
         f"Cut-offs: {html.escape(json.dumps(report['grade_cutoffs']))}.</p>",
-        _png(distribution),
-        _png(bad_rate),
+        _training_png(distribution),
+        _training_png(bad_rate),
         "<h2>Features</h2>",
-        _png(importance),
+        _training_png(importance),
         "<h3>Population stability, train against test</h3>",
         _table(
             [{"variable": k, "psi": v} for k, v in report["psi_train_vs_test"].items()],

@@ -3,38 +3,20 @@ drawn with matplotlib's Agg backend, so the page needs no network and no display
 
 from __future__ import annotations
 
-import base64
 import html
-import io
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import orjson
 
 from schemas.scores import GRADES
+from services.common.charts import png_image
 from services.reporting.core import PortfolioReport
 
 
 def report_json(report: PortfolioReport) -> bytes:
     """The report's JSON document (indented, UTF-8)."""
     return orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
-
-
-def _png(draw: Callable[[Any], None]) -> str:
-    figure, axes = plt.subplots(figsize=(6.0, 3.6), dpi=90)
-    try:
-        draw(axes)
-        figure.tight_layout()
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png")
-    finally:
-        plt.close(figure)
-    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f'<img alt="" src="data:image/png;base64,{encoded}">'
 
 
 def _cell(value: object) -> str:
@@ -55,7 +37,7 @@ def _bars(labels: Sequence[str], values: Sequence[float], title: str, ylabel: st
         ax.set(title=title, ylabel=ylabel)
         ax.tick_params(axis="x", labelrotation=30)
 
-    return _png(draw)
+    return png_image(draw)
 
 
 def _grade_mix_chart(report: PortfolioReport) -> str:
@@ -77,7 +59,7 @@ def _grade_mix_chart(report: PortfolioReport) -> str:
         ax.set(title="Grade mix (share of customers)", ylabel="share")
         ax.legend()
 
-    return _png(draw)
+    return png_image(draw)
 
 
 def _weekly_chart(report: PortfolioReport) -> str:
@@ -92,7 +74,7 @@ def _weekly_chart(report: PortfolioReport) -> str:
         ax.tick_params(axis="x", labelrotation=45)
         ax.legend(ncol=5, fontsize="small")
 
-    return _png(draw)
+    return png_image(draw)
 
 
 def report_html(report: PortfolioReport) -> str:
