@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -191,26 +192,35 @@ async def _run(customers: int, days: int, seed: int, rate: float, drain_s: float
 def demo_command(
     customers: Annotated[int, typer.Option(min=1, help="Simulated customers.")] = 400,
     days: Annotated[int, typer.Option(min=7, help="Days of history per customer.")] = 90,
-    seed: Annotated[int, typer.Option(help="Simulation seed.")] = 2026,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            help="Simulation seed (default: a new one, so each run brings new customers)."
+        ),
+    ] = None,
     rate: Annotated[float, typer.Option(min=1, help="Events per second into the gateway.")] = 500,
     drain_s: Annotated[float, typer.Option(min=0, help="Seconds of quiet that end the demo.")] = 5,
 ) -> None:
     """Stream simulated customers through the running platform and show what it decides."""
-    stats = asyncio.run(_run(customers, days, seed, rate, drain_s))
+    # Customer ids carry the seed: a new seed means customers the platform has not judged yet.
+    run_seed = seed if seed is not None else secrets.randbelow(1_000_000)
+    stats = asyncio.run(_run(customers, days, run_seed, rate, drain_s))
     settings = CliSettings()
     by_type = ", ".join(f"{k} {v}" for k, v in stats.actions.most_common()) or "none"
     console.print(
         Panel.fit(
-            f"{stats.accepted} events in, {stats.scores} scores, "
+            f"seed {run_seed}: {stats.accepted} events in, {stats.scores} scores, "
             f"{sum(stats.actions.values())} actions ({by_type})\n"
             f"event→action latency p50 {_ms(percentile(stats.action_latency_s, 0.5))}, "
             f"p99 {_ms(percentile(stats.action_latency_s, 0.99))}\n\n"
             "Where to look next:\n"
             f"  score API docs     {settings.scorer_url}/docs\n"
-            f"  warning API docs   {settings.warning_url}/docs  (GET /v1/customers/<id>/risk)\n"
+            f"  warning API docs   {settings.warning_url}/docs\n"
             f"  ingest API docs    {settings.ingest_url}/docs\n"
             "  metrics            /metrics on ports 8001, 8002, 8003 and 6066\n"
-            "  a customer's features   riskstream features show <customer_id>\n"
+            "  Prometheus         http://127.0.0.1:9090 (alerts, queries; dashboards: deploy/grafana)\n"
+            "  portfolio report   riskstream report --from <date> --to <date>\n"
+            "  a customer         riskstream features show <id>, GET /v1/customers/<id>/risk\n"
             "  stop the platform  make down",
             title="summary",
         )
