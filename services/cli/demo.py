@@ -218,7 +218,7 @@ def demo_command(
             f"  warning API docs   {settings.warning_url}/docs\n"
             f"  ingest API docs    {settings.ingest_url}/docs\n"
             "  metrics            /metrics on ports 8001, 8002, 8003 and 6066\n"
-            "  Prometheus         http://127.0.0.1:9090 (alerts, queries; dashboards: deploy/grafana)\n"
+            "  Prometheus         http://127.0.0.1:9090 (dashboards: deploy/grafana)\n"
             "  portfolio report   riskstream report --from <date> --to <date>\n"
             "  a customer         riskstream features show <id>, GET /v1/customers/<id>/risk\n"
             "  stop the platform  make down",
