@@ -24,6 +24,10 @@ REDIS_WRITE_ERRORS = Counter(
     "riskstream_features_redis_errors_total",
     "Failed pipelined writes of customer state to Redis (the batch is retried).",
 )
+OUTPUT_FAILURES = Counter(
+    "riskstream_features_output_failures_total",
+    "Feature updates, dead letters or acknowledgements that failed after processing.",
+)
 FLUSH_SECONDS = Histogram(
     "riskstream_features_flush_duration_seconds",
     "Time to write one batch of customer states to Redis and await its Kafka sends.",
@@ -113,6 +117,8 @@ class StateFlusher:
         await self._queue.put(batch)
 
     async def _write_batches(self) -> None:
+        """The single writer. It must outlive any failure: a dead writer would leave the
+        stream (and faust's rebalance, which waits for acknowledgements) blocked for good."""
         loop = asyncio.get_running_loop()
         while True:
             batch = await self._queue.get()
@@ -120,12 +126,26 @@ class StateFlusher:
                 started = loop.time()
                 await self._write_states(batch.states)
                 for send in batch.sends:
-                    await send
+                    await self._settle(send)
                 for ack in batch.acks:
-                    await ack()
+                    await self._settle(ack())
                 FLUSH_SECONDS.observe(loop.time() - started)
             finally:
                 self._queue.task_done()
+
+    @staticmethod
+    async def _settle(step: Awaitable[Any]) -> None:
+        """Awaits one send or acknowledgement; a failure is counted and logged, not raised.
+
+        A failed send of a feature update or dead letter loses that derived record (the
+        customer's state is in the table and in Redis already); a failed acknowledgement
+        only means the record is read again after the next rebalance or restart.
+        """
+        try:
+            await step
+        except Exception:
+            OUTPUT_FAILURES.inc()
+            log.exception("a feature output could not be completed")
 
     async def _write_states(self, states: dict[str, bytes]) -> None:
         if not states:

@@ -70,3 +70,27 @@ async def test_a_batch_is_due_after_the_interval_even_when_small() -> None:
     flusher.add("c", b"s", [], recorder([], "x"), now_s=5.0)
     assert not flusher.due(now_s=5.005)
     assert flusher.due(now_s=5.02)
+
+
+async def test_a_failed_send_or_acknowledgement_does_not_stop_the_writer() -> None:
+    redis = FakeRedis()
+    keys = RedisKeys("t")
+    flusher = StateFlusher(redis, keys, max_records=1, interval_s=10)  # type: ignore[arg-type]
+    acks: list[str] = []
+
+    async def failing_send() -> None:
+        raise RuntimeError("broker gone")
+
+    async def failing_ack() -> None:
+        raise RuntimeError("partition revoked")
+
+    flusher.add("c-1", b"s1", [failing_send()], failing_ack, now_s=0)
+    await flusher.submit()
+    flusher.add("c-2", b"s2", [], recorder(acks, "second"), now_s=0)
+    await flusher.submit()
+    for _ in range(200):
+        if acks:
+            break
+        await asyncio.sleep(0.01)
+    assert acks == ["second"]
+    assert redis.data == {keys.feature_state("c-1"): b"s1", keys.feature_state("c-2"): b"s2"}
