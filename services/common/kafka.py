@@ -255,11 +255,15 @@ class LagReporter:
         if now - self._measured_at < self._interval_s:
             return
         self._measured_at = now
-        for partition in consumer.assignment():
-            highwater = consumer.highwater(partition)
-            if highwater is None:
-                continue
-            position = await consumer.position(partition)
-            metrics.CONSUMER_LAG.labels(
-                partition.topic, str(partition.partition), self._group_id
-            ).set(max(highwater - position, 0))
+        try:
+            for partition in consumer.assignment():
+                highwater = consumer.highwater(partition)
+                if highwater is None:
+                    continue
+                position = await consumer.position(partition)
+                metrics.CONSUMER_LAG.labels(
+                    partition.topic, str(partition.partition), self._group_id
+                ).set(max(highwater - position, 0))
+        except KafkaError:
+            # A partition revoked mid-measurement: the next measurement covers it.
+            log.debug("consumer lag not measured", exc_info=True)

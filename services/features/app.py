@@ -178,15 +178,22 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
 
     @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
     async def report_lag() -> None:
-        """``riskstream_consumer_lag`` for the event partitions this worker reads."""
+        """``riskstream_consumer_lag`` for the event partitions this worker reads. A faust
+        timer that raises crashes the worker, so a partition without a position or
+        highwater yet (just assigned) is skipped and any other failure is only logged."""
         consumer = app.consumer
-        for tp in consumer.assignment():
-            if tp.topic not in source_topics:
-                continue
-            position = await consumer.position(tp)
-            if position is not None:
-                lag = max(consumer.highwater(tp) - position, 0)
+        try:
+            for tp in consumer.assignment():
+                if tp.topic not in source_topics:
+                    continue
+                position = await consumer.position(tp)
+                highwater = consumer.highwater(tp)
+                if position is None or highwater is None:
+                    continue
+                lag = max(highwater - position, 0)
                 metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition), settings.app_id).set(lag)
+        except Exception:
+            log.exception("consumer lag not measured")
 
     @table.on_recover
     async def rebuild_redis() -> None:
