@@ -85,9 +85,12 @@ def process_start_ticks(pid: int) -> int | None:
     fields = _stat_fields(pid)
     if fields is not None and fields[0] not in ("Z", "X"):
         return int(fields[19])
-    child = _children.pop(pid, None)
-    if child is not None:
-        child.poll()  # reaps it: a zombie child of ours would otherwise stay in /proc
+    child = _children.get(pid)
+    # Reap a zombie child of ours, or it stays in /proc. The leader of a multi-threaded
+    # process shows as a zombie while its other threads still exit, and cannot be reaped
+    # yet: keep the child until a poll really collects it.
+    if child is not None and child.poll() is not None:
+        del _children[pid]
     return None
 
 
@@ -166,8 +169,9 @@ def _signal_group(handle: ProcessHandle, signum: signal.Signals) -> None:
 
 
 def _wait_exit(handle: ProcessHandle, timeout_s: float) -> bool:
+    """Waits until the process has exited and, when it is our child, has been reaped."""
     deadline = time.monotonic() + timeout_s
-    while is_running(handle):
+    while is_running(handle) or handle.pid in _children:
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.1)
