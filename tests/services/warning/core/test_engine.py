@@ -13,6 +13,7 @@ from services.warning.core.engine import (
 )
 from services.warning.core.rules import RuleSet
 from services.warning.errors import StateError
+from tests.services.warning.warning_fakes import reliable_features
 
 MODEL_LIMIT = 2000.0
 # One grade apart is less than the 80-point drop that sudden_score_drop watches for.
@@ -28,20 +29,6 @@ class SettableClock:
 
     def advance(self, hours: float) -> None:
         self._now += timedelta(hours=hours)
-
-
-def reliable_features(names: tuple[str, ...]) -> dict[str, float | None]:
-    features: dict[str, float | None] = dict.fromkeys(names, 0.0)
-    features.update(
-        orders_count_30d=6.0,
-        orders_credit_share_30d=0.2,
-        spend_spike_ratio_24h=1.1,
-        refund_rate_30d=0.0,
-        payments_failed_ratio_30d=0.0,
-        repayments_on_time_ratio_90d=1.0,
-        review_rating_mean_90d=4.6,
-    )
-    return features
 
 
 class Customer:
