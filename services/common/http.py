@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -29,7 +30,8 @@ from schemas.common import field_errors
 from services.common import metrics
 from services.common.auth import AuthenticationError, AuthorizationError, KeyRing, Principal
 from services.common.auth import Scope as AccessScope
-from services.common.logs import request_id_var
+from services.common.logs import configure_logging, request_id_var
+from services.common.settings import ServiceSettings
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
 """Answers which dependencies are ready, by name; the service is ready when all are."""
@@ -262,3 +264,12 @@ class Lifecycle:
                 await task
         for stop in self.stops:
             await stop()
+
+
+def serve(build: Callable[[], FastAPI], settings: ServiceSettings, host: str, port: int) -> None:
+    """Builds and runs an HTTP service's app until it is stopped: logging is configured
+    first (so building logs in the service's format), then build info, then uvicorn
+    without its own logging or access log (request metrics and ids replace them)."""
+    configure_logging(settings.service_name, settings.log_level, settings.log_format)
+    metrics.record_build(settings.service_name)
+    uvicorn.run(build(), host=host, port=port, log_config=None, access_log=False)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import uvicorn
+from fastapi import FastAPI
 
 from services.common.clock import SystemClock
-from services.common.logs import configure_logging
-from services.common.metrics import record_build
+from services.common.http import serve
 from services.ingest.api import create_app
 from services.ingest.core import EventGateway
 from services.ingest.publisher import KafkaEventPublisher
@@ -15,14 +14,14 @@ from services.ingest.settings import IngestSettings
 
 def main() -> None:
     settings = IngestSettings()
-    configure_logging(settings.service_name, settings.log_level, settings.log_format)
-    record_build(settings.service_name)
-    publisher = KafkaEventPublisher(settings, settings.produce_timeout_s)
-    gateway = EventGateway(publisher, settings.topics, SystemClock())
-    app = create_app(settings, gateway, publisher)
-    uvicorn.run(
-        app, host=settings.ingest_host, port=settings.ingest_port, log_config=None, access_log=False
-    )
+
+    def build() -> FastAPI:
+        publisher = KafkaEventPublisher(settings, settings.produce_timeout_s)
+        return create_app(
+            settings, EventGateway(publisher, settings.topics, SystemClock()), publisher
+        )
+
+    serve(build, settings, settings.ingest_host, settings.ingest_port)
 
 
 if __name__ == "__main__":
