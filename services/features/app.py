@@ -21,8 +21,8 @@ from services.common import metrics
 from services.common.kafka import tls_context
 from services.common.redis_keys import RedisKeys
 from services.common.topics import EVENT_TOPICS, Topic
-from services.features.commits import ContiguousCommitConsumer
 from services.features.core import ApplyOutcome, CustomerState
+from services.features.offsets import NoSkipConsumer
 from services.features.processing import (
     Applied,
     Clock,
@@ -96,8 +96,8 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
         broker_session_timeout=settings.features_session_timeout_s,
         broker_heartbeat_interval=settings.features_session_timeout_s / 4,
     )
-    # This app's consumers only (the class attribute stays faust's): see commits.py.
-    app.transport.Consumer = ContiguousCommitConsumer  # type: ignore[misc]
+    # This app's consumers only (the class attribute stays faust's): see offsets.py.
+    app.transport.Consumer = NoSkipConsumer  # type: ignore[misc]
     topics = settings.topics
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
     source = app.topic(*(topics(t) for t in EVENT_TOPICS.values()), **raw)

@@ -6,14 +6,16 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
+import urllib.request
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 import orjson
 import redis
-from aiokafka import ConsumerRecord
+from aiokafka import ConsumerRecord, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
 
-from deploy.harness import BackingServices
+from deploy.harness import BackingServices, ServiceProcess
 from schemas.events import InboundEvent
 from services.common.kafka import make_consumer, make_producer
 from services.common.redis_keys import RedisKeys
@@ -90,6 +92,44 @@ async def read_topics(
         settings, topics, lambda read: done([r.value for r in read if r.value]), timeout_s
     )
     return [r.value for r in records if r.value]
+
+
+async def uncommitted_records(settings: ServiceSettings, group_id: str, topics: list[str]) -> int:
+    """How many records of ``topics`` lie past the offsets ``group_id`` has committed
+    (a partition never committed counts from its first offset)."""
+    consumer = make_consumer(settings, group_id=group_id)
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in sorted(consumer.partitions_for_topic(topic) or set())
+        ]
+        ends = await consumer.end_offsets(partitions)
+        starts = await consumer.beginning_offsets(partitions)
+        behind = 0
+        for tp in partitions:
+            committed = await consumer.committed(tp)
+            behind += ends[tp] - (committed if committed is not None else starts[tp])
+        return behind
+    finally:
+        await consumer.stop()
+
+
+def events_counted(worker: ServiceProcess, outcome: str) -> int:
+    """Records the feature worker has read since it started, with ``outcome`` (applied,
+    duplicate, too_old, rejected), from its /metrics."""
+    with urllib.request.urlopen(f"{worker.base_url}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return int(
+        sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            if family.name == "riskstream_features_events"
+            for sample in family.samples
+            if sample.name.endswith("_total") and sample.labels.get("outcome") == outcome
+        )
+    )
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:

@@ -14,12 +14,16 @@ import pytest
 
 from deploy.harness import BackingServices, ServiceProcess
 from services.common.settings import ServiceSettings
+from services.common.topics import EVENT_TOPICS
 from tests.chaos.chaos_support import (
+    events_counted,
     produce_events,
     restart_redis_empty,
     simulated_events,
     stored_customer_count,
+    uncommitted_records,
     wait_for_feature_parity,
+    wait_until,
 )
 
 pytestmark = pytest.mark.integration
@@ -45,16 +49,32 @@ def test_redis_restarted_empty_is_repopulated_from_the_table_on_worker_restart(
     assert stored_customer_count(service_settings) == customers
 
 
-LOST_STATE_DIRECTORY_BUG = pytest.mark.xfail(
-    strict=False,
-    reason="open bug: after a restart whose RocksDB directory is gone, single events are "
-    "sometimes never applied (about one run in three here; refunds or reviews on sparse "
-    "partitions). The changelog restore itself is complete: the restored table lacks only "
-    "events processed after it. A restart with the directory intact, and kill -9, lose nothing.",
-)
+def test_the_worker_commits_what_it_processed_so_a_restart_reads_on_from_there(
+    service_settings: ServiceSettings, start_service: Callable[..., ServiceProcess]
+) -> None:
+    events = simulated_events(customers=200, seed=23)
+    topics = [service_settings.topics.event_topic(t) for t in EVENT_TOPICS]
+    group = f"{service_settings.topic_prefix}riskstream-features"
+    worker = start_service("features")
+    asyncio.run(produce_events(service_settings, events))
+    assert wait_for_feature_parity(service_settings, events, timeout_s=120) == []
+    wait_until(
+        lambda: asyncio.run(uncommitted_records(service_settings, group, topics)) == 0,
+        timeout_s=30,
+        what="every processed record committed",
+    )
+
+    worker.stop()
+    worker.start()
+    more = simulated_events(customers=20, seed=24)
+    asyncio.run(produce_events(service_settings, more))
+
+    assert wait_for_feature_parity(service_settings, events + more, timeout_s=60) == []
+    # Only the new events were read again: none of the first stream came back as a duplicate.
+    assert events_counted(worker, "duplicate") == 0
+    assert events_counted(worker, "applied") == len(more)
 
 
-@LOST_STATE_DIRECTORY_BUG
 def test_a_lost_state_directory_is_rebuilt_from_the_changelog(
     service_settings: ServiceSettings, start_service: Callable[..., ServiceProcess]
 ) -> None:
@@ -77,7 +97,6 @@ def test_a_lost_state_directory_is_rebuilt_from_the_changelog(
     assert data_dir.is_dir()
 
 
-@LOST_STATE_DIRECTORY_BUG
 def test_events_sent_while_the_worker_is_down_survive_a_lost_state_directory(
     service_settings: ServiceSettings, start_service: Callable[..., ServiceProcess]
 ) -> None:
