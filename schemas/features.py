@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict
 
 from schemas.common import Identifier, Timestamp
@@ -26,3 +27,10 @@ class FeatureUpdate(FeatureSnapshot):
     triggered_by: str
     trigger_event_type: Literal["order", "payment", "refund", "review"]
     event_occurred_at: Timestamp
+
+
+def feature_update_json(update: FeatureUpdate) -> bytes:
+    """``update.model_dump_json()``, byte for byte, at a fraction of its cost: the feature
+    worker writes one per event. orjson writes an aware datetime as its ``isoformat()``,
+    which is what :data:`Timestamp` serialises to."""
+    return orjson.dumps({name: getattr(update, name) for name in FeatureUpdate.model_fields})

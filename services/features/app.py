@@ -2,29 +2,32 @@
 customer), per-customer state in a RocksDB table with its changelog topic, at-least-once.
 
 Concurrency stays at 1 (higher values can commit past an unprocessed record); throughput
-comes from partitions and from batching the Redis writes and Kafka sends per flush.
+comes from partitions and from processing records in batches.
 """
 
 from __future__ import annotations
 
-import asyncio
+import collections
 import logging
+import weakref
+from collections.abc import Awaitable, Sequence
 from typing import Any, cast
 
 import faust
-import orjson
+from faust.streams import _current_event as current_event_var
 from faust.web import Request, Response, View
 from prometheus_client import Counter, Gauge
 from redis.asyncio import Redis
 
+from schemas.features import feature_update_json
 from services.common import metrics
 from services.common.kafka import tls_context
 from services.common.redis_keys import RedisKeys
 from services.common.topics import EVENT_TOPICS, Topic
-from services.features.core import ApplyOutcome, CustomerState
+from services.features.core import CustomerState
 from services.features.offsets import NoSkipConsumer
 from services.features.processing import (
-    Applied,
+    BatchStates,
     Clock,
     FeatureProcessor,
     Rejected,
@@ -32,7 +35,7 @@ from services.features.processing import (
     record_age_seconds,
 )
 from services.features.settings import FeaturesSettings
-from services.features.sinks import StateFlusher
+from services.features.sinks import ProcessedBatch, StateFlusher
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +104,6 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
     topics = settings.topics
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
     source = app.topic(*(topics(t) for t in EVENT_TOPICS.values()), **raw)
-    updates_topic = app.topic(topics(Topic.FEATURE_UPDATES), **raw)
-    dlq_topic = app.topic(topics(Topic.DLQ), **raw)
     table = app.Table(
         "customer-state",
         default=None,
@@ -111,14 +112,14 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
         value_type=bytes,
     )
     keys = RedisKeys(settings.redis_key_prefix)
-    flusher = StateFlusher(
-        redis, keys, settings.redis_flush_max_records, settings.redis_flush_interval_ms / 1000
-    )
+    flusher = StateFlusher(redis, keys)
     processor = FeatureProcessor(
         settings.service_name,
         {event_type: topics(topic) for event_type, topic in EVENT_TOPICS.items()},
         clock,
     )
+    updates_topic = topics(Topic.FEATURE_UPDATES)
+    dlq_topic = topics(Topic.DLQ)
 
     def load_state(customer_id: str) -> CustomerState | None:
         stored = table.get(customer_id.encode())
@@ -126,53 +127,63 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
 
     @app.agent(source, concurrency=1)
     async def process_events(stream: faust.StreamT[bytes]) -> None:
-        # noack() exists on every stream faust hands an agent, but not on StreamT.
-        manual = cast(faust.Stream[bytes], stream).noack()
-        loop = asyncio.get_running_loop()
-        async for event in manual.events():
-            message = event.message
-            record = SourceRecord(
-                topic=message.topic,
-                partition=message.partition,
-                offset=message.offset,
-                key=message.key,
-                value=message.value,
-                timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
-            )
-            result = processor.process(record, load_state)
+        """Processes the records in batches (at most ``redis_flush_max_records``, or what
+        came within ``redis_flush_interval_ms``): each customer's state is read once and
+        written once per batch, outputs go straight to the producer, and the offsets are
+        acknowledged once the flusher has the batch's states in Redis and its outputs
+        acknowledged by Kafka."""
+        # noack() and noack_take() exist on every stream faust hands an agent, but not on
+        # StreamT.
+        manual = cast(faust.Stream[bytes], cast(faust.Stream[bytes], stream).noack())
+        producer = app.producer
+        event_age = metrics.EVENT_AGE.labels("features")
+        batches = manual.noack_take(
+            settings.redis_flush_max_records, settings.redis_flush_interval_ms / 1000
+        )
+        async for taken in batches:
+            # noack_take yields the events themselves (its annotation says values).
+            events = cast(Sequence[faust.types.EventT[bytes]], taken)
             now = clock.now()
-            age = record_age_seconds(record, now)
-            if age is not None:
-                metrics.EVENT_AGE.labels("features").observe(age)
-
-            async def ack(event: faust.types.EventT[bytes] = event) -> None:
-                await manual.ack(event)
-
-            if isinstance(result, Rejected):
-                letter = result.dead_letter
-                EVENTS.labels("unknown", "rejected").inc()
-                metrics.DEAD_LETTERS.labels(letter.source_topic, letter.reason).inc()
-                sent = await dlq_topic.send(key=record.key, value=letter.model_dump_json().encode())
-                flusher.add(None, None, [sent], ack, loop.time())
-            else:
-                _account(result)
-                state_bytes = result.state.to_bytes()
-                if result.outcome is ApplyOutcome.APPLIED:
-                    table[result.state.customer_id.encode()] = state_bytes
-                sent = await updates_topic.send(
-                    key=result.state.customer_id.encode(),
-                    value=orjson.dumps(result.update.model_dump(mode="json")),
+            states = BatchStates(load_state)
+            last_event: dict[str, faust.types.EventT[bytes]] = {}
+            sends: list[Awaitable[Any]] = []
+            outcomes: collections.Counter[tuple[str, str]] = collections.Counter()
+            for event in events:
+                _make_current(event)
+                record = _source_record(event.message)
+                result = processor.process(record, states)
+                age = record_age_seconds(record, now)
+                if age is not None:
+                    event_age.observe(age)
+                if isinstance(result, Rejected):
+                    letter = result.dead_letter
+                    outcomes["unknown", "rejected"] += 1
+                    metrics.DEAD_LETTERS.labels(letter.source_topic, letter.reason).inc()
+                    value = letter.model_dump_json().encode()
+                    sends.append(
+                        await producer.send(dlq_topic, record.key, value, None, None, None)
+                    )
+                    continue
+                customer = result.state.customer_id
+                last_event[customer] = event
+                outcomes[result.event.event_type, result.outcome.value.lower()] += 1
+                update = feature_update_json(result.update)
+                sends.append(
+                    await producer.send(updates_topic, customer.encode(), update, None, None, None)
                 )
-                flusher.add(result.state.customer_id, state_bytes, [sent], ack, loop.time())
+            state_bytes = {customer: state.to_bytes() for customer, state in states.touched.items()}
+            for customer in states.changed():
+                _make_current(last_event[customer])
+                table[customer.encode()] = state_bytes[customer]
+            for (event_type, outcome), count in outcomes.items():
+                EVENTS.labels(event_type, outcome).inc(count)
             LAST_PROCESSED.set(now.timestamp())
-            if flusher.due(loop.time()):
-                await flusher.submit()
 
-    # faust's timer decorator is untyped; the function itself is fully typed.
-    @app.timer(interval=settings.redis_flush_interval_ms / 1000)  # type: ignore[untyped-decorator]
-    async def flush_when_idle() -> None:
-        if flusher.due(asyncio.get_running_loop().time()):
-            await flusher.submit()
+            async def ack(done: Sequence[faust.types.EventT[bytes]] = list(events)) -> None:
+                for event in done:
+                    await manual.ack(event)
+
+            await flusher.submit(ProcessedBatch(state_bytes, sends, ack))
 
     source_topics = {topics(t) for t in EVENT_TOPICS.values()}
 
@@ -234,8 +245,24 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
     return app
 
 
-def _account(result: Applied) -> None:
-    EVENTS.labels(result.event.event_type, result.outcome.value.lower()).inc()
+def _make_current(event: faust.types.EventT[bytes]) -> None:
+    """Makes ``event`` the current event of this task, for the table: faust reads and
+    writes a table in the partition of the current event, a context variable its stream
+    sets for each record it yields, and a batch sets here for each record. (Not
+    ``Stream._set_current_event``: that also sets the stream's ``current_event``
+    attribute, which the take buffer reads while it fills the next batch.)"""
+    current_event_var.set(weakref.ref(event))
+
+
+def _source_record(message: faust.types.Message) -> SourceRecord:
+    return SourceRecord(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        value=message.value,
+        timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
+    )
 
 
 async def _redis_ok(redis: Redis) -> bool:

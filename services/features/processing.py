@@ -1,10 +1,12 @@
-"""The feature use case for one Kafka record: decode, validate, apply to the customer's
-state, and say what to publish. The faust agent is a thin transport over it; nothing here
-touches Kafka or Redis, so it is unit-tested with plain values."""
+"""The feature use case for Kafka records: decode, validate, apply to the customer's state,
+and say what to publish. Records are processed in batches against :class:`BatchStates`
+(each customer's state loaded once, kept in memory through the batch, written back once).
+The faust agent is a thin transport over it; nothing here touches Kafka or Redis, so it
+is unit-tested with plain values."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -65,6 +67,37 @@ StateLoader = Callable[[str], CustomerState | None]
 """Current state of a customer, or None for a customer never seen."""
 
 
+class BatchStates:
+    """The states of the customers one batch of records touches. Each is loaded once (a
+    customer never seen starts empty) and kept in memory, so a customer's later records in
+    the batch see the earlier ones; :meth:`changed` names those an event changed, to be
+    written back once when the batch is done."""
+
+    def __init__(self, load_state: StateLoader) -> None:
+        self._load_state = load_state
+        self._states: dict[str, CustomerState] = {}
+        self._changed: dict[str, None] = {}
+
+    def get(self, customer_id: str) -> CustomerState:
+        state = self._states.get(customer_id)
+        if state is None:
+            state = self._load_state(customer_id) or CustomerState.new(customer_id)
+            self._states[customer_id] = state
+        return state
+
+    def mark_changed(self, customer_id: str) -> None:
+        self._changed[customer_id] = None
+
+    @property
+    def touched(self) -> Mapping[str, CustomerState]:
+        """Every customer a record of the batch reached, changed or a duplicate."""
+        return self._states
+
+    def changed(self) -> Iterator[str]:
+        """Customers whose state an event changed, in the order first changed."""
+        return iter(self._changed)
+
+
 class FeatureProcessor:
     def __init__(self, service: str, event_topics: dict[str, str], clock: Clock) -> None:
         """``event_topics`` maps each event type to the topic that must carry it."""
@@ -83,7 +116,9 @@ class FeatureProcessor:
             )
         )
 
-    def process(self, record: SourceRecord, load_state: StateLoader) -> Applied | Rejected:
+    def process(self, record: SourceRecord, states: BatchStates) -> Applied | Rejected:
+        """Applies one record to its customer's state in ``states`` (marked changed when
+        the event changed it), or says why it goes to the dead-letter topic."""
         now = self._clock.now()
         try:
             raw = orjson.loads(record.value or b"")
@@ -107,9 +142,12 @@ class FeatureProcessor:
             return self._reject(
                 record, "key_mismatch", "record key is not the event's customer_id", now
             )
-        state = load_state(event.customer_id) or CustomerState.new(event.customer_id)
+        state = states.get(event.customer_id)
         outcome = apply_event(state, event, now)
-        update = FeatureUpdate(
+        if outcome is ApplyOutcome.APPLIED:
+            states.mark_changed(event.customer_id)
+        # Every value is already validated (the event) or computed: no second validation.
+        update = FeatureUpdate.model_construct(
             customer_id=event.customer_id,
             feature_schema_version=FEATURE_SCHEMA.version,
             as_of=now,

@@ -17,7 +17,13 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from schemas.events import EventEnvelope, parse_event
-from services.features.processing import Applied, FeatureProcessor, Rejected, SourceRecord
+from services.features.processing import (
+    Applied,
+    BatchStates,
+    FeatureProcessor,
+    Rejected,
+    SourceRecord,
+)
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 EVENT_TOPICS = {
@@ -192,7 +198,7 @@ def test_any_bytes_on_an_event_topic_are_applied_or_dead_lettered_with_the_origi
 ) -> None:
     processor = FeatureProcessor("features", EVENT_TOPICS, FixedClock())
     record = SourceRecord(topic=topic, partition=2, offset=7, key=key, value=value, timestamp_ms=0)
-    result = processor.process(record, lambda _: None)
+    result = processor.process(record, BatchStates(lambda _: None))
     if isinstance(result, Rejected):
         letter = result.dead_letter
         assert base64.b64decode(letter.value_b64) == value

@@ -6,6 +6,7 @@ import orjson
 from services.features.core import ApplyOutcome, CustomerState
 from services.features.processing import (
     Applied,
+    BatchStates,
     FeatureProcessor,
     Rejected,
     SourceRecord,
@@ -56,11 +57,16 @@ def processor() -> FeatureProcessor:
     return FeatureProcessor("features", TOPICS, FixedClock())
 
 
+def no_state(_: str) -> CustomerState | None:
+    return None
+
+
 def test_an_event_updates_the_customer_and_yields_its_features_now() -> None:
-    states: dict[str, CustomerState] = {}
-    result = processor().process(record(order_bytes()), states.get)
+    states = BatchStates(no_state)
+    result = processor().process(record(order_bytes()), states)
     assert isinstance(result, Applied)
     assert result.outcome is ApplyOutcome.APPLIED
+    assert list(states.changed()) == ["c-1"]
     assert result.update.as_of == NOW
     assert result.update.features["orders_count_1h"] == 1.0
     assert result.update.features["credit_outstanding"] == 100.0
@@ -68,18 +74,40 @@ def test_an_event_updates_the_customer_and_yields_its_features_now() -> None:
 
 
 def test_a_redelivered_event_changes_nothing_but_is_still_published() -> None:
-    states: dict[str, CustomerState] = {}
-    first = processor().process(record(order_bytes()), states.get)
+    first = processor().process(record(order_bytes()), BatchStates(no_state))
     assert isinstance(first, Applied)
-    states["c-1"] = first.state
-    again = processor().process(record(order_bytes()), states.get)
+    stored = first.state.to_bytes()
+    states = BatchStates(lambda _: CustomerState.from_bytes(stored))
+    again = processor().process(record(order_bytes()), states)
     assert isinstance(again, Applied)
     assert again.outcome is ApplyOutcome.DUPLICATE
     assert again.update.features == first.update.features
+    assert list(states.changed()) == []
+    assert set(states.touched) == {"c-1"}
+
+
+def test_within_a_batch_a_customer_is_loaded_once_and_sees_its_earlier_records() -> None:
+    loads: list[str] = []
+
+    def load(customer_id: str) -> CustomerState | None:
+        loads.append(customer_id)
+        return None
+
+    states = BatchStates(load)
+    first = processor().process(record(order_bytes("e-1")), states)
+    second = processor().process(record(order_bytes("e-2"), offset=8), states)
+    other = processor().process(record(order_bytes("e-3", "c-2"), key=b"c-2", offset=9), states)
+    assert isinstance(first, Applied)
+    assert isinstance(second, Applied)
+    assert isinstance(other, Applied)
+    assert loads == ["c-1", "c-2"]
+    assert second.update.features["orders_count_1h"] == 2.0
+    assert states.touched["c-1"] is second.state
+    assert list(states.changed()) == ["c-1", "c-2"]
 
 
 def test_bytes_that_are_not_json_go_to_the_dead_letter_topic_with_their_origin() -> None:
-    result = processor().process(record(b"\xff\xfe"), {}.get)
+    result = processor().process(record(b"\xff\xfe"), BatchStates(no_state))
     assert isinstance(result, Rejected)
     letter = result.dead_letter
     assert (letter.reason, letter.source_topic, letter.partition, letter.offset) == (
@@ -94,26 +122,28 @@ def test_bytes_that_are_not_json_go_to_the_dead_letter_topic_with_their_origin()
 def test_a_schema_violation_names_the_field() -> None:
     bad = orjson.loads(order_bytes())
     bad["amount"] = -5
-    result = processor().process(record(orjson.dumps(bad)), {}.get)
+    result = processor().process(record(orjson.dumps(bad)), BatchStates(no_state))
     assert isinstance(result, Rejected)
     assert result.dead_letter.reason == "schema_violation"
     assert "amount" in result.dead_letter.detail
 
 
 def test_a_json_value_that_is_not_an_object_is_rejected() -> None:
-    result = processor().process(record(b"[1, 2]"), {}.get)
+    result = processor().process(record(b"[1, 2]"), BatchStates(no_state))
     assert isinstance(result, Rejected)
     assert result.dead_letter.reason == "schema_violation"
 
 
 def test_an_event_on_another_types_topic_is_rejected() -> None:
-    result = processor().process(record(order_bytes(), topic="events.reviews"), {}.get)
+    result = processor().process(
+        record(order_bytes(), topic="events.reviews"), BatchStates(no_state)
+    )
     assert isinstance(result, Rejected)
     assert result.dead_letter.reason == "wrong_topic"
 
 
 def test_a_record_keyed_by_another_customer_is_rejected() -> None:
-    result = processor().process(record(order_bytes(), key=b"c-2"), {}.get)
+    result = processor().process(record(order_bytes(), key=b"c-2"), BatchStates(no_state))
     assert isinstance(result, Rejected)
     assert result.dead_letter.reason == "key_mismatch"
 
