@@ -4,11 +4,13 @@ produce-to-consume latency at the same rates.
 Definitions (both clocks are this process's monotonic clock):
 
 - **event→action**: from the moment an event is handed to the Kafka producer (the
-  producer the gateway uses: idempotent, ``acks=all``) to the moment the first action
+  producer the gateway uses: ``acks=all``) to the moment the first action
   record whose ``triggered_by`` is that event's id is delivered to a consumer reading
   ``risk.actions``. The path: event topic → feature worker → ``features.updates`` → stream
   scorer → ``risk.scores`` → warning service → ``risk.actions``.
 - **event→score**: the same start, to the score record on ``risk.scores``.
+- **event→update**: the same start, to the feature update on ``features.updates`` (the
+  feature worker's share).
 - **broker floor**: a probe record produced with the same producer settings to a topic of
   its own and delivered to a consumer of it, at the same rate, just before: what one
   Kafka hop costs here. The pipeline takes three hops and three consumers' batching.
@@ -175,8 +177,10 @@ async def pipeline_latency(
     ``risk.scores`` and ``risk.actions`` for them."""
     actions = _Follower(settings, settings.topics(Topic.ACTIONS), key="triggered_by")
     scores = _Follower(settings, settings.topics(Topic.SCORES), key="triggered_by")
+    updates = _Follower(settings, settings.topics(Topic.FEATURE_UPDATES), key="triggered_by")
     await actions.start()
     await scores.start()
+    await updates.start()
     producer = make_producer(settings)
     await producer.start()
     sent: dict[str, float] = {}
@@ -207,9 +211,11 @@ async def pipeline_latency(
         await producer.stop()
         await actions.stop()
         await scores.stop()
+        await updates.stop()
     action_latencies = [at - sent[e] for e, at in actions.seen.items() if e in sent]
     # In send order (dicts keep insertion order), for the kept-up test.
     score_latencies = [scores.seen[e] - at for e, at in sent.items() if e in scores.seen]
+    update_latencies = [updates.seen[e] - at for e, at in sent.items() if e in updates.seen]
     action = latency_summary(action_latencies)
     missing = sum(1 for t in triggers if t not in actions.seen)
     return {
@@ -221,5 +227,6 @@ async def pipeline_latency(
             **latency_summary(score_latencies),
             "missing": len(sent) - len(score_latencies),
         },
+        "event_to_update": latency_summary(update_latencies),
         "sustained": missing == 0 and bool(kept_up(score_latencies)),
     }

@@ -371,13 +371,17 @@ def _pipeline_section(pipeline: Mapping[str, Any]) -> list[str]:
         "## End to end: event to action",
         "",
         "**event→action**: from the moment an event is handed to a Kafka producer (the "
-        "gateway's settings: idempotent, acks=all) to the moment the first action record "
+        "gateway's settings: acks=all) to the moment the first action record "
         "it triggered (its `triggered_by`) is delivered to a consumer of `risk.actions`, "
         "through the feature worker, `features.updates`, the stream scorer, `risk.scores` "
         "and the warning service. **event→score**: the same start, to the record on "
-        "`risk.scores`. **broker floor**: a probe record produced with the same settings "
-        "to a topic of its own and delivered to its consumer, at the same rate, just "
-        "before. A quarter of the events are chargebacks of first-time customers, which "
+        "`risk.scores`; **event→update**: to the feature update on `features.updates` "
+        "(the feature worker's share of the path). **broker floor**: a probe record "
+        "produced with the same settings to a topic of its own and delivered to its "
+        "consumer, at the same rate, just "
+        "before. The steps follow an unreported 8 s warm-up at 500 events/s (the "
+        "broker's JIT compiler and the services' first reads would otherwise weigh on "
+        "the first step). A quarter of the events are chargebacks of first-time customers, which "
         "the default rules always answer with an action; the rest replay simulated "
         "customers. A rate is sustained when every triggered action arrived and the "
         "pipeline kept up: the last quarter of the events waited for their scores at most "
@@ -393,6 +397,7 @@ def _pipeline_section(pipeline: Mapping[str, Any]) -> list[str]:
         for label, key in (
             ("event→action", "event_to_action"),
             ("event→score", "event_to_score"),
+            ("event→update", "event_to_update"),
             ("broker floor", "broker_floor"),
         ):
             rows.append([f"{rate}{tag}", sent, *_latency_row(label, run.get(key))])
@@ -402,6 +407,8 @@ def _pipeline_section(pipeline: Mapping[str, Any]) -> list[str]:
         f"Highest sustained rate tried: **{_number(pipeline.get('highest_sustained_rate'))} "
         "events/s**.",
         "",
+        *cpu_lines(pipeline.get("rates") or {}),
+        "",
         f"What limits it (py-spy at {pipeline.get('profile_rate', 'n/a')} events/s):",
         "",
     ]
@@ -410,6 +417,31 @@ def _pipeline_section(pipeline: Mapping[str, Any]) -> list[str]:
         label = labels.get(process, process)
         lines += [f"**{label}**", "", *profile_lines(profile, label), ""]
     return lines
+
+
+CPU_PROCESSES = ("features", "scorer", "warning", "kafka", "redis")
+
+
+def cpu_lines(rates: Mapping[str, Any]) -> list[str]:
+    """CPU time per event of each process at each rate: what the pipeline costs the
+    machine, undistorted by how busy it was."""
+    rows = []
+    for rate, run in rates.items():
+        cpu = run.get("cpu_us_per_event") or {}
+        if not cpu:
+            continue
+        known = [value for value in cpu.values() if value is not None]
+        total = sum(known) if len(known) == len(cpu) else None
+        rows.append([rate, *(_number(cpu.get(name)) for name in CPU_PROCESSES), _number(total)])
+    if not rows:
+        return []
+    return [
+        "CPU time per event, in µs, of each process over each step (its load and the "
+        "drain after it). The machine has two cores: a total of 2,000 µs per event leaves "
+        "no room for 1,000 events/s.",
+        "",
+        *_table(["rate /s", *CPU_PROCESSES, "total"], rows),
+    ]
 
 
 def _inference_section(inference: Mapping[str, Any]) -> list[str]:

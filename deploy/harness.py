@@ -46,6 +46,12 @@ class BackingServices:
     def redis_url(self) -> str:
         return f"redis://{LOCALHOST}:{self.redis_port}/0"
 
+    @property
+    def pids(self) -> dict[str, int]:
+        """The running servers' process ids, by name (``kafka``, ``redis``)."""
+        handles = {"kafka": self._kafka, "redis": self._redis}
+        return {name: handle.pid for name, handle in handles.items() if handle is not None}
+
     def start_kafka(self) -> None:
         """Starts Kafka (no-op while it runs) and returns when it answers metadata."""
         if self._kafka is None:

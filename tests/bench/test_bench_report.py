@@ -1,6 +1,14 @@
 from typing import Any
 
-from bench.report import TARGETS, change, headline, limit_sentence, lookup, render_markdown
+from bench.report import (
+    TARGETS,
+    change,
+    cpu_lines,
+    headline,
+    limit_sentence,
+    lookup,
+    render_markdown,
+)
 
 
 def _results() -> dict[str, Any]:
@@ -86,3 +94,34 @@ def test_markdown_puts_the_previous_run_beside_this_one() -> None:
     assert "+24% (better)" in text
     assert "Previous run: 2026-11-01." in text
     assert "The scorer was busy in 97% of the samples (CPU-bound" in text
+
+
+def test_cpu_per_event_is_tabled_by_rate_with_a_total_only_when_complete() -> None:
+    rates = {
+        "200": {
+            "cpu_us_per_event": {
+                "features": 700.0,
+                "scorer": 350.0,
+                "warning": 300.0,
+                "kafka": 900.0,
+                "redis": 20.0,
+            }
+        },
+        "1000": {
+            "cpu_us_per_event": {
+                "features": 650.0,
+                "scorer": None,
+                "warning": 290.0,
+                "kafka": 800.0,
+                "redis": 15.0,
+            }
+        },
+        "600": {},
+    }
+
+    lines = cpu_lines(rates)
+
+    assert "| 200 | 700 | 350 | 300 | 900 | 20.0 | 2,270 |" in lines
+    assert "| 1000 | 650 | n/a | 290 | 800 | 15.0 | n/a |" in lines
+    assert not any(line.startswith("| 600 ") for line in lines)
+    assert cpu_lines({"600": {}}) == []
