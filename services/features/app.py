@@ -134,7 +134,8 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
         acknowledged by Kafka."""
         # noack() and noack_take() exist on every stream faust hands an agent, but not on
         # StreamT.
-        manual = cast(faust.Stream[bytes], cast(faust.Stream[bytes], stream).noack())
+        agent_stream = cast(faust.Stream[bytes], stream)
+        manual = cast(faust.Stream[bytes], agent_stream.noack())
         producer = app.producer
         event_age = metrics.EVENT_AGE.labels("features")
         batches = manual.noack_take(
@@ -179,7 +180,7 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
                 EVENTS.labels(event_type, outcome).inc(count)
             LAST_PROCESSED.set(now.timestamp())
 
-            async def ack(done: Sequence[faust.types.EventT[bytes]] = list(events)) -> None:
+            async def ack(done: Sequence[faust.types.EventT[bytes]] = events) -> None:
                 for event in done:
                     await manual.ack(event)
 

@@ -40,32 +40,37 @@ def may_commit(first_acked: int, committed: int | None, read_from: int | None) -
 
 class HeldPartitions:
     """Stream partitions faust made fetchable that stay unfetched until a seek that began
-    after they were held has covered them."""
+    after they were held has covered them. Each hold gets a serial number, so a partition
+    forgotten and held again while a seek runs is not covered by that seek."""
 
     def __init__(self) -> None:
-        self._held: set[TP] = set()
+        self._held: dict[TP, int] = {}
         self._sought: set[TP] = set()
+        self._serial = 0
 
     def hold(self, tps: set[TP]) -> None:
-        self._held |= tps
-        self._sought -= tps
+        for tp in tps:
+            self._serial += 1
+            self._held[tp] = self._serial
+            self._sought.discard(tp)
 
     def forget(self, tps: set[TP]) -> None:
         """Paused again or revoked: faust resumes them (and they are held) anew."""
-        self._held -= tps
-        self._sought -= tps
+        for tp in tps:
+            self._held.pop(tp, None)
+            self._sought.discard(tp)
 
-    def snapshot(self) -> set[TP]:
-        """The partitions held now, taken before a seek starts."""
-        return set(self._held)
+    def snapshot(self) -> dict[TP, int]:
+        """The holds in force now, taken before a seek starts."""
+        return dict(self._held)
 
-    def sought(self, held_at_start: set[TP]) -> None:
-        """A seek that started with ``held_at_start`` held has finished."""
-        self._sought |= held_at_start & self._held
+    def sought(self, held_at_start: Mapping[TP, int]) -> None:
+        """A seek that started with the holds ``held_at_start`` has finished."""
+        self._sought |= {tp for tp, hold in held_at_start.items() if self._held.get(tp) == hold}
 
     def take_ready(self) -> set[TP]:
         """The held partitions a seek has covered, no longer held."""
-        ready = self._held & self._sought
+        ready = {tp for tp in self._held if tp in self._sought}
         self.forget(ready)
         return ready
 

@@ -47,8 +47,9 @@ class SourceRecord:
 @dataclass(frozen=True, slots=True)
 class Applied:
     """The record's event reached the customer's state (or was a duplicate of one that
-    had). The state is written back and the update published either way, so a redelivery
-    after a crash still refreshes Redis and downstream consumers."""
+    had). The update is published and the state refreshed in Redis either way, so a
+    redelivery after a crash still refreshes Redis and downstream consumers; ``state`` is
+    the batch's live state of the customer (see :class:`BatchStates`)."""
 
     event: InboundEvent
     state: CustomerState

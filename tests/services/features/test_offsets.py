@@ -58,3 +58,13 @@ def test_a_paused_or_revoked_partition_is_forgotten() -> None:
     held.sought(held.snapshot())
     held.forget({_tp(1)})
     assert held.take_ready() == {_tp(0)}
+
+
+def test_a_partition_held_anew_while_a_seek_runs_is_not_covered_by_it() -> None:
+    held = HeldPartitions()
+    held.hold({_tp(0)})
+    at_start = held.snapshot()
+    held.forget({_tp(0)})  # a rebalance paused it...
+    held.hold({_tp(0)})  # ...and faust resumed it before the seek returned
+    held.sought(at_start)
+    assert held.take_ready() == set()
