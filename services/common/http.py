@@ -55,6 +55,10 @@ def error_response(
     return JsonResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
 
 
+_latency = metrics.cached_labels(metrics.HTTP_LATENCY)
+_requests = metrics.cached_labels(metrics.HTTP_REQUESTS)
+
+
 class RequestMetricsMiddleware:
     """Counts and times every request by route template; sets a request id (from the
     ``X-Request-ID`` header or new) for logs and echoes it back."""
@@ -85,8 +89,8 @@ class RequestMetricsMiddleware:
             # The router records the matched route in the scope; no second match is needed.
             route = str(getattr(scope.get("route"), "path", "unmatched"))
             method = scope.get("method", "GET")
-            metrics.HTTP_LATENCY.labels(route, method).observe(time.perf_counter() - started)
-            metrics.HTTP_REQUESTS.labels(route, method, str(status_holder["status"])).inc()
+            _latency(route, method).observe(time.perf_counter() - started)
+            _requests(route, method, str(status_holder["status"])).inc()
             request_id_var.reset(token)
 
 

@@ -7,7 +7,10 @@ event types, outcomes, model versions; never customer ids.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
+from collections.abc import Callable
+from typing import TypeVar
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -20,6 +23,16 @@ from prometheus_client import (
 
 # The *_created series double every counter's size and no dashboard reads them.
 disable_created_metrics()  # type: ignore[no-untyped-call]
+
+Metric = TypeVar("Metric", Counter, Gauge, Histogram)
+
+
+def cached_labels(metric: Metric) -> Callable[..., Metric]:
+    """``metric.labels``, memoised: prometheus_client checks the values and takes a lock
+    on every call, which a request or a record would pay several times over. Label
+    values are few by this module's convention, so the cache stays small."""
+    return functools.cache(metric.labels)
+
 
 LATENCY_BUCKETS_S = (
     0.0005,

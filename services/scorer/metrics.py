@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from services.common.metrics import LATENCY_BUCKETS_S
+from services.common.metrics import LATENCY_BUCKETS_S, cached_labels
 from services.scorer.core.drift import DriftMonitor
 from services.scorer.scoring import FloatMatrix, RowScore, ServedModel
 
@@ -89,18 +89,25 @@ DRIFT_MIN_ROWS = 100
 """Rows the window needs before a PSI is exported."""
 
 
+_stage_duration = cached_labels(STAGE_DURATION)
+_decisions = cached_labels(DECISIONS)
+_grades = cached_labels(GRADES)
+_fallbacks = cached_labels(FALLBACKS)
+_scores = cached_labels(SCORES)
+
+
 class PrometheusObserver:
     """Reports scoring timings and outcomes as Prometheus metrics."""
 
     def stage(self, stage: str, seconds: float) -> None:
-        STAGE_DURATION.labels(stage).observe(seconds)
+        _stage_duration(stage).observe(seconds)
 
     def answered(self, model_version: str, grade: str, decision: str) -> None:
-        DECISIONS.labels(model_version, decision).inc()
-        GRADES.labels(model_version, grade).inc()
+        _decisions(model_version, decision).inc()
+        _grades(model_version, grade).inc()
 
     def fallback(self, reason: str) -> None:
-        FALLBACKS.labels(reason).inc()
+        _fallbacks(reason).inc()
 
     def divergence(self, champion: str, challenger: str, points: float) -> None:
         SHADOW_DIVERGENCE.labels(champion, challenger).observe(points)
@@ -132,7 +139,7 @@ class PrometheusModelMonitor(Collector):
     def rows_scored(
         self, model: ServedModel, rows: FloatMatrix, verdicts: Sequence[RowScore | None]
     ) -> None:
-        histogram = SCORES.labels(model.version)
+        histogram = _scores(model.version)
         scored = [(i, v.assessment.score) for i, v in enumerate(verdicts) if v is not None]
         for _, score in scored:
             histogram.observe(score)

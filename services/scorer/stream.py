@@ -41,6 +41,7 @@ from services.scorer.scoring import (
 from services.scorer.settings import ScorerSettings
 
 log = logging.getLogger(__name__)
+_stream_records = metrics.cached_labels(STREAM_RECORDS)
 
 
 class StreamScorer:
@@ -146,7 +147,7 @@ class StreamScorer:
                         scored.model_dump_json().encode(),
                     )
                 )
-                STREAM_RECORDS.labels("scored").inc()
+                _stream_records("scored").inc()
             challenger = self._models.challenger()
             if challenger is not None and challenger is not model:
                 await shadow_score(challenger, model, matrix, verdicts, self._observer)
@@ -155,7 +156,7 @@ class StreamScorer:
     async def _dead_letter(
         self, record: ConsumerRecord[bytes, bytes], reason: str, detail: str
     ) -> Any:
-        STREAM_RECORDS.labels(reason).inc()
+        _stream_records(reason).inc()
         metrics.DEAD_LETTERS.labels(record.topic, reason).inc()
         letter = dead_letter(
             record,

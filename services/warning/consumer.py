@@ -34,6 +34,7 @@ from services.warning.usecase import Clock, WarningDesk
 log = logging.getLogger(__name__)
 
 RETRY_DELAY_S = 1.0
+_event_age = EVENT_AGE.labels(STAGE)
 
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
 
@@ -124,7 +125,7 @@ class ScoreConsumer:
         for record in records:
             if record.timestamp is not None and record.timestamp > 0:
                 age_s = now.timestamp() - record.timestamp / 1000
-                EVENT_AGE.labels(STAGE).observe(max(age_s, 0.0))
+                _event_age.observe(max(age_s, 0.0))
             try:
                 parsed.append(ScoreRecord.model_validate_json(record.value or b""))
             except ValidationError as error:
