@@ -358,7 +358,7 @@ def _features_section(features: Mapping[str, Any]) -> list[str]:
         "to the consumer that parses JSON: "
         f"{_number(features.get('throughput_ratio_to_decoding_consumer'), 'ratio')}.",
         "",
-        "What limits it (py-spy, feature worker, first seconds of the run):",
+        "What limits it (py-spy, feature worker, 4 s from a tenth of the records on):",
         "",
         *profile_lines(service.get("profile"), "feature worker"),
     ]
@@ -379,7 +379,7 @@ def _pipeline_section(pipeline: Mapping[str, Any]) -> list[str]:
         "(the feature worker's share of the path). **broker floor**: a probe record "
         "produced with the same settings to a topic of its own and delivered to its "
         "consumer, at the same rate, just "
-        "before. The steps follow an unreported 8 s warm-up at 500 events/s (the "
+        "before. The steps follow an unreported 10 s warm-up at 1,000 events/s (the "
         "broker's JIT compiler and the services' first reads would otherwise weigh on "
         "the first step). A quarter of the events are chargebacks of first-time customers, which "
         "the default rules always answer with an action; the rest replay simulated "

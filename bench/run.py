@@ -2,7 +2,7 @@
 (Kafka, Redis, feature worker, scorer, warning service) on free ports in a temporary
 directory, so a platform started by ``make up`` is neither needed nor disturbed; runs
 every benchmark; writes ``bench/report.md`` and ``bench/report.json`` with the previous
-report's headline figures beside the new ones. About seven minutes on two cores.
+report's headline figures beside the new ones. About three minutes on two cores.
 
 Order: the model micro-benchmark first (in this process, before any service competes
 for the CPU), then the score API, the feature service against a bare consumer (with a
@@ -41,7 +41,7 @@ FEATURE_PREFIX = "fbench."
 MEASURED_RATES = (200, 1000)
 RAMP_UP = (1500, 2000, 3000, 4000)
 RAMP_DOWN = (600, 400)
-WARM_UP_RATE, WARM_UP_S = 500, 8.0
+WARM_UP_RATE, WARM_UP_S = 1000, 10.0
 PROFILES_KEPT = REPO_ROOT / ".run" / "bench" / "profiles"
 
 log = logging.getLogger("bench")
