@@ -19,8 +19,9 @@ class FeaturesSettings(ServiceSettings):
     """Local RocksDB state; rebuilt from the changelog topic when lost."""
     redis_flush_max_records: int = Field(default=500, ge=1)
     redis_flush_interval_ms: float = Field(default=10.0, gt=0)
-    """Feature state reaches Redis in pipelined batches: at most this many records or this
-    long after the first one; offsets are acknowledged only after the batch is in Redis."""
+    """The worker processes records in batches of at most this many records, or what
+    arrived this long after the batch began; a batch's states reach Redis in one write,
+    and its offsets are acknowledged only after that."""
 
     features_session_timeout_s: float = Field(default=10.0, ge=6.0, le=300.0)
     """How long a silent worker keeps its partitions: after a crash the others take them
