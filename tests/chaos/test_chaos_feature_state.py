@@ -15,6 +15,7 @@ import pytest
 from deploy.harness import BackingServices, ServiceProcess
 from services.common.settings import ServiceSettings
 from services.common.topics import EVENT_TOPICS
+from services.features.settings import FeaturesSettings
 from tests.chaos.chaos_support import (
     events_counted,
     produce_events,
@@ -54,7 +55,7 @@ def test_the_worker_commits_what_it_processed_so_a_restart_reads_on_from_there(
 ) -> None:
     events = simulated_events(customers=200, seed=23)
     topics = [service_settings.topics.event_topic(t) for t in EVENT_TOPICS]
-    group = f"{service_settings.topic_prefix}riskstream-features"
+    group = FeaturesSettings(topic_prefix=service_settings.topic_prefix).app_id
     worker = start_service("features")
     asyncio.run(produce_events(service_settings, events))
     assert wait_for_feature_parity(service_settings, events, timeout_s=120) == []
