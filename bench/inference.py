@@ -23,10 +23,10 @@ import numpy.typing as npt
 
 from bench.profiles import read_profile, start_recording
 from bench.stats import ratio
-from services.scorer.bundle import LoadedModel, open_bundle
-from services.scorer.core.reasons import reasons_from_contributions
-from services.scorer.scoring import score_rows
-from services.scorer.wiring import SERVED_SCHEMA
+from riskmodel.loading import LoadedModel, open_bundle
+from riskmodel.reasons import reasons_from_contributions
+from schemas.features import FEATURE_SCHEMA
+from services.scorer.core import score_rows
 from training.bundle import snap_thresholds_to_float32
 from training.catalogue import monotone_constraints
 from training.dataset import build_dataset, split_by_time
@@ -145,7 +145,7 @@ def measure(bundle_dir: Path, profile_dir: Path) -> dict[str, Any]:
     start = _start()
     trained = train_bundle(bundle_dir, start)
     booster, test_rows = refit_booster(start)
-    model = open_bundle(bundle_dir, SERVED_SCHEMA)
+    model = open_bundle(bundle_dir, FEATURE_SCHEMA)
     rows = np.ascontiguousarray(test_rows[:300])
     agreement = float(np.max(np.abs(model.probabilities(rows) - booster.predict(rows))))
     observer = SilentObserver()

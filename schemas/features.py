@@ -1,13 +1,105 @@
-"""Feature records: ``features.updates`` and ``riskstream features show``."""
+"""The feature contract: the versioned feature schema (which features exist, in which order
+the model sees them), the model-row mapping, and the feature records on ``features.updates``
+and of ``riskstream features show``."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict
 
 from schemas.common import Identifier, Timestamp
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureSchema:
+    """A versioned, ordered list of feature names.
+
+    A name keeps its meaning across versions; a new version may only add names. The model
+    input row follows ``names`` exactly.
+    """
+
+    version: int
+    names: tuple[str, ...]
+
+    def index(self, name: str) -> int:
+        """Position of ``name`` in the model row; KeyError for a name not in the schema."""
+        try:
+            return self.names.index(name)
+        except ValueError:
+            raise KeyError(f"feature {name!r} is not in feature schema v{self.version}") from None
+
+    def fingerprint(self) -> str:
+        """sha256 (hex) of the canonical JSON ``{"names":[...],"version":N}`` (sorted keys,
+        no spaces): equal fingerprints mean the same names in the same order."""
+        canonical = json.dumps(
+            {"version": self.version, "names": list(self.names)},
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+FEATURE_SCHEMA = FeatureSchema(
+    version=1,
+    names=(
+        "orders_count_1h",
+        "orders_count_24h",
+        "orders_count_7d",
+        "orders_count_30d",
+        "orders_count_90d",
+        "orders_amount_24h",
+        "orders_amount_7d",
+        "orders_amount_30d",
+        "orders_amount_90d",
+        "orders_cancelled_ratio_30d",
+        "orders_credit_share_30d",
+        "order_amount_avg_90d",
+        "order_amount_max_90d",
+        "spend_spike_ratio_24h",
+        "shipping_addresses_distinct_30d",
+        "days_since_first_event",
+        "days_since_last_order",
+        "payments_failed_24h",
+        "payments_failed_7d",
+        "payments_failed_30d",
+        "payments_failed_ratio_30d",
+        "chargebacks_90d",
+        "repayments_on_time_ratio_90d",
+        "repayments_late_90d",
+        "days_past_due_max_90d",
+        "days_past_due_mean_90d",
+        "credit_outstanding",
+        "refunds_count_7d",
+        "refunds_count_30d",
+        "refunds_count_90d",
+        "refunds_amount_30d",
+        "refund_rate_30d",
+        "refunds_without_return_30d",
+        "refunds_rejected_90d",
+        "reviews_count_90d",
+        "review_rating_mean_90d",
+        "reviews_negative_ratio_90d",
+        "reviews_abusive_90d",
+    ),
+)
+"""Feature schema version 1 (CONTRACTS.md, "Feature names"); docs/features.md defines each."""
+
+
+def to_model_row(features: Mapping[str, float | None]) -> list[float]:
+    """The model input row: every :data:`FEATURE_SCHEMA` name in schema order, NaN for None.
+
+    KeyError if ``features`` lacks a schema name; names outside the schema are ignored.
+    """
+    return [
+        math.nan if (value := features[name]) is None else value for name in FEATURE_SCHEMA.names
+    ]
 
 
 class FeatureSnapshot(BaseModel):

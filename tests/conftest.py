@@ -24,6 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from deploy.harness import BackingServices, ServiceProcess
 from deploy.platform import create_topics
 from services.common.settings import ServiceSettings
+from services.features.core import CustomerState
+from tests.support.events import Events, build_state
 
 _BACKING_FIXTURES = {"platform_processes", "platform"}
 
@@ -35,6 +37,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if _BACKING_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture
+def events() -> Events:
+    """A fresh event builder (see :class:`tests.support.events.Events`)."""
+    return Events()
+
+
+@pytest.fixture(name="build_state")
+def build_state_fixture() -> Callable[..., CustomerState]:
+    """Builds a new feature state from events applied in the given order, each processed at
+    its own ``occurred_at`` (as replay does); fails if any is not APPLIED."""
+    return build_state
 
 
 @pytest.fixture(scope="session")

@@ -24,15 +24,15 @@ import onnxruntime as ort
 from onnx import TensorProto, helper
 from onnxmltools.convert.common.data_types import FloatTensorType
 
-from services.scorer.core.errors import BundleError
-from services.scorer.core.manifest import (
+from riskmodel.errors import BundleError
+from riskmodel.manifest import (
     MANIFEST_FILE,
     MODEL_FILE,
     ONNX_INPUT,
     ONNX_OUTPUT,
     BundleManifest,
 )
-from services.scorer.core.reasons import ReasonTable
+from riskmodel.reasons import ReasonTable
 from training.errors import TrainingError
 
 PARITY_TOLERANCE = 1e-5

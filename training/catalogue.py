@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from services.scorer.core.manifest import ReasonText
+from riskmodel.manifest import ReasonText
 
 RISK_INCREASING: frozenset[str] = frozenset(
     {

@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 import numpy as np
 import numpy.typing as npt
 
-from services.features.core import FEATURE_SCHEMA, replay_point_in_time, to_model_row
+from offline.replay import replay_point_in_time
+from schemas.features import FEATURE_SCHEMA, to_model_row
 from training.errors import TrainingError
 from training.simulator import SimulationResult
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from services.scorer.core.manifest import MANIFEST_FILE
+from riskmodel.manifest import MANIFEST_FILE
 from training.train import TrainResult, train_from_simulation
 
 DEFAULT_CUSTOMERS = 1_500

@@ -16,8 +16,8 @@ from sklearn.metrics import (
     roc_curve,
 )
 
+from riskmodel.manifest import TrainingDistribution
 from schemas.scores import GRADES
-from services.scorer.core.manifest import TrainingDistribution
 
 Floats = npt.NDArray[np.float64]
 

@@ -1,4 +1,4 @@
-"""Builds the scorer's reason table (:class:`services.scorer.core.reasons.ReasonTable`) from a
+"""Builds the scorer's reason table (:class:`riskmodel.reasons.ReasonTable`) from a
 trained LightGBM booster: its trees flattened into arrays and the Saabas contribution of every
 leaf's path."""
 
@@ -10,7 +10,7 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 
-from services.scorer.core.reasons import ReasonTable
+from riskmodel.reasons import ReasonTable
 from training.errors import TrainingError
 
 

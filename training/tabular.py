@@ -15,8 +15,8 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from services.scorer.core.manifest import ColumnEncoding
-from services.scorer.core.preprocessing import encode_record
+from riskmodel.manifest import ColumnEncoding
+from riskmodel.preprocessing import encode_record
 from training.catalogue import reason_texts
 from training.dataset import as_model_matrix
 from training.errors import TrainingError

@@ -25,9 +25,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from schemas.scores import Grade, RiskLevel
-from services.features.core import FEATURE_SCHEMA
-from services.scorer.core.manifest import (
+from riskmodel.manifest import (
     DRIFT_SCORE,
     BundleManifest,
     ColumnEncoding,
@@ -40,8 +38,10 @@ from services.scorer.core.manifest import (
     ScoreScaling,
     ThinFilePolicy,
 )
-from services.scorer.core.reasons import explain
-from services.scorer.core.scaling import calibrate, grade_of, score_from_probability
+from riskmodel.reasons import explain
+from riskmodel.scaling import calibrate, grade_of, score_from_probability
+from schemas.features import FEATURE_SCHEMA
+from schemas.scores import Grade, RiskLevel
 from training.bundle import (
     check_parity,
     convert_to_onnx,

@@ -10,12 +10,12 @@ from typing import Annotated
 import orjson
 import typer
 
-from schemas.features import FeatureSnapshot
+from schemas.features import FEATURE_SCHEMA, FeatureSnapshot
 from services.cli.settings import CliSettings
 from services.common.clock import SystemClock
 from services.common.redis_client import make_redis
 from services.common.redis_keys import RedisKeys
-from services.features.core import FEATURE_SCHEMA, CustomerState, compute_features
+from services.features.core import CustomerState, compute_features
 
 app = typer.Typer(help="Customer features.", no_args_is_help=True)
 

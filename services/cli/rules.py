@@ -16,10 +16,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from services.features.core import read_event_log
-from services.features.errors import EventLogError
-from services.scorer.errors import GateRefusedError
-from services.warning.backtest import BacktestReport, RuleSetOutcome, load_model, run_backtest
+from offline.backtest import BacktestReport, RuleSetOutcome, load_model, run_backtest
+from offline.errors import EventLogError
+from offline.replay import read_event_log
+from riskmodel.errors import GateRefusedError
 from services.warning.core.rules import DEFAULT_RULES_PATH, RuleSet, load_rules
 from services.warning.errors import RulesError
 

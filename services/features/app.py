@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 
 from schemas.features import feature_update_json
 from services.common import metrics
+from services.common.clock import Clock
 from services.common.kafka import tls_context
 from services.common.redis_keys import RedisKeys
 from services.common.topics import EVENT_TOPICS, Topic
@@ -28,7 +29,6 @@ from services.features.core import CustomerState
 from services.features.offsets import NoSkipConsumer
 from services.features.processing import (
     BatchStates,
-    Clock,
     FeatureProcessor,
     Rejected,
     SourceRecord,

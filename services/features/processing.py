@@ -9,27 +9,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 import orjson
 from pydantic import ValidationError
 
 from schemas.common import field_errors
 from schemas.events import EVENT_MODELS, InboundEvent, parse_event
-from schemas.features import FeatureUpdate
+from schemas.features import FEATURE_SCHEMA, FeatureUpdate
 from schemas.records import DeadLetterRecord
+from services.common.clock import Clock
 from services.common.dead_letters import dead_letter
-from services.features.core import (
-    FEATURE_SCHEMA,
-    ApplyOutcome,
-    CustomerState,
-    apply_event,
-    compute_features,
-)
-
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...
+from services.features.core import ApplyOutcome, CustomerState, apply_event, compute_features
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -16,11 +15,8 @@ from pydantic import ValidationError
 
 from schemas.common import field_errors
 from schemas.events import EVENT_MODELS, InboundEvent, parse_event
+from services.common.clock import Clock
 from services.ingest.errors import PublishUnavailableError
-
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...
 
 
 class EventPublisher(Protocol):

@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from riskmodel.drift import population_stability
 from schemas.actions import RiskAction
 from schemas.records import AuditRecord
 from schemas.scores import GRADES, Grade, ScoreRecord
 from services.reporting.errors import ReportingError
-from services.scorer.core.drift import population_stability
 
 RESTRICTING = frozenset({"freeze_credit", "suspend_account"})
 RESTORING = frozenset({"unfreeze_credit", "reinstate_account"})

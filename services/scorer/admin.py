@@ -11,19 +11,15 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from schemas.records import AuditRecord, ModelControl
+from services.common.clock import Clock
 from services.scorer.holder import ModelHolder, Role
 from services.scorer.registry import ModelRegistry
 
 SERVICE = "scorer"
-
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...
 
 
 class ControlPublisher(Protocol):

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Send
 from starlette.types import Scope as ASGIScope
 
+from riskmodel.errors import GateRefusedError
 from schemas.common import field_errors
 from schemas.scores import ScoreBatchRequest, ScoreRequest
 from services.common.auth import KeyRing, Principal, Scope
@@ -33,10 +34,11 @@ from services.common.http import (
     require_scope,
 )
 from services.scorer.admin import ModelAdmin
-from services.scorer.errors import ControlUnavailableError, GateRefusedError, RegistryError
+from services.scorer.core import NO_MODEL_VERSION
+from services.scorer.errors import ControlUnavailableError, RegistryError
 from services.scorer.holder import ModelHolder
-from services.scorer.scoring import NO_MODEL_VERSION, Scorer
 from services.scorer.settings import ScorerSettings
+from services.scorer.usecase import Scorer
 
 _REGISTRY_STATUS = {"unknown_version": 404, "nothing_to_roll_back": 409, "version_conflict": 409}
 

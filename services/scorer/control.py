@@ -20,10 +20,11 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
 
+from riskmodel.loading import LoadedModel, open_bundle
+from schemas.features import FeatureSchema
 from schemas.records import ModelControl
 from services.common.kafka import make_consumer
 from services.common.topics import Topic
-from services.scorer.bundle import LoadedModel, ServedSchema, open_bundle
 from services.scorer.holder import ModelHolder
 from services.scorer.metrics import MODEL_LOAD_FAILURES
 from services.scorer.registry import ModelRegistry
@@ -38,7 +39,7 @@ class ControlFollower:
         settings: ScorerSettings,
         holder: ModelHolder,
         registry: ModelRegistry,
-        schema: ServedSchema,
+        schema: FeatureSchema,
     ) -> None:
         self._settings = settings
         self._holder = holder

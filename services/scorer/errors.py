@@ -1,22 +1,16 @@
-"""Errors of the score service's adapters. Every one derives from
-:class:`services.scorer.core.errors.ScorerError`, the service's single base class."""
+"""The score service's exception hierarchy: every error it raises on purpose derives from
+:class:`ScorerError`. A refused bundle is the bundle contract's
+:class:`riskmodel.errors.GateRefusedError`."""
 
 from __future__ import annotations
 
-from services.scorer.core.errors import BundleError, ScorerError
+
+class ScorerError(Exception):
+    """Base class of every error the score service raises on purpose."""
 
 
 class StoreUnavailableError(ScorerError):
     """Redis did not answer within its budget (or refused): the request gets the fallback."""
-
-
-class GateRefusedError(BundleError):
-    """The registry gate refused a bundle. ``code`` is a stable machine-readable reason
-    (e.g. ``wrong_feature_count``); the message says precisely what is wrong."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 class RegistryError(ScorerError):

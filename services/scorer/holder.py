@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Literal
 
-from services.scorer.bundle import LoadedModel
+from riskmodel.loading import LoadedModel
 from services.scorer.metrics import MODEL_INFO
 
 Role = Literal["active", "shadow"]

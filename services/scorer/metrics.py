@@ -1,6 +1,6 @@
 """The score service's metrics (names follow :mod:`services.common.metrics`) and the
-Prometheus adapters of :class:`services.scorer.scoring.ScoringObserver` and
-:class:`services.scorer.scoring.ModelMonitor`."""
+Prometheus adapters of :class:`services.scorer.ports.ScoringObserver` and
+:class:`services.scorer.ports.ModelMonitor`."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from riskmodel.drift import DriftMonitor
 from services.common.metrics import LATENCY_BUCKETS_S, cached_labels
-from services.scorer.core.drift import DriftMonitor
-from services.scorer.scoring import FloatMatrix, RowScore, ServedModel
+from services.scorer.core import FloatMatrix, RowScore, ServedModel
 
 STAGE_DURATION = Histogram(
     "riskstream_scorer_stage_duration_seconds",

@@ -34,9 +34,11 @@ from typing import Any
 
 import orjson
 
-from services.scorer.bundle import LoadedModel, ServedSchema, open_bundle, read_manifest
-from services.scorer.core.manifest import MANIFEST_FILE, BundleManifest
-from services.scorer.errors import GateRefusedError, RegistryError
+from riskmodel.errors import GateRefusedError
+from riskmodel.loading import LoadedModel, open_bundle, read_manifest
+from riskmodel.manifest import MANIFEST_FILE, BundleManifest
+from schemas.features import FeatureSchema
+from services.scorer.errors import RegistryError
 
 _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _HISTORY_FILE = "activations.json"
@@ -85,7 +87,7 @@ def _digest(directory: Path) -> str:
 
 
 class ModelRegistry:
-    def __init__(self, root: Path, schema: ServedSchema) -> None:
+    def __init__(self, root: Path, schema: FeatureSchema) -> None:
         self.root = root
         self._schema = schema
 

@@ -1,4 +1,4 @@
-"""The Redis adapter of :class:`services.scorer.scoring.FeatureStore`: one ``MGET`` per
+"""The Redis adapter of :class:`services.scorer.ports.FeatureStore`: one ``MGET`` per
 request reads every customer's feature state and risk state (the keys of one customer share
 a hash tag, see :class:`services.common.redis_keys.RedisKeys`)."""
 
@@ -13,7 +13,7 @@ from redis.exceptions import RedisError
 from services.common.redis_keys import RedisKeys
 from services.scorer.errors import StoreUnavailableError
 from services.scorer.metrics import REDIS_ERRORS
-from services.scorer.scoring import StoredCustomer
+from services.scorer.ports import StoredCustomer
 
 
 class RedisFeatureStore:

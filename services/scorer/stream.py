@@ -21,24 +21,18 @@ import numpy as np
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from pydantic import ValidationError
 
-from schemas.features import FeatureUpdate
+from schemas.features import FEATURE_SCHEMA, FeatureUpdate, to_model_row
 from services.common import metrics
+from services.common.clock import Clock
 from services.common.dead_letters import dead_letter
 from services.common.kafka import LagReporter, make_consumer
 from services.common.topics import Topic
-from services.features.core import FEATURE_SCHEMA, to_model_row
+from services.scorer.core import score_record
 from services.scorer.metrics import STREAM_RECORDS
+from services.scorer.ports import ModelMonitor, ModelSource, ScoringObserver
 from services.scorer.producer import KafkaSink
-from services.scorer.scoring import (
-    Clock,
-    ModelMonitor,
-    ModelSource,
-    ScoringObserver,
-    score_record,
-    score_rows,
-    shadow_score,
-)
 from services.scorer.settings import ScorerSettings
+from services.scorer.usecase import observed_score_rows, shadow_score
 
 log = logging.getLogger(__name__)
 _stream_records = metrics.cached_labels(STREAM_RECORDS)
@@ -130,7 +124,7 @@ class StreamScorer:
             rows.append(row)
         if rows:
             matrix = np.asarray(rows, dtype=np.float64)
-            verdicts = score_rows(model, matrix, self._observer, self._monitor)
+            verdicts = observed_score_rows(model, matrix, self._observer, self._monitor)
             for (record, update), verdict in zip(updates, verdicts, strict=True):
                 if verdict is None:
                     pending.append(

@@ -6,28 +6,23 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
+from schemas.features import FEATURE_SCHEMA
 from services.common.clock import SystemClock
 from services.common.http import Lifecycle
 from services.common.redis_client import make_redis
 from services.common.redis_keys import RedisKeys
-from services.features.core import FEATURE_SCHEMA
 from services.scorer.admin import ModelAdmin
 from services.scorer.api import create_app
-from services.scorer.bundle import ServedSchema
 from services.scorer.control import ControlFollower
+from services.scorer.core import FallbackPolicy, ThinFileDefault
 from services.scorer.holder import ModelHolder
 from services.scorer.metrics import MODEL_LOAD_FAILURES, MODEL_MONITOR, PrometheusObserver
 from services.scorer.producer import KafkaControlPublisher, KafkaSink
 from services.scorer.registry import ModelRegistry
-from services.scorer.scoring import Budgets, FallbackPolicy, Scorer, ThinFileDefault
 from services.scorer.settings import ScorerSettings
 from services.scorer.store import RedisFeatureStore
 from services.scorer.stream import StreamScorer
-
-SERVED_SCHEMA = ServedSchema(
-    FEATURE_SCHEMA.version, FEATURE_SCHEMA.names, FEATURE_SCHEMA.fingerprint()
-)
-"""The feature schema this build's feature service writes: bundles must match it."""
+from services.scorer.usecase import Budgets, Scorer
 
 
 def build_app(settings: ScorerSettings) -> FastAPI:
@@ -63,7 +58,7 @@ def build_app(settings: ScorerSettings) -> FastAPI:
         ),
         MODEL_MONITOR,
     )
-    registry = ModelRegistry(settings.model_registry_dir, SERVED_SCHEMA)
+    registry = ModelRegistry(settings.model_registry_dir, FEATURE_SCHEMA)
     sink = KafkaSink(settings, timeout_s=10.0)
     admin = ModelAdmin(
         registry,
@@ -73,7 +68,7 @@ def build_app(settings: ScorerSettings) -> FastAPI:
         settings.swap_wait_s,
         lambda operation: MODEL_LOAD_FAILURES.labels(operation).inc(),
     )
-    follower = ControlFollower(settings, holder, registry, SERVED_SCHEMA)
+    follower = ControlFollower(settings, holder, registry, FEATURE_SCHEMA)
     background = [follower.run]
     if settings.stream_enabled:
         background.append(

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from schemas.records import DeadLetterRecord
 from schemas.scores import ScoreRecord
+from services.common.clock import Clock
 from services.common.dead_letters import dead_letter
 from services.common.kafka import LagReporter, make_consumer
 from services.common.metrics import EVENT_AGE
@@ -29,7 +30,7 @@ from services.common.topics import Topic
 from services.warning.errors import PublishUnavailableError, StoreUnavailableError
 from services.warning.metrics import STAGE
 from services.warning.settings import WarningSettings
-from services.warning.usecase import Clock, WarningDesk
+from services.warning.usecase import WarningDesk
 
 log = logging.getLogger(__name__)
 

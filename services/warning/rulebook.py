@@ -19,9 +19,10 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from schemas.records import AuditRecord
+from services.common.clock import Clock
 from services.warning.core.rules import RuleSet, load_rules
 from services.warning.errors import PublishUnavailableError, RulesError
-from services.warning.usecase import SERVICE, AuditSink, Clock
+from services.warning.usecase import SERVICE, AuditSink
 
 log = logging.getLogger(__name__)
 

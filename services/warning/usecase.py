@@ -18,7 +18,6 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Protocol
 
 from pydantic import ValidationError
@@ -26,6 +25,7 @@ from pydantic import ValidationError
 from schemas.actions import ActionType, CustomerRiskState, RiskAction
 from schemas.records import AuditRecord
 from schemas.scores import ScoreRecord
+from services.common.clock import Clock
 from services.warning.core.engine import (
     WarningState,
     evaluate,
@@ -37,10 +37,6 @@ from services.warning.errors import StateError
 
 SERVICE = "warning"
 """``service`` of the audit records this service writes."""
-
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...
 
 
 class StateStore(Protocol):

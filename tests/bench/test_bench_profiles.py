@@ -9,7 +9,7 @@ RAW = "\n".join(
         "score (/work/main/services/scorer/scoring.py:300);"
         f"run ({SITE}/onnxruntime/capi/session.py:220) 60",
         "run (/work/main/services/scorer/api.py:170);"
-        "reasons_from_contributions (/work/main/services/scorer/core/reasons.py:229) 30",
+        "reasons_from_contributions (/work/main/riskmodel/reasons.py:229) 30",
         f"select (/usr/lib/python3.11/selectors.py:468);_run_once ({SITE}/uvloop/x.py:1) 10",
         "garbage line without a count",
     ]

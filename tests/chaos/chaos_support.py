@@ -16,11 +16,12 @@ from aiokafka import ConsumerRecord, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from deploy.harness import BackingServices, ServiceProcess
+from offline.replay import FeatureReplay
 from schemas.events import InboundEvent
 from services.common.kafka import make_consumer, make_producer
 from services.common.redis_keys import RedisKeys
 from services.common.settings import ServiceSettings
-from services.features.core import CustomerState, FeatureReplay, compute_features
+from services.features.core import CustomerState, compute_features
 from training.simulator import simulate
 
 Features = dict[str, float | None]

@@ -24,7 +24,7 @@ from services.common.redis_keys import RedisKeys
 from services.common.settings import ServiceSettings
 from services.common.topics import Topic
 from services.features.core import compute_features
-from services.scorer.scoring import score_id_of
+from services.scorer.core import score_id_of
 from tests.chaos.chaos_support import produce, read_topics, redis_client, wait_until
 from tests.services.scorer.scorer_bundles import build_bundle, customer_state
 

@@ -10,14 +10,14 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
+from riskmodel.loading import open_bundle
+from schemas.features import FEATURE_SCHEMA
 from services.common.http import readiness_from
 from services.common.topics import TopicNames
 from services.ingest.api import create_app as create_ingest_app
 from services.ingest.core import EventGateway
 from services.ingest.settings import IngestSettings
-from services.scorer.bundle import open_bundle
-from services.scorer.scoring import StoredCustomer
-from services.scorer.wiring import SERVED_SCHEMA
+from services.scorer.ports import StoredCustomer
 from services.warning.api import create_app as create_warning_app
 from services.warning.core.rules import DEFAULT_RULES_PATH
 from services.warning.settings import WarningSettings
@@ -48,7 +48,7 @@ def scorer_app(tmp_path: Path) -> FastAPI:
     service = ScorerService(tmp_path)
     entry, _ = service.registry.publish(build_bundle(tmp_path / "bundle", "v1"))
     service.registry.record_activation(entry.model_version)
-    service.holder.swap("active", open_bundle(entry.path, SERVED_SCHEMA))
+    service.holder.swap("active", open_bundle(entry.path, FEATURE_SCHEMA))
     service.store.records["c1"] = StoredCustomer(
         customer_state("c1", datetime.now(UTC), failed_payments=1).to_bytes(), None
     )

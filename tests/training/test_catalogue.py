@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from services.features.core import FEATURE_SCHEMA
+from schemas.features import FEATURE_SCHEMA
 from training.catalogue import RISK_INCREASING, monotone_constraints, reason_texts
 
 

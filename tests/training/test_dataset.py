@@ -5,7 +5,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from services.features.core import replay_point_in_time, to_model_row
+from offline.replay import replay_point_in_time
+from schemas.features import to_model_row
 from training.dataset import build_dataset, observation_dates, split_by_time
 from training.errors import TrainingError
 from training.simulator import SimulationResult, simulate

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.scorer.core.manifest import MANIFEST_FILE
+from riskmodel.manifest import MANIFEST_FILE
 from training.default_bundle import main
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from offline.replay import read_event_log
 from schemas.events import OrderEvent, PaymentEvent, RefundEvent, parse_trusted_event
-from services.features.core import read_event_log
 from training.simulator import ARCHETYPES, SimulationResult, iter_events, simulate
 
 START = datetime(2025, 9, 1, tzinfo=UTC)

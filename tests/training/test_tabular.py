@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from services.scorer.core.preprocessing import encode_record
+from riskmodel.preprocessing import encode_record
 from training.bundle import load_bundle, onnx_predict, onnx_session
 from training.errors import TrainingError
 from training.report import REPORT_JSON

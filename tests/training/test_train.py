@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.features.core import FEATURE_SCHEMA
-from services.scorer.core.manifest import MANIFEST_FILE, MODEL_FILE
-from services.scorer.core.reasons import explain
-from services.scorer.core.scaling import assess
+from riskmodel.manifest import MANIFEST_FILE, MODEL_FILE
+from riskmodel.reasons import explain
+from riskmodel.scaling import assess
+from schemas.features import FEATURE_SCHEMA
 from training.bundle import Bundle, load_bundle, onnx_predict, onnx_session
 from training.catalogue import RISK_INCREASING
 from training.errors import TrainingError

@@ -7,6 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from schemas.events import InboundEvent, OrderEvent, PaymentEvent, RefundEvent, ReviewEvent
+from services.features.core.errors import CustomerMismatchError
 from services.features.core.state import (
     AMOUNT_SCALE,
     CustomerState,
@@ -17,7 +18,6 @@ from services.features.core.state import (
     stable_id,
 )
 from services.features.core.timeline import HORIZON_DAYS, US_PER_DAY, day_of, to_us
-from services.features.errors import CustomerMismatchError
 
 _HORIZON_US = HORIZON_DAYS * US_PER_DAY
 _NEGATIVE_RATING = 2

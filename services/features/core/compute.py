@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
+from services.features.core.errors import AsOfOutOfRangeError
 from services.features.core.state import (
     AMOUNT_SCALE,
     BUCKET_FAMILIES,
@@ -41,7 +42,6 @@ from services.features.core.timeline import (
     from_us,
     to_us,
 )
-from services.features.errors import AsOfOutOfRangeError
 
 Reducer = Callable[[Iterable[int]], int]
 Row = list[int] | tuple[int, ...]

@@ -27,13 +27,13 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from services.features.core.errors import StateFormatError
 from services.features.core.timeline import (
     ADDRESS_HORIZON_DAYS,
     HORIZON_DAYS,
     day_of,
     fine_start_us,
 )
-from services.features.errors import StateFormatError
 
 STATE_FORMAT_VERSION = 1
 """Layout version written by :meth:`CustomerState.to_bytes`; a new layout bumps it and

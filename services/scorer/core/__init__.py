@@ -1,2 +1,46 @@
-"""Pure scoring maths: no I/O frameworks, no model runtime. Adapters in ``services.scorer``
-run the ONNX model and call these functions with its output."""
+"""The score service's pure core: the model's verdict on feature rows, the policies around
+it (fallback, thin file, the warning service's limits) and the answer it gives. No I/O
+framework and no model runtime is imported here; this module is the core's import surface.
+"""
+
+from services.scorer.core.answers import score_answer
+from services.scorer.core.policy import (
+    NO_MODEL_VERSION,
+    ON_CREDIT_METHODS,
+    THIN_FILE_REASON,
+    FallbackPolicy,
+    FallbackReason,
+    ThinFileDefault,
+    account_status,
+    capped_limit,
+    on_credit,
+)
+from services.scorer.core.verdicts import (
+    FloatMatrix,
+    RowScore,
+    ServedModel,
+    StageTimer,
+    score_id_of,
+    score_record,
+    score_rows,
+)
+
+__all__ = [
+    "NO_MODEL_VERSION",
+    "ON_CREDIT_METHODS",
+    "THIN_FILE_REASON",
+    "FallbackPolicy",
+    "FallbackReason",
+    "FloatMatrix",
+    "RowScore",
+    "ServedModel",
+    "StageTimer",
+    "ThinFileDefault",
+    "account_status",
+    "capped_limit",
+    "on_credit",
+    "score_answer",
+    "score_id_of",
+    "score_record",
+    "score_rows",
+]

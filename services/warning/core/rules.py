@@ -33,8 +33,8 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from schemas.actions import ACTION_TYPES, AccountStatus, ActionType
+from schemas.features import FEATURE_SCHEMA
 from schemas.scores import RiskLevel
-from services.features.core import FEATURE_SCHEMA
 from services.warning.core.expressions import (
     Condition,
     ValueType,

@@ -5,8 +5,8 @@ import pytest
 from typer.testing import CliRunner
 
 from services.cli.main import app
+from tests.offline.backtest_log import write_log
 from tests.services.scorer.scorer_bundles import build_bundle
-from tests.services.warning.backtest_log import write_log
 from tests.services.warning.warning_fakes import BAD_RULES, SMALL_RULES
 
 runner = CliRunner()

@@ -18,11 +18,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from redis import Redis
 
 from deploy.harness import ServiceProcess
+from offline.replay import FeatureReplay
 from schemas.events import InboundEvent
 from services.common.redis_keys import RedisKeys
 from services.common.settings import ServiceSettings
 from services.common.topics import Topic
-from services.features.core import CustomerState, FeatureReplay, compute_features
+from services.features.core import CustomerState, compute_features
 from training.simulator import simulate
 
 pytestmark = pytest.mark.integration

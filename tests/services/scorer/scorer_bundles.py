@@ -18,9 +18,10 @@ import onnxruntime as ort
 import orjson
 from onnx import TensorProto, helper
 
+from riskmodel.reasons import ReasonTable
 from schemas.events import parse_event
-from services.features.core import FEATURE_SCHEMA, CustomerState, apply_event
-from services.scorer.core.reasons import ReasonTable
+from schemas.features import FEATURE_SCHEMA
+from services.features.core import CustomerState, apply_event
 
 NAMES = FEATURE_SCHEMA.names
 ADVERSE = {

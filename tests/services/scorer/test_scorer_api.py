@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from schemas.features import FEATURE_SCHEMA
 from schemas.records import AuditRecord, ModelControl
 from schemas.scores import ScoreResponse
 from services.common.clock import SystemClock
@@ -17,13 +18,13 @@ from services.common.http import Lifecycle
 from services.scorer.admin import ModelAdmin
 from services.scorer.api import create_app
 from services.scorer.control import ControlFollower
+from services.scorer.core import FallbackPolicy, ThinFileDefault
 from services.scorer.holder import ModelHolder
 from services.scorer.registry import ModelRegistry
-from services.scorer.scoring import Budgets, FallbackPolicy, Scorer, ThinFileDefault
 from services.scorer.settings import ScorerSettings
-from services.scorer.wiring import SERVED_SCHEMA
+from services.scorer.usecase import Budgets, Scorer
 from tests.services.scorer.scorer_bundles import build_bundle, customer_state
-from tests.services.scorer.test_scoring import FakeStore, RecordingObserver, StoredCustomer
+from tests.services.scorer.test_scorer_usecase import FakeStore, RecordingObserver, StoredCustomer
 
 CLIENT = {"Authorization": "Bearer dev-client-key"}
 ADMIN = {"Authorization": "Bearer dev-admin-key"}
@@ -52,9 +53,9 @@ class Service:
         self.store = FakeStore()
         self.holder = ModelHolder()
         self.publisher = LoopbackPublisher()
-        self.registry = ModelRegistry(self.settings.model_registry_dir, SERVED_SCHEMA)
+        self.registry = ModelRegistry(self.settings.model_registry_dir, FEATURE_SCHEMA)
         self.publisher.follower = ControlFollower(
-            self.settings, self.holder, self.registry, SERVED_SCHEMA
+            self.settings, self.holder, self.registry, FEATURE_SCHEMA
         )
         self.load_failures: list[str] = []
         scorer = Scorer(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from schemas.features import FEATURE_SCHEMA
 from schemas.records import AuditRecord, ModelControl
 from services.common.clock import SystemClock
 from services.scorer.admin import ModelAdmin
@@ -16,7 +17,6 @@ from services.scorer.control import ControlFollower
 from services.scorer.holder import ModelHolder
 from services.scorer.registry import ModelRegistry
 from services.scorer.settings import ScorerSettings
-from services.scorer.wiring import SERVED_SCHEMA
 from tests.services.scorer.scorer_bundles import build_bundle
 
 
@@ -47,9 +47,9 @@ class ScorerProcess:
 
 def scorer_process(registry_dir: Path, publisher: FanoutPublisher) -> ScorerProcess:
     settings = ScorerSettings(env="test", model_registry_dir=registry_dir)
-    registry = ModelRegistry(registry_dir, SERVED_SCHEMA)
+    registry = ModelRegistry(registry_dir, FEATURE_SCHEMA)
     holder = ModelHolder()
-    publisher.followers.append(ControlFollower(settings, holder, registry, SERVED_SCHEMA))
+    publisher.followers.append(ControlFollower(settings, holder, registry, FEATURE_SCHEMA))
     admin = ModelAdmin(registry, publisher, holder, SystemClock(), 1.0, lambda _: None)
     return ScorerProcess(registry, holder, admin)
 
@@ -104,7 +104,7 @@ async def test_a_process_records_an_activation_it_already_serves(tmp_path: Path)
 def test_recording_an_activation_appends_it_or_walks_back_to_it(
     tmp_path: Path, history: list[str], activated: str, expected: list[str]
 ) -> None:
-    registry = ModelRegistry(tmp_path, SERVED_SCHEMA)
+    registry = ModelRegistry(tmp_path, FEATURE_SCHEMA)
     for version in history:
         registry.record_activation(version)
 

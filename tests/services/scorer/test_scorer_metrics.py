@@ -10,14 +10,13 @@ import orjson
 import pytest
 from prometheus_client import REGISTRY
 
-from services.features.core import FEATURE_SCHEMA
-from services.scorer.bundle import LoadedModel, open_bundle
-from services.scorer.core.manifest import MANIFEST_FILE, BundleManifest
+from riskmodel.loading import LoadedModel, open_bundle
+from riskmodel.manifest import MANIFEST_FILE, BundleManifest
+from schemas.features import FEATURE_SCHEMA
 from services.scorer.metrics import DRIFT_PSI_NAME, PrometheusModelMonitor
-from services.scorer.scoring import score_rows
-from services.scorer.wiring import SERVED_SCHEMA
+from services.scorer.usecase import observed_score_rows
 from tests.services.scorer.scorer_bundles import build_bundle
-from tests.services.scorer.test_scoring import RecordingObserver
+from tests.services.scorer.test_scorer_usecase import RecordingObserver
 
 DRIFT_FEATURE = "payments_failed_30d"
 
@@ -39,13 +38,13 @@ def with_drift_baseline(bundle: Path) -> Path:
 @pytest.fixture(scope="module")
 def watched_model(tmp_path_factory: pytest.TempPathFactory) -> LoadedModel:
     bundle = build_bundle(tmp_path_factory.mktemp("b") / "drift", "drift-v1", bias=-3.0)
-    return open_bundle(with_drift_baseline(bundle), SERVED_SCHEMA)
+    return open_bundle(with_drift_baseline(bundle), FEATURE_SCHEMA)
 
 
 @pytest.fixture(scope="module")
 def plain_model(tmp_path_factory: pytest.TempPathFactory) -> LoadedModel:
     return open_bundle(
-        build_bundle(tmp_path_factory.mktemp("b") / "plain", "plain-v1"), SERVED_SCHEMA
+        build_bundle(tmp_path_factory.mktemp("b") / "plain", "plain-v1"), FEATURE_SCHEMA
     )
 
 
@@ -69,15 +68,15 @@ def test_scored_rows_feed_the_score_histogram(watched_model: LoadedModel) -> Non
         return value or 0.0
 
     before = count()
-    score_rows(watched_model, rows(7, 0.0), RecordingObserver(), PrometheusModelMonitor())
+    observed_score_rows(watched_model, rows(7, 0.0), RecordingObserver(), PrometheusModelMonitor())
     assert count() - before == 7
 
 
 def test_drift_is_exported_once_the_window_has_enough_rows(watched_model: LoadedModel) -> None:
     monitor = PrometheusModelMonitor(window=50, min_rows=10)
-    score_rows(watched_model, rows(9, 0.0), RecordingObserver(), monitor)
+    observed_score_rows(watched_model, rows(9, 0.0), RecordingObserver(), monitor)
     assert drift_samples(monitor) == {}
-    score_rows(watched_model, rows(1, 0.0), RecordingObserver(), monitor)
+    observed_score_rows(watched_model, rows(1, 0.0), RecordingObserver(), monitor)
     psi = drift_samples(monitor)
     assert set(psi) == {("drift-v1", "score"), ("drift-v1", DRIFT_FEATURE)}
     # Every row has no failed payment (bin 0, trained share 0.5): a large, finite shift.
@@ -88,9 +87,9 @@ def test_a_bundle_without_a_baseline_exports_no_drift(
     watched_model: LoadedModel, plain_model: LoadedModel
 ) -> None:
     monitor = PrometheusModelMonitor(window=50, min_rows=1)
-    score_rows(watched_model, rows(3, 2.0), RecordingObserver(), monitor)
+    observed_score_rows(watched_model, rows(3, 2.0), RecordingObserver(), monitor)
     assert drift_samples(monitor)
-    score_rows(plain_model, rows(3, 2.0), RecordingObserver(), monitor)
+    observed_score_rows(plain_model, rows(3, 2.0), RecordingObserver(), monitor)
     assert drift_samples(monitor) == {}
 
 

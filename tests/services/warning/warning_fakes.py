@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from itertools import count
 
 from schemas.actions import RiskAction
+from schemas.features import FEATURE_SCHEMA
 from schemas.records import AuditRecord, DeadLetterRecord
 from schemas.scores import Grade, ScoreRecord
-from services.features.core import FEATURE_SCHEMA
 from services.warning.core.engine import WarningState, risk_state_view
 from services.warning.errors import PublishUnavailableError, StoreUnavailableError
 

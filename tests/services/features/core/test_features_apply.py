@@ -7,9 +7,14 @@ from collections.abc import Callable
 
 import pytest
 
-from services.features.core import ApplyOutcome, CustomerState, apply_event, compute_features
+from services.features.core import (
+    ApplyOutcome,
+    CustomerMismatchError,
+    CustomerState,
+    apply_event,
+    compute_features,
+)
 from services.features.core.state import MAX_REMEMBERED_EVENT_IDS
-from services.features.errors import CustomerMismatchError
 
 BuildState = Callable[..., CustomerState]
 

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from services.features.core import FEATURE_SCHEMA, CustomerState, compute_features
-from services.features.errors import AsOfOutOfRangeError
+from schemas.features import FEATURE_SCHEMA
+from services.features.core import AsOfOutOfRangeError, CustomerState, compute_features
 
 BuildState = Callable[..., CustomerState]
 

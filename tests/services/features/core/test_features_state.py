@@ -7,10 +7,15 @@ from collections.abc import Callable
 import orjson
 import pytest
 
-from services.features.core import CustomerState, apply_event, compute_features
+from services.features.core import (
+    CustomerState,
+    StateFormatError,
+    apply_event,
+    compute_features,
+    from_us,
+)
 from services.features.core.state import MAX_FINE_ENTRIES, STATE_FORMAT_VERSION
-from services.features.core.timeline import from_us, to_us
-from services.features.errors import StateFormatError
+from services.features.core.timeline import to_us
 
 BuildState = Callable[..., CustomerState]
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from services.features.core import FEATURE_SCHEMA
+from schemas.features import FEATURE_SCHEMA
 from services.warning.core.rules import RuleSet, load_default_rules
 
 

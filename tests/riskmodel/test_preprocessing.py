@@ -4,8 +4,9 @@ import math
 
 import pytest
 
-from services.scorer.core.manifest import ColumnEncoding
-from services.scorer.core.preprocessing import EncodingError, encode_record, encode_value
+from riskmodel.errors import EncodingError
+from riskmodel.manifest import ColumnEncoding
+from riskmodel.preprocessing import encode_record, encode_value
 
 CITY = ColumnEncoding(name="city", kind="categorical", categories=["beijing", "chengdu"])
 INCOME = ColumnEncoding(name="income", kind="numeric")

@@ -17,7 +17,3 @@ class StateFormatError(FeaturesError):
 
 class AsOfOutOfRangeError(FeaturesError):
     """Features were asked for an instant the state can no longer describe exactly."""
-
-
-class EventLogError(FeaturesError):
-    """A record of an event log that does not parse; the message names the file and line."""

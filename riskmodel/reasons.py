@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from riskmodel.errors import BundleError
+from riskmodel.manifest import ReasonCodeSpec
 from schemas.scores import ReasonCode
-from services.scorer.core.errors import BundleError
-from services.scorer.core.manifest import ReasonCodeSpec
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int32]

@@ -5,15 +5,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from schemas.scores import GRADES
-from services.scorer.core.manifest import (
+from riskmodel.manifest import (
     BundleManifest,
     GradeCutoffs,
     LimitPolicy,
     PlattCalibration,
     ScoreScaling,
 )
-from services.scorer.core.scaling import (
+from riskmodel.scaling import (
     assess,
     available_credit,
     calibrate,
@@ -22,6 +21,7 @@ from services.scorer.core.scaling import (
     grade_of,
     score_from_probability,
 )
+from schemas.scores import GRADES
 
 SCALING = ScoreScaling(base_score=600, base_odds=20, pdo=40, min_score=300, max_score=900)
 CUTOFFS = GradeCutoffs(S=750, A=680, B=600, C=520)

@@ -19,13 +19,14 @@ from typing import Any
 
 import numpy as np
 
+from offline.replay import FeatureReplay
+from riskmodel.loading import LoadedModel, open_bundle
 from schemas.actions import AccountStatus
 from schemas.events import InboundEvent
-from schemas.features import FeatureUpdate
+from schemas.features import FEATURE_SCHEMA, FeatureUpdate, to_model_row
 from schemas.scores import GRADES, Grade, ScoreRecord
-from services.features.core import FEATURE_SCHEMA, ApplyOutcome, FeatureReplay, to_model_row
-from services.scorer.bundle import LoadedModel, ServedSchema, open_bundle
-from services.scorer.scoring import ServedModel, score_record, score_rows
+from services.features.core import ApplyOutcome
+from services.scorer.core import ServedModel, score_record, score_rows
 from services.warning.core.engine import WarningState, evaluate
 from services.warning.core.rules import RuleSet
 
@@ -33,32 +34,10 @@ SCORING_CHUNK = 1_024
 """Feature rows scored per model run."""
 
 
-class _Unobserved:
-    """The scoring observer of a backtest: timings and outcomes are not reported."""
-
-    def stage(self, stage: str, seconds: float) -> None:
-        return None
-
-    def answered(self, model_version: str, grade: str, decision: str) -> None:
-        return None
-
-    def fallback(self, reason: str) -> None:
-        return None
-
-    def divergence(self, champion: str, challenger: str, points: float) -> None:
-        return None
-
-    def shadow_failed(self, challenger: str) -> None:
-        return None
-
-
 def load_model(bundle: Path) -> LoadedModel:
     """Opens and gates a bundle directory as the scorer does, for this build's feature
-    schema; raises :class:`services.scorer.errors.GateRefusedError` if it must not serve."""
-    schema = ServedSchema(
-        FEATURE_SCHEMA.version, FEATURE_SCHEMA.names, FEATURE_SCHEMA.fingerprint()
-    )
-    return open_bundle(bundle, schema)
+    schema; raises :class:`riskmodel.errors.GateRefusedError` if it must not serve."""
+    return open_bundle(bundle, FEATURE_SCHEMA)
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +191,7 @@ def run_backtest(
         if not pending:
             return
         rows = np.asarray([to_model_row(update.features) for update in pending], np.float64)
-        verdicts = score_rows(model, rows, _Unobserved())
+        verdicts = score_rows(model, rows)
         for update, verdict in zip(pending, verdicts, strict=True):
             if verdict is None:
                 unscorable += 1

@@ -12,7 +12,6 @@ ready to serve (its session has already run once, so the first request pays no w
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,27 +21,18 @@ import onnxruntime as ort
 import orjson
 from pydantic import ValidationError
 
-from services.scorer.core.errors import BundleError
-from services.scorer.core.manifest import (
+from riskmodel.errors import BundleError, GateRefusedError
+from riskmodel.manifest import (
     MANIFEST_FILE,
     MODEL_FILE,
     ONNX_INPUT,
     ONNX_OUTPUT,
     BundleManifest,
 )
-from services.scorer.core.reasons import ReasonTable
-from services.scorer.errors import GateRefusedError
+from riskmodel.reasons import ReasonTable
+from schemas.features import FeatureSchema
 
 FloatMatrix = npt.NDArray[np.float64]
-
-
-class ServedSchema:
-    """The feature schema the running feature service writes (version and ordered names)."""
-
-    def __init__(self, version: int, names: Sequence[str], fingerprint: str | None) -> None:
-        self.version = version
-        self.names = tuple(names)
-        self.fingerprint = fingerprint
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -108,7 +98,7 @@ def read_manifest(bundle: Path) -> BundleManifest:
         raise GateRefusedError("manifest_invalid", f"{MANIFEST_FILE}: {problems}") from error
 
 
-def _check_schema(manifest: BundleManifest, schema: ServedSchema) -> None:
+def _check_schema(manifest: BundleManifest, schema: FeatureSchema) -> None:
     if manifest.feature_schema_version != schema.version:
         raise GateRefusedError(
             "feature_schema_mismatch",
@@ -129,8 +119,7 @@ def _check_schema(manifest: BundleManifest, schema: ServedSchema) -> None:
         )
     if (
         manifest.feature_schema_fingerprint is not None
-        and schema.fingerprint is not None
-        and manifest.feature_schema_fingerprint != schema.fingerprint
+        and manifest.feature_schema_fingerprint != schema.fingerprint()
     ):
         raise GateRefusedError(
             "feature_schema_mismatch",
@@ -207,7 +196,7 @@ def _check_golden(model: LoadedModel) -> float:
     return float(errors[worst])
 
 
-def open_bundle(bundle: Path, schema: ServedSchema) -> LoadedModel:
+def open_bundle(bundle: Path, schema: FeatureSchema) -> LoadedModel:
     """Loads and gates the bundle directory ``bundle``; GateRefusedError if it must not be
     served. Blocking (file reads and session construction): call it off the event loop."""
     if not bundle.is_dir():

@@ -1,5 +1,5 @@
-"""Offline use of the feature core: replaying event logs for training, backfill and
-backtests with exactly the code the streaming worker runs."""
+"""Replaying event logs through the feature core, for training, backfill and backtests, with
+exactly the code the streaming worker runs."""
 
 from __future__ import annotations
 
@@ -12,11 +12,9 @@ from types import MappingProxyType
 import orjson
 from pydantic import ValidationError
 
+from offline.errors import EventLogError
 from schemas.events import InboundEvent, parse_trusted_event
-from services.features.core.apply import ApplyOutcome, apply_event
-from services.features.core.compute import compute_features
-from services.features.core.state import CustomerState
-from services.features.errors import EventLogError
+from services.features.core import ApplyOutcome, CustomerState, apply_event, compute_features
 
 _PARQUET_SUFFIXES = frozenset({".parquet", ".pq"})
 _PARQUET_BATCH_ROWS = 8_192

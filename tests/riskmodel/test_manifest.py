@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from services.scorer.core.manifest import BundleManifest, GradeCutoffs, LimitPolicy, ReasonText
+from riskmodel.manifest import BundleManifest, GradeCutoffs, LimitPolicy, ReasonText
 
 
 def _document(**changes: Any) -> dict[str, Any]:

@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.scorer.core.errors import BundleError
-from services.scorer.core.manifest import ReasonCodeSpec, ReasonText
-from services.scorer.core.reasons import (
+from riskmodel.errors import BundleError
+from riskmodel.manifest import ReasonCodeSpec, ReasonText
+from riskmodel.reasons import (
     ReasonTable,
     explain,
     reasons_from_contributions,

@@ -15,7 +15,7 @@ from bisect import bisect_right
 from collections import deque
 from collections.abc import Mapping, Sequence
 
-from services.scorer.core.manifest import DRIFT_SCORE, TrainingDistribution
+from riskmodel.manifest import DRIFT_SCORE, TrainingDistribution
 
 SHARE_FLOOR = 1e-4
 

@@ -1,14 +1,13 @@
-"""Fixtures of the feature core tests: an event builder (every event belongs to customer
-``c1`` unless told otherwise; instants are offsets from a fixed anchor) and a state builder."""
+"""Building inbound events and feature states in tests: an event builder (every event
+belongs to customer ``c1`` unless told otherwise; instants are offsets from a fixed anchor)
+and a state builder. ``tests/conftest.py`` serves both as the ``events`` and
+``build_state`` fixtures."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-
-import pytest
 
 from schemas.events import InboundEvent, OrderEvent, PaymentEvent, RefundEvent, ReviewEvent
 from services.features.core import ApplyOutcome, CustomerState, apply_event
@@ -140,21 +139,11 @@ class Events:
         )
 
 
-@pytest.fixture
-def events() -> Events:
-    return Events()
-
-
-def _build_state(*events: InboundEvent, customer_id: str = "c1") -> CustomerState:
+def build_state(*events: InboundEvent, customer_id: str = "c1") -> CustomerState:
+    """A new state from events applied in the given order, each processed at its own
+    ``occurred_at`` (as replay does); fails if any is not APPLIED."""
     state = CustomerState.new(customer_id)
     for event in events:
         outcome = apply_event(state, event, event.occurred_at)
         assert outcome is ApplyOutcome.APPLIED, (event.event_id, outcome)
     return state
-
-
-@pytest.fixture
-def build_state() -> Callable[..., CustomerState]:
-    """Builds a new state from events applied in the given order, each processed at its own
-    ``occurred_at`` (as replay does); fails if any is not APPLIED."""
-    return _build_state

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from services.features.core import FEATURE_SCHEMA, FeatureSchema, to_model_row
+from schemas.features import FEATURE_SCHEMA, FeatureSchema, to_model_row
 
 
 def test_schema_version_1_has_the_contract_names_once_each():

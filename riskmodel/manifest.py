@@ -3,7 +3,7 @@
 A bundle directory holds ``model.onnx`` (input ``features``: float32 ``[N, n_features]`` in
 ``feature_names`` order; output ``probability``: float32 ``[N]``, the uncalibrated probability
 of default), ``manifest.json`` (this model) and the reason table named in
-``reason_codes.table`` (see :mod:`services.scorer.core.reasons`).
+``reason_codes.table`` (see :mod:`riskmodel.reasons`).
 """
 
 from __future__ import annotations

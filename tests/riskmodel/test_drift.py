@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from services.scorer.core.drift import (
+from riskmodel.drift import (
     SHARE_FLOOR,
     DriftMonitor,
     RollingHistogram,
     bin_of,
     population_stability,
 )
-from services.scorer.core.manifest import TrainingDistribution
+from riskmodel.manifest import TrainingDistribution
 from training.evaluation import population_stability as training_psi
 from training.evaluation import training_distribution
 

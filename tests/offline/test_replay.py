@@ -8,16 +8,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from offline.errors import EventLogError
+from offline.replay import FeatureReplay, read_event_log, replay_point_in_time
 from services.features.core import (
     ApplyOutcome,
+    AsOfOutOfRangeError,
     CustomerState,
-    FeatureReplay,
     apply_event,
     compute_features,
-    read_event_log,
-    replay_point_in_time,
 )
-from services.features.errors import AsOfOutOfRangeError, EventLogError
 
 
 def mixed_log(events):

@@ -12,24 +12,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from riskmodel.loading import LoadedModel, open_bundle
 from schemas.actions import CustomerRiskState
-from schemas.features import FeatureUpdate
+from schemas.features import FEATURE_SCHEMA, FeatureUpdate
 from schemas.scores import ScoreRequest, ScoreResponse
 from services.features.core import compute_features
-from services.scorer.bundle import LoadedModel, open_bundle
-from services.scorer.errors import StoreUnavailableError
-from services.scorer.scoring import (
-    Budgets,
+from services.scorer.core import (
     FallbackPolicy,
     FloatMatrix,
-    Scorer,
-    StoredCustomer,
     ThinFileDefault,
     score_id_of,
     score_record,
     score_rows,
 )
-from services.scorer.wiring import SERVED_SCHEMA
+from services.scorer.errors import StoreUnavailableError
+from services.scorer.ports import StoredCustomer
+from services.scorer.usecase import Budgets, Scorer
 from tests.services.scorer.scorer_bundles import build_bundle, customer_state, probability
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -131,13 +129,13 @@ BUDGETS = Budgets(redis_s=0.05, model_s=0.05, inline_rows=4, features_max_age=ti
 @pytest.fixture(scope="module")
 def model_v1(tmp_path_factory: pytest.TempPathFactory) -> LoadedModel:
     path = build_bundle(tmp_path_factory.mktemp("b") / "v1", "v1", bias=-3.0)
-    return open_bundle(path, SERVED_SCHEMA)
+    return open_bundle(path, FEATURE_SCHEMA)
 
 
 @pytest.fixture(scope="module")
 def model_v2(tmp_path_factory: pytest.TempPathFactory) -> LoadedModel:
     path = build_bundle(tmp_path_factory.mktemp("b") / "v2", "v2", bias=-2.0)
-    return open_bundle(path, SERVED_SCHEMA)
+    return open_bundle(path, FEATURE_SCHEMA)
 
 
 def scorer_for(
@@ -232,7 +230,7 @@ async def test_thin_file_policy_of_the_bundle_wins_over_the_default(tmp_path: Pa
         "thin",
         thin_file={"probability_of_default": 0.02, "grade": "B", "credit_limit": 800},
     )
-    model = open_bundle(path, SERVED_SCHEMA)
+    model = open_bundle(path, FEATURE_SCHEMA)
 
     (answer,) = await scorer_for(FakeStore(), model).score([request("new", 500.0)])
 
@@ -404,7 +402,7 @@ def test_score_rows_marks_a_nan_output_unscorable(model_v1: LoadedModel) -> None
             return np.array([math.nan, 0.5])
 
     rows = np.zeros((2, len(model_v1.manifest.feature_names)))
-    first, second = score_rows(NanModel(model_v1), rows, RecordingObserver())  # type: ignore[arg-type]
+    first, second = score_rows(NanModel(model_v1), rows)  # type: ignore[arg-type]
 
     assert first is None
     assert second is not None
@@ -423,7 +421,7 @@ def test_streamed_score_id_is_stable_per_trigger_and_model(model_v1: LoadedModel
         event_occurred_at=NOW,
     )
     rows = np.array([[math.nan if v is None else v for v in features.values()]])
-    (verdict,) = score_rows(model_v1, rows, RecordingObserver())
+    (verdict,) = score_rows(model_v1, rows)
     assert verdict is not None
 
     record = score_record(update, verdict, "v1", NOW)

@@ -7,12 +7,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from services.scorer.core.errors import ScorerError
-from services.scorer.core.manifest import ColumnEncoding
-
-
-class EncodingError(ScorerError):
-    """A raw value that cannot be encoded (a numeric column holding text)."""
+from riskmodel.errors import EncodingError
+from riskmodel.manifest import ColumnEncoding
 
 
 def _is_missing(value: object) -> bool:

@@ -6,15 +6,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from schemas.actions import AccountStatus
-from schemas.scores import Decision, Grade, RiskLevel
-from services.scorer.core.manifest import (
+from riskmodel.manifest import (
     BundleManifest,
     GradeCutoffs,
     LimitPolicy,
     PlattCalibration,
     ScoreScaling,
 )
+from schemas.actions import AccountStatus
+from schemas.scores import Decision, Grade, RiskLevel
 
 _EPSILON = 1e-9
 _BETTER_GRADE: dict[Grade, Grade] = {"A": "S", "B": "A", "C": "B"}

@@ -1,0 +1,114 @@
+"""The model's verdict on feature rows, and the streamed score record built from it.
+
+:func:`score_rows` is the one place a model's output becomes a score: the sync API, the
+stream scorer and offline backtests all call it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from riskmodel.manifest import BundleManifest
+from riskmodel.reasons import reasons_from_contributions
+from riskmodel.scaling import Assessment, assess
+from schemas.features import FeatureUpdate
+from schemas.scores import ReasonCode, ScoreRecord
+
+FloatMatrix = npt.NDArray[np.float64]
+
+StageTimer = Callable[[str, float], None]
+"""Told how long each stage took: ``timer("inference", seconds)``."""
+
+
+class ServedModel(Protocol):
+    """A gated bundle: its manifest, the model's raw probabilities and reason contributions."""
+
+    @property
+    def manifest(self) -> BundleManifest: ...
+
+    @property
+    def version(self) -> str: ...
+
+    def probabilities(self, rows: FloatMatrix) -> FloatMatrix: ...
+
+    def contributions(self, rows: FloatMatrix) -> FloatMatrix: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RowScore:
+    """The model's verdict on one feature row."""
+
+    assessment: Assessment
+    reasons: list[ReasonCode]
+
+
+def score_rows(
+    model: ServedModel, rows: FloatMatrix, timer: StageTimer | None = None
+) -> list[RowScore | None]:
+    """Scores feature rows (``[N, n]``, NaN for undefined) in one model run: calibrated
+    probability, score, grade, risk level, model limit and adverse reasons. A row whose
+    model output is NaN or outside [0, 1] yields None (the caller falls back for it).
+    ``timer``, when given, is told the ``inference`` and ``reasons`` stage times."""
+    manifest = model.manifest
+    started = time.perf_counter()
+    outputs = model.probabilities(rows).tolist()
+    inferred = time.perf_counter()
+    contributions = model.contributions(rows).tolist()
+    values = rows.tolist()
+    results: list[RowScore | None] = []
+    for output, row, row_contributions in zip(outputs, values, contributions, strict=True):
+        if not 0.0 <= output <= 1.0:  # False for NaN too
+            results.append(None)
+            continue
+        results.append(
+            RowScore(
+                assess(output, manifest),
+                reasons_from_contributions(
+                    row, row_contributions, manifest.feature_names, manifest.reason_codes
+                ),
+            )
+        )
+    if timer is not None:
+        timer("inference", inferred - started)
+        timer("reasons", time.perf_counter() - inferred)
+    return results
+
+
+def score_id_of(triggered_by: str, model_version: str) -> str:
+    """The stable id of a streamed score: the same trigger scored by the same model version
+    always has the same id, so a replay is recognisable downstream."""
+    digest = hashlib.sha256(f"{triggered_by}\x1f{model_version}".encode()).hexdigest()
+    return digest[:32]
+
+
+def score_record(
+    update: FeatureUpdate, verdict: RowScore, model_version: str, now: datetime
+) -> ScoreRecord:
+    """The ``risk.scores`` record for a streamed feature update and the model's verdict."""
+    assessment = verdict.assessment
+    return ScoreRecord(
+        score_id=score_id_of(update.triggered_by, model_version),
+        customer_id=update.customer_id,
+        score=assessment.score,
+        probability_of_default=assessment.probability_of_default,
+        grade=assessment.grade,
+        risk_level=assessment.risk_level,
+        credit_limit=assessment.credit_limit,
+        reasons=verdict.reasons,
+        model_version=model_version,
+        feature_schema_version=update.feature_schema_version,
+        features=update.features,
+        features_as_of=update.as_of,
+        triggered_by=update.triggered_by,
+        trigger_event_type=update.trigger_event_type,
+        event_occurred_at=update.event_occurred_at,
+        scored_at=now,
+    )

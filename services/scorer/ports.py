@@ -1,0 +1,65 @@
+"""The ports of the sync score use case (:mod:`services.scorer.usecase`) and the stream
+scorer: what they need from the store, the model registry and the metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from services.scorer.core import FloatMatrix, RowScore, ServedModel
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCustomer:
+    """What the store holds for one customer: serialised feature state and risk state
+    (each None when absent)."""
+
+    feature_state: bytes | None
+    risk_state: bytes | None
+
+
+class FeatureStore(Protocol):
+    async def fetch(self, customer_ids: Sequence[str]) -> list[StoredCustomer]:
+        """Both keys of every customer in one round trip, in order; raises
+        :class:`~services.scorer.errors.StoreUnavailableError` when the store does not
+        answer."""
+        ...
+
+
+class ModelSource(Protocol):
+    """The models serving right now. Each call returns one consistent model, so a request
+    that reads the champion once uses one version from start to finish."""
+
+    def champion(self) -> ServedModel | None: ...
+
+    def challenger(self) -> ServedModel | None: ...
+
+
+class ScoringObserver(Protocol):
+    """Where the use case reports timings and outcomes (metrics, in production)."""
+
+    def stage(self, stage: str, seconds: float) -> None: ...
+
+    def answered(self, model_version: str, grade: str, decision: str) -> None: ...
+
+    def fallback(self, reason: str) -> None: ...
+
+    def divergence(self, champion: str, challenger: str, points: float) -> None: ...
+
+    def shadow_failed(self, challenger: str) -> None: ...
+
+
+class ModelMonitor(Protocol):
+    """Where the use case reports what the model sees and says, for feature freshness,
+    score distribution and drift (metrics, in production)."""
+
+    def features_read(self, age_seconds: float) -> None:
+        """A stored feature state was read; its last event is ``age_seconds`` old."""
+        ...
+
+    def rows_scored(
+        self, model: ServedModel, rows: FloatMatrix, verdicts: Sequence[RowScore | None]
+    ) -> None:
+        """``model`` scored ``rows``; ``verdicts[i]`` is row i's verdict (None: unscorable)."""
+        ...

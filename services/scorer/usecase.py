@@ -1,0 +1,376 @@
+"""The sync score use case (``POST /v1/score`` and ``:batch``): from a customer's stored
+state to a score, a grade, a limit, a decision and reason codes. Framework-free: the HTTP
+routes call :class:`Scorer` and the stream consumer calls :func:`observed_score_rows`, both
+through the ports in :mod:`services.scorer.ports`.
+
+Around the model's verdict (:func:`services.scorer.core.score_rows`) :class:`Scorer` adds
+what the sync API needs: one store round trip per request, features computed at request
+time (windows end now), the thin-file policy, the customer's risk state, the time budgets
+and the fallback policy, and the shadow challenger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from pydantic import ValidationError
+
+from riskmodel.scaling import assess, available_credit, decide, score_from_probability
+from schemas.actions import CustomerRiskState
+from schemas.features import to_model_row
+from schemas.scores import Grade, ReasonCode, RiskLevel, ScoreRequest
+from services.common.clock import Clock
+from services.features.core import CustomerState, FeaturesError, compute_features, from_us
+from services.scorer.core import (
+    NO_MODEL_VERSION,
+    THIN_FILE_REASON,
+    FallbackPolicy,
+    FallbackReason,
+    FloatMatrix,
+    RowScore,
+    ServedModel,
+    ThinFileDefault,
+    account_status,
+    capped_limit,
+    on_credit,
+    score_answer,
+    score_rows,
+)
+from services.scorer.errors import StoreUnavailableError
+from services.scorer.ports import (
+    FeatureStore,
+    ModelMonitor,
+    ModelSource,
+    ScoringObserver,
+    StoredCustomer,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Budgets:
+    redis_s: float
+    model_s: float
+    inline_rows: int
+    features_max_age: timedelta
+
+
+def observed_score_rows(
+    model: ServedModel,
+    rows: FloatMatrix,
+    observer: ScoringObserver,
+    monitor: ModelMonitor | None,
+) -> list[RowScore | None]:
+    """:func:`score_rows`, with its stage times reported to ``observer`` and the rows and
+    verdicts to ``monitor`` (when given)."""
+    verdicts = score_rows(model, rows, observer.stage)
+    if monitor is not None:
+        monitor.rows_scored(model, rows, verdicts)
+    return verdicts
+
+
+@dataclass(slots=True)
+class _Customer:
+    """One request's customer while it is being scored."""
+
+    request: ScoreRequest
+    risk: CustomerRiskState | None = None
+    features: Mapping[str, float | None] | None = None
+    row: int | None = None
+    answer: dict[str, Any] | None = None
+
+
+class Scorer:
+    """The sync score use case (``POST /v1/score`` and ``:batch``)."""
+
+    def __init__(
+        self,
+        store: FeatureStore,
+        models: ModelSource,
+        clock: Clock,
+        observer: ScoringObserver,
+        budgets: Budgets,
+        fallback: FallbackPolicy,
+        thin_file: ThinFileDefault,
+        monitor: ModelMonitor | None = None,
+    ) -> None:
+        self._store = store
+        self._monitor = monitor
+        self._models = models
+        self._clock = clock
+        self._observer = observer
+        self._budgets = budgets
+        self._fallback = fallback
+        self._thin_file = thin_file
+        self._shadow_tasks: set[asyncio.Task[None]] = set()
+
+    async def score(self, requests: Sequence[ScoreRequest]) -> list[dict[str, Any]]:
+        """One answer per request, in order; never raises for a dependency failure (the
+        fallback policy answers, with ``fallback: true`` and the reason)."""
+        now = self._clock.now()
+        champion = self._models.champion()
+        customers = [_Customer(request) for request in requests]
+        started = time.perf_counter()
+        try:
+            # asyncio.timeout, not wait_for: no task per request on the hot path.
+            async with asyncio.timeout(self._budgets.redis_s):
+                stored = await self._store.fetch([r.customer_id for r in requests])
+        except (StoreUnavailableError, TimeoutError) as error:
+            self._observer.stage("redis", time.perf_counter() - started)
+            log.warning("store unavailable, answering fallback", extra={"error": repr(error)})
+            return [
+                self._fallback_answer(c, FallbackReason.REDIS_UNAVAILABLE, champion)
+                for c in customers
+            ]
+        self._observer.stage("redis", time.perf_counter() - started)
+
+        started = time.perf_counter()
+        rows: list[list[float]] = []
+        for customer, record in zip(customers, stored, strict=True):
+            self._read(customer, record, now, champion)
+            if customer.answer is None and customer.features is not None:
+                customer.row = len(rows)
+                rows.append(to_model_row(customer.features))
+        self._observer.stage("features", time.perf_counter() - started)
+
+        if rows and champion is not None:
+            matrix = np.asarray(rows, dtype=np.float64)
+            verdicts = await self._run(champion, matrix, customers)
+            if verdicts is not None:
+                for customer in customers:
+                    if customer.row is not None and customer.answer is None:
+                        verdict = verdicts[customer.row]
+                        customer.answer = (
+                            self._model_answer(customer, verdict, champion, now)
+                            if verdict is not None
+                            else self._fallback_answer(
+                                customer, FallbackReason.INFERENCE_ERROR, champion
+                            )
+                        )
+                self._start_shadow(champion, matrix, verdicts)
+        answers = [customer.answer for customer in customers]
+        assert all(a is not None for a in answers), "every customer is answered"
+        return [a for a in answers if a is not None]
+
+    def _read(
+        self,
+        customer: _Customer,
+        record: StoredCustomer,
+        now: datetime,
+        champion: ServedModel | None,
+    ) -> None:
+        """Parses the stored state; answers at once when no model run is needed."""
+        if record.risk_state is not None:
+            try:
+                customer.risk = CustomerRiskState.model_validate_json(record.risk_state)
+            except ValidationError:
+                customer.answer = self._fallback_answer(
+                    customer, FallbackReason.FEATURES_UNREADABLE, champion
+                )
+                return
+        if champion is None:
+            customer.answer = self._fallback_answer(
+                customer, FallbackReason.MODEL_UNAVAILABLE, None
+            )
+            return
+        state = None
+        if record.feature_state is not None:
+            try:
+                state = CustomerState.from_bytes(record.feature_state)
+            except FeaturesError:
+                customer.answer = self._fallback_answer(
+                    customer, FallbackReason.FEATURES_UNREADABLE, champion
+                )
+                return
+        if state is None or state.clock_us is None:
+            customer.answer = self._thin_file_answer(customer, champion)
+            return
+        age = now - from_us(state.clock_us)
+        if self._monitor is not None:
+            self._monitor.features_read(age.total_seconds())
+        if age > self._budgets.features_max_age:
+            customer.answer = self._fallback_answer(
+                customer, FallbackReason.FEATURES_STALE, champion
+            )
+            return
+        try:
+            customer.features = compute_features(state, now)
+        except FeaturesError:
+            # The state's clock is more than a day ahead of ours: it cannot describe now.
+            customer.answer = self._fallback_answer(
+                customer, FallbackReason.FEATURES_UNREADABLE, champion
+            )
+
+    async def _run(
+        self, champion: ServedModel, matrix: FloatMatrix, customers: list[_Customer]
+    ) -> list[RowScore | None] | None:
+        """Runs the champion on every row: inline for small requests, in a worker thread
+        under the model budget for large ones. On failure answers the affected customers
+        from the fallback policy and returns None."""
+        reason = FallbackReason.INFERENCE_ERROR
+        try:
+            if len(matrix) <= self._budgets.inline_rows:
+                return observed_score_rows(champion, matrix, self._observer, self._monitor)
+            return await asyncio.wait_for(
+                asyncio.to_thread(
+                    observed_score_rows, champion, matrix, self._observer, self._monitor
+                ),
+                self._budgets.model_s,
+            )
+        except TimeoutError:
+            reason = FallbackReason.INFERENCE_TIMEOUT
+        except Exception:
+            log.exception("model run failed", extra={"model_version": champion.version})
+        for customer in customers:
+            if customer.row is not None and customer.answer is None:
+                customer.answer = self._fallback_answer(customer, reason, champion)
+        return None
+
+    def _model_answer(
+        self, customer: _Customer, verdict: RowScore, champion: ServedModel, now: datetime
+    ) -> dict[str, Any]:
+        assessment = verdict.assessment
+        features = customer.features or {}
+        limit = capped_limit(assessment.credit_limit, customer.risk)
+        return self._decided_answer(
+            customer,
+            score=assessment.score,
+            probability=assessment.probability_of_default,
+            grade=assessment.grade,
+            risk_level=assessment.risk_level,
+            limit=limit,
+            available=available_credit(limit, features.get("credit_outstanding")),
+            reasons=verdict.reasons,
+            model_version=champion.version,
+            features_as_of=now,
+        )
+
+    def _thin_file_answer(self, customer: _Customer, champion: ServedModel) -> dict[str, Any]:
+        manifest = champion.manifest
+        policy = manifest.thin_file or self._thin_file
+        probability = policy.probability_of_default
+        limit = capped_limit(policy.credit_limit, customer.risk)
+        return self._decided_answer(
+            customer,
+            score=score_from_probability(probability, manifest.score_scaling),
+            probability=probability,
+            grade=policy.grade,
+            risk_level=manifest.risk_level_of(policy.grade),
+            limit=limit,
+            available=limit,
+            reasons=[THIN_FILE_REASON],
+            model_version=champion.version,
+            features_as_of=None,
+        )
+
+    def _decided_answer(
+        self,
+        customer: _Customer,
+        *,
+        score: int,
+        probability: float,
+        grade: Grade,
+        risk_level: RiskLevel,
+        limit: float,
+        available: float,
+        reasons: Sequence[ReasonCode],
+        model_version: str,
+        features_as_of: datetime | None,
+    ) -> dict[str, Any]:
+        """An answer from the model or the thin-file policy: the order is decided on the
+        grade, the account status and the credit available."""
+        request = customer.request
+        decision = decide(
+            grade=grade,
+            account_status=account_status(customer.risk),
+            on_credit=on_credit(request),
+            order_amount=float(request.order.amount) if request.order is not None else 0.0,
+            available=available,
+        )
+        self._observer.answered(model_version, grade, decision)
+        return score_answer(
+            request.customer_id,
+            score=score,
+            probability_of_default=round(probability, 6),
+            grade=grade,
+            risk_level=risk_level,
+            decision=decision,
+            credit_limit=limit,
+            available_credit=available,
+            reasons=reasons,
+            model_version=model_version,
+            features_as_of=features_as_of,
+            fallback_reason=None,
+        )
+
+    def _fallback_answer(
+        self, customer: _Customer, reason: str, champion: ServedModel | None
+    ) -> dict[str, Any]:
+        policy = self._fallback
+        decision = policy.decision(customer.request, customer.risk)
+        limit = capped_limit(policy.credit_limit, customer.risk)
+        version = champion.version if champion is not None else NO_MODEL_VERSION
+        self._observer.fallback(reason)
+        self._observer.answered(version, policy.grade, decision)
+        return score_answer(
+            customer.request.customer_id,
+            score=policy.score,
+            probability_of_default=policy.probability_of_default,
+            grade=policy.grade,
+            risk_level=policy.risk_level,
+            decision=decision,
+            credit_limit=limit,
+            available_credit=limit,
+            reasons=[],
+            model_version=version,
+            features_as_of=None,
+            fallback_reason=reason,
+        )
+
+    def _start_shadow(
+        self, champion: ServedModel, matrix: FloatMatrix, verdicts: list[RowScore | None]
+    ) -> None:
+        challenger = self._models.challenger()
+        if challenger is None or challenger is champion:
+            return
+        task = asyncio.create_task(
+            shadow_score(challenger, champion, matrix, verdicts, self._observer)
+        )
+        self._shadow_tasks.add(task)
+        task.add_done_callback(self._shadow_tasks.discard)
+
+
+async def shadow_score(
+    challenger: ServedModel,
+    champion: ServedModel,
+    matrix: FloatMatrix,
+    verdicts: Sequence[RowScore | None],
+    observer: ScoringObserver,
+) -> None:
+    """Scores the rows with the challenger after the champion's answer has gone, and
+    reports ``|score_champion - score_challenger|`` per row. Never decides anything; a
+    failing challenger is counted, never raised."""
+    await asyncio.sleep(0)  # let the champion's answer be sent first
+    try:
+        outputs = challenger.probabilities(matrix).tolist()
+        for output, verdict in zip(outputs, verdicts, strict=True):
+            if verdict is None:
+                continue
+            if not 0.0 <= output <= 1.0:
+                observer.shadow_failed(challenger.version)
+                continue
+            shadow = assess(output, challenger.manifest)
+            observer.divergence(
+                champion.version, challenger.version, abs(verdict.assessment.score - shadow.score)
+            )
+    except Exception:
+        log.exception("shadow model run failed", extra={"model_version": challenger.version})
+        observer.shadow_failed(challenger.version)
