@@ -3,9 +3,10 @@ the training distributions in its bundle, over a rolling window of the latest ro
 
 ``PSI = sum((actual - expected) * ln(actual / expected))`` over the bins of the training
 distribution, undefined values forming a bin of their own. A share of zero is floored at
-:data:`SHARE_FLOOR` (as training's evaluation does) so an empty bin gives a large but
-finite index. Common reading: below 0.1 stable, 0.1 to 0.25 a moderate shift, above 0.25
-a shift worth investigating.
+:data:`SHARE_FLOOR` so an empty bin gives a large but finite index. Training measures the
+test set's stability and the scorer its rolling window with the same bins and the same
+:func:`population_stability`. Common reading: below 0.1 stable, 0.1 to 0.25 a moderate
+shift, above 0.25 a shift worth investigating.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import math
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Mapping, Sequence
+
+import numpy as np
+import numpy.typing as npt
 
 from riskmodel.manifest import DRIFT_SCORE, TrainingDistribution
 
@@ -31,6 +35,45 @@ def bin_of(distribution: TrainingDistribution, value: float) -> int:
 def expected_shares(distribution: TrainingDistribution) -> list[float]:
     """The training shares of every bin, the missing bin last."""
     return [*distribution.shares, distribution.missing_share]
+
+
+def training_distribution(name: str, values: npt.ArrayLike, bins: int = 10) -> TrainingDistribution:
+    """The drift baseline of one variable: ``bins`` quantile bins of its finite values,
+    each bin's share, and the share of NaN values."""
+    v = np.asarray(values, dtype=np.float64)
+    missing = np.isnan(v)
+    finite = v[~missing]
+    inner: list[float] = []
+    if len(finite):
+        edges = np.unique(np.quantile(finite, np.linspace(0, 1, bins + 1)))
+        inner = [float(e) for e in edges[1:-1]]
+    counts = np.bincount(np.searchsorted(inner, finite, side="right"), minlength=len(inner) + 1)
+    total = max(len(v), 1)
+    return TrainingDistribution(
+        name=name,
+        edges=inner,
+        shares=[float(c) / total for c in counts],
+        missing_share=float(missing.sum()) / total,
+    )
+
+
+def sample_shares(distribution: TrainingDistribution, values: npt.ArrayLike) -> list[float]:
+    """The share of ``values`` in each of the distribution's bins, the missing bin last."""
+    v = np.asarray(values, dtype=np.float64)
+    missing = np.isnan(v)
+    counts = np.bincount(
+        np.searchsorted(distribution.edges, v[~missing], side="right"),
+        minlength=len(distribution.edges) + 1,
+    )
+    total = max(len(v), 1)
+    return [*(float(c) / total for c in counts), float(missing.sum()) / total]
+
+
+def sample_stability(expected: npt.ArrayLike, actual: npt.ArrayLike, bins: int = 10) -> float:
+    """PSI of the sample ``actual`` against the sample ``expected``, over ``bins`` quantile
+    bins of ``expected`` (see :func:`training_distribution`)."""
+    distribution = training_distribution("sample", expected, bins)
+    return population_stability(expected_shares(distribution), sample_shares(distribution, actual))
 
 
 def population_stability(expected: Sequence[float], actual: Sequence[float]) -> float:

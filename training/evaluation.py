@@ -16,7 +16,6 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from riskmodel.manifest import TrainingDistribution
 from schemas.scores import GRADES
 
 Floats = npt.NDArray[np.float64]
@@ -64,47 +63,6 @@ def calibration_curve(
             }
         )
     return curve
-
-
-def population_stability(expected: npt.ArrayLike, actual: npt.ArrayLike, bins: int = 10) -> float:
-    """PSI of ``actual`` against ``expected``: bins are the expected sample's quantiles; NaN
-    values form a bin of their own; empty bins are floored at 0.01 % to keep it finite."""
-    e = np.asarray(expected, dtype=np.float64)
-    a = np.asarray(actual, dtype=np.float64)
-    finite = e[~np.isnan(e)]
-    edges = np.unique(np.quantile(finite, np.linspace(0, 1, bins + 1))) if len(finite) else []
-
-    def shares(values: Floats) -> Floats:
-        counts = [float(np.isnan(values).sum())]
-        present = values[~np.isnan(values)]
-        if len(edges) > 1:
-            inner = np.searchsorted(edges[1:-1], present, side="right")
-            counts.extend(np.bincount(inner, minlength=len(edges) - 1).astype(float))
-        else:
-            counts.append(float(len(present)))
-        total = max(len(values), 1)
-        return np.maximum(np.asarray(counts) / total, 1e-4)
-
-    pe, pa = shares(e), shares(a)
-    return float(np.sum((pa - pe) * np.log(pa / pe)))
-
-
-def training_distribution(name: str, values: npt.ArrayLike, bins: int = 10) -> TrainingDistribution:
-    """The drift baseline of one variable: the bins :func:`population_stability` uses
-    (quantiles of the finite values), each bin's share and the share of NaN values."""
-    v = np.asarray(values, dtype=np.float64)
-    missing = np.isnan(v)
-    finite = v[~missing]
-    edges = np.unique(np.quantile(finite, np.linspace(0, 1, bins + 1))) if len(finite) else []
-    inner = [float(e) for e in edges[1:-1]]
-    counts = np.bincount(np.searchsorted(inner, finite, side="right"), minlength=len(inner) + 1)
-    total = max(len(v), 1)
-    return TrainingDistribution(
-        name=name,
-        edges=inner,
-        shares=[float(c) / total for c in counts],
-        missing_share=float(missing.sum()) / total,
-    )
 
 
 def grade_table(

@@ -25,6 +25,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
+from riskmodel.drift import sample_stability, training_distribution
 from riskmodel.manifest import (
     DRIFT_SCORE,
     BundleManifest,
@@ -60,9 +61,7 @@ from training.evaluation import (
     binary_metrics,
     calibration_curve,
     grade_table,
-    population_stability,
     reason_agreement,
-    training_distribution,
 )
 from training.reason_table import build_reason_table
 from training.report import ReportCurves, write_report
@@ -392,11 +391,11 @@ def fit_evaluate_export(
         ),
         key=lambda item: -item["gain"],
     )
-    psi = {"score": population_stability(train_scores, test_scores)}
+    psi = {"score": sample_stability(train_scores, test_scores)}
     distributions = [training_distribution(DRIFT_SCORE, train_scores)]
     for item in importance[:DRIFT_FEATURES]:
         column = spec.feature_names.index(item["feature"])
-        psi[item["feature"]] = population_stability(train.x[:, column], test.x[:, column])
+        psi[item["feature"]] = sample_stability(train.x[:, column], test.x[:, column])
         distributions.append(training_distribution(item["feature"], train.x[:, column]))
     test_table = grade_table(test.y, test_grades, test_scores)
 

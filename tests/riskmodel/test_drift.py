@@ -14,10 +14,10 @@ from riskmodel.drift import (
     RollingHistogram,
     bin_of,
     population_stability,
+    sample_stability,
+    training_distribution,
 )
 from riskmodel.manifest import TrainingDistribution
-from training.evaluation import population_stability as training_psi
-from training.evaluation import training_distribution
 
 THIRDS = TrainingDistribution(name="score", edges=[500.0, 700.0], shares=[0.3, 0.4, 0.3])
 
@@ -78,7 +78,7 @@ def test_a_window_matching_training_has_small_psi_and_a_shifted_one_large() -> N
     assert shifted.psi() > 0.25
 
 
-def test_the_scorer_psi_equals_the_training_report_psi() -> None:
+def test_a_rolling_window_has_the_psi_of_the_same_sample_at_once() -> None:
     rng = np.random.default_rng(11)
     training = rng.exponential(3.0, 4_000)
     training[rng.random(4_000) < 0.1] = math.nan
@@ -87,7 +87,7 @@ def test_the_scorer_psi_equals_the_training_report_psi() -> None:
     histogram = RollingHistogram(training_distribution("x", training), window=1_000)
     for value in live:
         histogram.add(float(value))
-    assert histogram.psi() == pytest.approx(training_psi(training, live), rel=1e-9)
+    assert histogram.psi() == pytest.approx(sample_stability(training, live), rel=1e-9)
 
 
 def test_training_distribution_shares_sum_to_one_with_the_missing_share() -> None:
@@ -135,3 +135,17 @@ def test_the_monitor_reports_only_once_it_has_enough_rows() -> None:
 def test_the_monitor_refuses_a_minimum_above_its_window() -> None:
     with pytest.raises(ValueError, match="min_rows"):
         DriftMonitor([THIRDS], ["a"], window=10, min_rows=11)
+
+
+def test_identical_samples_are_stable_and_a_shift_is_not() -> None:
+    rng = np.random.default_rng(0)
+    sample = rng.normal(size=5000)
+    assert sample_stability(sample, sample) == pytest.approx(0.0)
+    assert sample_stability(sample, sample + 1.0) > 0.25
+
+
+def test_sample_stability_counts_missing_values_as_their_own_bin() -> None:
+    values = np.arange(100, dtype=float)
+    with_gaps = values.copy()
+    with_gaps[:50] = np.nan
+    assert sample_stability(values, with_gaps) > 1.0

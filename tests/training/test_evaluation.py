@@ -9,7 +9,6 @@ from training.evaluation import (
     calibration_curve,
     grade_table,
     ks_statistic,
-    population_stability,
     reason_agreement,
     top_adverse,
 )
@@ -27,20 +26,6 @@ def test_perfect_separation_gives_auc_and_ks_of_one() -> None:
 def test_ks_is_the_largest_gap_between_the_cumulative_distributions() -> None:
     y = np.array([0, 1, 0, 1])
     assert ks_statistic(y, np.array([0.1, 0.2, 0.3, 0.4])) == pytest.approx(0.5)
-
-
-def test_identical_samples_are_stable_and_a_shift_is_not() -> None:
-    rng = np.random.default_rng(0)
-    sample = rng.normal(size=5000)
-    assert population_stability(sample, sample) == pytest.approx(0.0)
-    assert population_stability(sample, sample + 1.0) > 0.25
-
-
-def test_stability_counts_missing_values_as_their_own_bin() -> None:
-    values = np.arange(100, dtype=float)
-    with_gaps = values.copy()
-    with_gaps[:50] = np.nan
-    assert population_stability(values, with_gaps) > 1.0
 
 
 def test_calibration_curve_bins_hold_equal_counts() -> None:
