@@ -20,7 +20,7 @@ from offline.backtest import BacktestReport, RuleSetOutcome, load_model, run_bac
 from offline.errors import EventLogError
 from offline.replay import read_event_log
 from riskmodel.errors import GateRefusedError
-from services.warning.core.rules import DEFAULT_RULES_PATH, RuleSet, load_rules
+from services.warning.core import DEFAULT_RULES_PATH, RuleSet, load_rules
 from services.warning.errors import RulesError
 
 app = typer.Typer(help="Validate and backtest warning rule files.", no_args_is_help=True)

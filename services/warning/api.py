@@ -25,7 +25,7 @@ from services.common.http import (
     install_common,
     require_scope,
 )
-from services.warning.core.rules import DEFAULT_RULES_PATH, Rule
+from services.warning.core import DEFAULT_RULES_PATH, Rule
 from services.warning.errors import (
     PublishUnavailableError,
     RulesError,

@@ -9,7 +9,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from schemas.actions import RiskAction
 from services.common.metrics import LATENCY_BUCKETS_S
-from services.warning.core.engine import MANUAL_OVERRIDE_RULE_ID
+from services.warning.core import MANUAL_OVERRIDE_RULE_ID
 
 ACTIONS = Counter(
     "riskstream_warning_actions_total",

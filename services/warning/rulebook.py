@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from schemas.records import AuditRecord
 from services.common.clock import Clock
-from services.warning.core.rules import RuleSet, load_rules
+from services.warning.core import RuleSet, load_rules
 from services.warning.errors import PublishUnavailableError, RulesError
 from services.warning.usecase import SERVICE, AuditSink
 

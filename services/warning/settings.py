@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field
 
 from services.common.settings import ServiceSettings
-from services.warning.core.rules import DEFAULT_RULES_PATH
+from services.warning.core import DEFAULT_RULES_PATH
 
 
 class WarningSettings(ServiceSettings):

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from services.common.redis_keys import RedisKeys
-from services.warning.core.engine import WarningState, risk_state_view
+from services.warning.core import WarningState, risk_state_view
 from services.warning.errors import StoreUnavailableError
 from services.warning.metrics import REDIS_ERRORS
 

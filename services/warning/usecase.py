@@ -26,13 +26,7 @@ from schemas.actions import ActionType, CustomerRiskState, RiskAction
 from schemas.records import AuditRecord
 from schemas.scores import ScoreRecord
 from services.common.clock import Clock
-from services.warning.core.engine import (
-    WarningState,
-    evaluate,
-    manual_override,
-    risk_state_view,
-)
-from services.warning.core.rules import RuleSet
+from services.warning.core import RuleSet, WarningState, evaluate, manual_override, risk_state_view
 from services.warning.errors import StateError
 
 SERVICE = "warning"

@@ -28,7 +28,7 @@ from examples.order_system_consumer import OrderAccounts
 from schemas.actions import RiskAction
 from services.common.settings import ServiceSettings
 from services.common.topics import Topic
-from services.warning.core.rules import DEFAULT_RULES_PATH
+from services.warning.core import DEFAULT_RULES_PATH
 from tests.services.scorer.scorer_bundles import build_bundle
 
 pytestmark = pytest.mark.integration

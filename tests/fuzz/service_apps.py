@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from riskmodel.loading import open_bundle
 from schemas.features import FEATURE_SCHEMA
+from services.common.clock import SystemClock
 from services.common.http import readiness_from
 from services.common.topics import TopicNames
 from services.ingest.api import create_app as create_ingest_app
@@ -19,7 +20,7 @@ from services.ingest.core import EventGateway
 from services.ingest.settings import IngestSettings
 from services.scorer.ports import StoredCustomer
 from services.warning.api import create_app as create_warning_app
-from services.warning.core.rules import DEFAULT_RULES_PATH
+from services.warning.core import DEFAULT_RULES_PATH
 from services.warning.settings import WarningSettings
 from tests.services.ingest.test_ingest_api import FakePublisher
 from tests.services.scorer.scorer_bundles import build_bundle, customer_state
@@ -32,14 +33,9 @@ CLIENT = {"Authorization": f"Bearer {CLIENT_KEY}"}
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
-class WallClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
 def ingest_app(_: Path) -> FastAPI:
     publisher = FakePublisher()
-    gateway = EventGateway(publisher, TopicNames(), WallClock())
+    gateway = EventGateway(publisher, TopicNames(), SystemClock())
     return create_ingest_app(IngestSettings(env="test"), gateway, publisher)
 
 

@@ -24,6 +24,7 @@ from services.features.processing import (
     Rejected,
     SourceRecord,
 )
+from tests.support.clock import SettableClock
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 EVENT_TOPICS = {
@@ -182,11 +183,6 @@ def test_any_json_value_is_an_event_or_a_validation_error(value: Any) -> None:
         assert isinstance(event, EventEnvelope)
 
 
-class FixedClock:
-    def now(self) -> datetime:
-        return NOW
-
-
 @settings(max_examples=300, deadline=None)
 @given(
     st.sampled_from(sorted(EVENT_TOPICS.values())),
@@ -196,7 +192,7 @@ class FixedClock:
 def test_any_bytes_on_an_event_topic_are_applied_or_dead_lettered_with_the_original(
     topic: str, value: bytes, key: bytes | None
 ) -> None:
-    processor = FeatureProcessor("features", EVENT_TOPICS, FixedClock())
+    processor = FeatureProcessor("features", EVENT_TOPICS, SettableClock(NOW))
     record = SourceRecord(topic=topic, partition=2, offset=7, key=key, value=value, timestamp_ms=0)
     result = processor.process(record, BatchStates(lambda _: None))
     if isinstance(result, Rejected):

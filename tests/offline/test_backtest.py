@@ -6,7 +6,7 @@ import pytest
 from offline.backtest import BacktestReport, load_model, run_backtest
 from offline.replay import read_event_log
 from riskmodel.loading import LoadedModel
-from services.warning.core.rules import load_default_rules, load_rules
+from services.warning.core import load_default_rules, load_rules
 from tests.offline.backtest_log import write_log
 from tests.services.scorer.scorer_bundles import build_bundle
 from tests.services.warning.warning_fakes import SMALL_RULES

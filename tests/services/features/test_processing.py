@@ -12,6 +12,7 @@ from services.features.processing import (
     SourceRecord,
     record_age_seconds,
 )
+from tests.support.clock import SettableClock
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 TOPICS = {
@@ -20,11 +21,6 @@ TOPICS = {
     "refund": "events.refunds",
     "review": "events.reviews",
 }
-
-
-class FixedClock:
-    def now(self) -> datetime:
-        return NOW
 
 
 def order_bytes(event_id: str = "e-1", customer_id: str = "c-1") -> bytes:
@@ -54,7 +50,7 @@ def record(
 
 
 def processor() -> FeatureProcessor:
-    return FeatureProcessor("features", TOPICS, FixedClock())
+    return FeatureProcessor("features", TOPICS, SettableClock(NOW))
 
 
 def no_state(_: str) -> CustomerState | None:

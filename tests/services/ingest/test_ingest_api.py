@@ -9,14 +9,10 @@ from services.ingest.api import create_app
 from services.ingest.core import EventGateway
 from services.ingest.errors import PublishUnavailableError
 from services.ingest.settings import IngestSettings
+from tests.support.clock import SettableClock
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 CLIENT = {"Authorization": "Bearer dev-client-key"}
-
-
-class FixedClock:
-    def now(self) -> datetime:
-        return NOW
 
 
 class FakePublisher:
@@ -47,7 +43,7 @@ def publisher() -> FakePublisher:
 @pytest.fixture
 async def client(publisher: FakePublisher) -> AsyncIterator[httpx.AsyncClient]:
     settings = IngestSettings(max_body_bytes=64 * 1024)
-    app = create_app(settings, EventGateway(publisher, TopicNames(), FixedClock()), publisher)
+    app = create_app(settings, EventGateway(publisher, TopicNames(), SettableClock(NOW)), publisher)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://ingest"
     ) as http:
@@ -146,7 +142,7 @@ async def test_a_malformed_batch_body_is_422(
 
 async def test_an_oversize_batch_is_422_on_events(publisher: FakePublisher) -> None:
     app = create_app(
-        IngestSettings(), EventGateway(publisher, TopicNames(), FixedClock()), publisher
+        IngestSettings(), EventGateway(publisher, TopicNames(), SettableClock(NOW)), publisher
     )
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://ingest"

@@ -5,13 +5,9 @@ import orjson
 from services.common.topics import TopicNames
 from services.ingest.core import EventGateway, Outcome
 from services.ingest.errors import PublishUnavailableError
+from tests.support.clock import SettableClock
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-
-
-class FixedClock:
-    def now(self) -> datetime:
-        return NOW
 
 
 class RecordingPublisher:
@@ -42,7 +38,7 @@ def review(event_id: str = "r-1", **overrides: object) -> dict[str, object]:
 
 async def test_valid_events_go_to_their_topic_keyed_by_customer() -> None:
     publisher = RecordingPublisher()
-    gateway = EventGateway(publisher, TopicNames("p."), FixedClock())
+    gateway = EventGateway(publisher, TopicNames("p."), SettableClock(NOW))
     results = await gateway.submit([review()])
     assert [r.outcome for r in results] == [Outcome.ACCEPTED]
     topic, key, value = publisher.records[0]
@@ -52,7 +48,7 @@ async def test_valid_events_go_to_their_topic_keyed_by_customer() -> None:
 
 async def test_a_batch_answers_per_event_in_order() -> None:
     publisher = RecordingPublisher()
-    gateway = EventGateway(publisher, TopicNames(), FixedClock())
+    gateway = EventGateway(publisher, TopicNames(), SettableClock(NOW))
     results = await gateway.submit(
         [review("a"), review("b", rating=9), "not an object", review("d")]
     )
@@ -71,14 +67,14 @@ async def test_a_batch_answers_per_event_in_order() -> None:
 
 async def test_an_unacknowledged_event_is_unavailable_not_accepted() -> None:
     gateway = EventGateway(
-        RecordingPublisher(frozenset({"events.reviews"})), TopicNames(), FixedClock()
+        RecordingPublisher(frozenset({"events.reviews"})), TopicNames(), SettableClock(NOW)
     )
     (result,) = await gateway.submit([review()])
     assert result.outcome is Outcome.UNAVAILABLE
 
 
 async def test_an_unknown_event_type_names_event_type() -> None:
-    gateway = EventGateway(RecordingPublisher(), TopicNames(), FixedClock())
+    gateway = EventGateway(RecordingPublisher(), TopicNames(), SettableClock(NOW))
     (result,) = await gateway.submit([review(event_type="login")])
     assert result.outcome is Outcome.REJECTED
     assert result.errors[0]["field"] == "event_type"

@@ -29,16 +29,9 @@ from services.scorer.errors import StoreUnavailableError
 from services.scorer.ports import StoredCustomer
 from services.scorer.usecase import Budgets, Scorer
 from tests.services.scorer.scorer_bundles import build_bundle, customer_state, probability
+from tests.support.clock import SettableClock
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-
-
-class FixedClock:
-    def __init__(self, now: datetime) -> None:
-        self.current = now
-
-    def now(self) -> datetime:
-        return self.current
 
 
 class FakeStore:
@@ -148,7 +141,7 @@ def scorer_for(
     return Scorer(
         store,
         FakeModels(champion, challenger),  # type: ignore[arg-type]
-        FixedClock(NOW),
+        SettableClock(NOW),
         observer or RecordingObserver(),
         budgets,
         FALLBACK,

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from services.warning.core.rules import DEFAULT_RULES_PATH
+from services.warning.core import DEFAULT_RULES_PATH
 from services.warning.errors import PublishUnavailableError, RulesError
 from services.warning.rulebook import LiveRules, Rulebook, digest_of
 from tests.services.warning.warning_fakes import (
@@ -10,8 +10,8 @@ from tests.services.warning.warning_fakes import (
     SMALL_RULES,
     FakeKafka,
     RecordingObserver,
-    SettableClock,
 )
+from tests.support.clock import SettableClock
 
 DEFAULT_TEXT = DEFAULT_RULES_PATH.read_bytes()
 

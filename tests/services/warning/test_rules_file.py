@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from services.warning.core.rules import DEFAULT_RULES_PATH
+from services.warning.core import DEFAULT_RULES_PATH
 from services.warning.rulebook import LiveRules, Rulebook
 from services.warning.rules_file import RulesFileWatcher, write_atomically
 from tests.services.warning.warning_fakes import (
@@ -12,8 +12,8 @@ from tests.services.warning.warning_fakes import (
     SMALL_RULES,
     FakeKafka,
     RecordingObserver,
-    SettableClock,
 )
+from tests.support.clock import SettableClock
 
 
 def touch_later(path: Path, text: bytes) -> None:

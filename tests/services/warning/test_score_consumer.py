@@ -6,17 +6,12 @@ from aiokafka import ConsumerRecord
 from prometheus_client import REGISTRY
 
 from services.warning.consumer import ScoreConsumer
-from services.warning.core.rules import load_default_rules
+from services.warning.core import load_default_rules
 from services.warning.rulebook import LiveRules, Rulebook
 from services.warning.settings import WarningSettings
 from services.warning.usecase import WarningDesk
-from tests.services.warning.warning_fakes import (
-    FakeKafka,
-    FakeStore,
-    RecordingObserver,
-    SettableClock,
-    score,
-)
+from tests.services.warning.warning_fakes import FakeKafka, FakeStore, RecordingObserver, score
+from tests.support.clock import SettableClock
 
 TOPIC = "risk.scores"
 

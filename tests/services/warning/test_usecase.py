@@ -3,7 +3,7 @@ from datetime import timedelta
 import pytest
 
 from schemas.actions import CustomerRiskState
-from services.warning.core.rules import RuleSet, load_default_rules
+from services.warning.core import RuleSet, load_default_rules
 from services.warning.errors import PublishUnavailableError, StateError, StoreUnavailableError
 from services.warning.usecase import WarningDesk
 from tests.services.warning.warning_fakes import (
@@ -11,9 +11,9 @@ from tests.services.warning.warning_fakes import (
     FakeKafka,
     FakeStore,
     RecordingObserver,
-    SettableClock,
     score,
 )
+from tests.support.clock import SettableClock
 
 
 class FixedRules:

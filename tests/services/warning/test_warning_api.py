@@ -7,7 +7,7 @@ import pytest
 
 from services.common.http import readiness_from
 from services.warning.api import create_app
-from services.warning.core.rules import DEFAULT_RULES_PATH
+from services.warning.core import DEFAULT_RULES_PATH
 from services.warning.rulebook import LiveRules, Rulebook
 from services.warning.settings import WarningSettings
 from services.warning.usecase import WarningDesk
@@ -17,9 +17,9 @@ from tests.services.warning.warning_fakes import (
     FakeKafka,
     FakeStore,
     RecordingObserver,
-    SettableClock,
     score,
 )
+from tests.support.clock import SettableClock
 
 DEFAULT_TEXT = DEFAULT_RULES_PATH.read_bytes()
 CLIENT = {"Authorization": "Bearer dev-client-key"}

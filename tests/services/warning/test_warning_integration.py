@@ -20,8 +20,7 @@ from services.common.kafka import make_consumer, make_producer
 from services.common.redis_keys import RedisKeys
 from services.common.settings import ServiceSettings
 from services.common.topics import Topic
-from services.warning.core.engine import WarningState, evaluate
-from services.warning.core.rules import DEFAULT_RULES_PATH, load_default_rules
+from services.warning.core import DEFAULT_RULES_PATH, WarningState, evaluate, load_default_rules
 from tests.services.warning.warning_fakes import BAD_RULES, SMALL_RULES, score
 
 pytestmark = pytest.mark.integration

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from itertools import count
 
 from schemas.actions import RiskAction
 from schemas.features import FEATURE_SCHEMA
 from schemas.records import AuditRecord, DeadLetterRecord
 from schemas.scores import Grade, ScoreRecord
-from services.warning.core.engine import WarningState, risk_state_view
+from services.warning.core import WarningState, risk_state_view
 from services.warning.errors import PublishUnavailableError, StoreUnavailableError
 
 MODEL_LIMIT = 2000.0
@@ -26,17 +26,6 @@ rules:
 BAD_RULES = SMALL_RULES.replace(b'when: grade == "D"', b'when: grade == "E" or')
 """Line 6 is the broken condition."""
 GRADE_SCORES: dict[str, int] = {"S": 790, "A": 730, "B": 670, "C": 610, "D": 550}
-
-
-class SettableClock:
-    def __init__(self, start: datetime | None = None) -> None:
-        self._now = start or datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
-
-    def now(self) -> datetime:
-        return self._now
-
-    def advance(self, hours: float) -> None:
-        self._now += timedelta(hours=hours)
 
 
 class FakeStore:

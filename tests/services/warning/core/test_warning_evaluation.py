@@ -1,91 +1,12 @@
-from datetime import UTC, datetime, timedelta
-from itertools import count
-
 import pytest
 
-from schemas.scores import Grade, ScoreRecord
-from services.warning.core.engine import (
-    Evaluation,
-    WarningState,
+from services.warning.core import (
+    RuleSet,
     evaluate,
-    manual_override,
     risk_state_view,
 )
-from services.warning.core.rules import RuleSet
 from services.warning.errors import StateError
-from tests.services.warning.warning_fakes import reliable_features
-
-MODEL_LIMIT = 2000.0
-# One grade apart is less than the 80-point drop that sudden_score_drop watches for.
-GRADE_SCORES: dict[str, int] = {"S": 790, "A": 730, "B": 670, "C": 610, "D": 550}
-
-
-class SettableClock:
-    def __init__(self) -> None:
-        self._now = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
-
-    def now(self) -> datetime:
-        return self._now
-
-    def advance(self, hours: float) -> None:
-        self._now += timedelta(hours=hours)
-
-
-class Customer:
-    """Scores one customer over simulated time, feeding each state back in."""
-
-    def __init__(self, rules: RuleSet, names: tuple[str, ...], customer_id: str = "c-1") -> None:
-        self.rules = rules
-        self.clock = SettableClock()
-        self.customer_id = customer_id
-        self.features = reliable_features(names)
-        self.state: WarningState | None = None
-        self._events = count(1)
-
-    def record(
-        self, grade: Grade = "A", score: int | None = None, **features: float | None
-    ) -> ScoreRecord:
-        self.features.update(features)
-        event = next(self._events)
-        return ScoreRecord(
-            score_id=f"{self.customer_id}-score-{event}",
-            customer_id=self.customer_id,
-            score=GRADE_SCORES[grade] if score is None else score,
-            probability_of_default=0.05,
-            grade=grade,
-            risk_level="green",
-            credit_limit=MODEL_LIMIT,
-            reasons=[],
-            model_version="m-1",
-            feature_schema_version=1,
-            features=dict(self.features),
-            features_as_of=self.clock.now(),
-            triggered_by=f"{self.customer_id}-event-{event}",
-            trigger_event_type="order",
-            scored_at=self.clock.now(),
-        )
-
-    def apply(self, record: ScoreRecord) -> Evaluation:
-        result = evaluate(self.rules, self.state, record, self.clock.now())
-        self.state = result.state
-        return result
-
-    def score(
-        self, grade: Grade = "A", score: int | None = None, **features: float | None
-    ) -> list[tuple[str, str]]:
-        """(rule_id, action) of each action the new score issues."""
-        result = self.apply(self.record(grade, score, **features))
-        return [(action.rule_id, action.action) for action in result.actions]
-
-    @property
-    def status(self) -> str:
-        assert self.state is not None
-        return self.state.status
-
-
-@pytest.fixture
-def customer(default_rules: RuleSet, feature_names: tuple[str, ...]) -> Customer:
-    return Customer(default_rules, feature_names)
+from tests.services.warning.core.scored_customer import MODEL_LIMIT, Customer
 
 
 def test_reliable_customer_gets_no_action(customer: Customer) -> None:
@@ -249,87 +170,6 @@ def test_redelivered_and_out_of_order_scores_are_skipped(customer: Customer) -> 
     assert again.actions == []
     assert again.state is state
     assert customer.apply(first).skipped
-
-
-def test_state_round_trips_through_json(customer: Customer) -> None:
-    customer.score("D", refunds_without_return_30d=3, refunds_count_30d=3)
-    assert customer.state is not None
-    restored = WarningState.from_json(customer.state.to_json())
-    assert restored == customer.state
-    assert restored.status == "frozen"
-
-
-def test_manual_override_unfreezes_and_the_rule_does_not_refreeze(customer: Customer) -> None:
-    customer.score("B", chargebacks_90d=2)
-    assert customer.status == "frozen"
-    assert customer.state is not None
-    customer.clock.advance(2)
-    override = manual_override(
-        customer.state,
-        "unfreeze_credit",
-        "chargebacks disputed and won",
-        "analyst-7",
-        customer.clock.now(),
-    )
-    [action] = override.actions
-    assert action.action == "unfreeze_credit"
-    assert action.rule_id == "manual-override"
-    assert action.reason == "manual override by analyst-7: chargebacks disputed and won"
-    assert override.state.status == "active"
-    retried = manual_override(
-        customer.state,
-        "unfreeze_credit",
-        "chargebacks disputed and won",
-        "analyst-7",
-        customer.clock.now(),
-    )
-    assert retried.actions[0].action_id == action.action_id
-    customer.state = override.state
-    customer.clock.advance(1)
-    assert customer.score("B", chargebacks_90d=2) == []
-    assert customer.status == "active"
-    with pytest.raises(StateError, match="nothing to unfreeze_credit"):
-        manual_override(
-            customer.state, "unfreeze_credit", "again", "analyst-7", customer.clock.now()
-        )
-
-
-def test_manual_restrictions_need_their_parameters(customer: Customer) -> None:
-    customer.score("A")
-    assert customer.state is not None
-    now = customer.clock.now()
-    with pytest.raises(StateError, match="credit_limit"):
-        manual_override(customer.state, "cut_limit", "fraud ring", "analyst-7", now)
-    with pytest.raises(StateError, match="reason"):
-        manual_override(customer.state, "freeze_credit", " ", "analyst-7", now)
-    cut = manual_override(customer.state, "cut_limit", "fraud ring", "analyst-7", now, 300.0)
-    assert cut.actions[0].credit_limit == 300.0
-    assert cut.state.status == "limited"
-    restored = manual_override(cut.state, "restore_limit", "cleared", "analyst-7", now)
-    assert restored.state.status == "active"
-    assert restored.actions[0].credit_limit is None
-
-
-def test_risk_state_view_lists_actions_in_effect_with_reasons(customer: Customer) -> None:
-    customer.score("B", 640, refunds_without_return_30d=3, refunds_count_30d=3)
-    customer.clock.advance(72)
-    customer.score("B", 640)
-    assert customer.state is not None
-    view = risk_state_view(customer.state)
-    assert view.status == "frozen"
-    assert view.credit_limit == MODEL_LIMIT * 0.5
-    assert [a.action for a in view.active_actions] == [
-        "cut_limit",
-        "notify",
-        "freeze_credit",
-        "manual_review",
-    ]
-    assert view.active_actions[0].reason.startswith(
-        "Refunds without returned goods, or most orders refunded, in 30 days: "
-        "grade B (score 640) meets `refunds_without_return_30d >= 3"
-    )
-    assert view.status_since == customer.clock.now()
-    assert view.last_score == 640
 
 
 def test_state_of_another_customer_is_refused(customer: Customer) -> None:

@@ -1,0 +1,35 @@
+from services.warning.core import (
+    WarningState,
+    risk_state_view,
+)
+from tests.services.warning.core.scored_customer import MODEL_LIMIT, Customer
+
+
+def test_state_round_trips_through_json(customer: Customer) -> None:
+    customer.score("D", refunds_without_return_30d=3, refunds_count_30d=3)
+    assert customer.state is not None
+    restored = WarningState.from_json(customer.state.to_json())
+    assert restored == customer.state
+    assert restored.status == "frozen"
+
+
+def test_risk_state_view_lists_actions_in_effect_with_reasons(customer: Customer) -> None:
+    customer.score("B", 640, refunds_without_return_30d=3, refunds_count_30d=3)
+    customer.clock.advance(72)
+    customer.score("B", 640)
+    assert customer.state is not None
+    view = risk_state_view(customer.state)
+    assert view.status == "frozen"
+    assert view.credit_limit == MODEL_LIMIT * 0.5
+    assert [a.action for a in view.active_actions] == [
+        "cut_limit",
+        "notify",
+        "freeze_credit",
+        "manual_review",
+    ]
+    assert view.active_actions[0].reason.startswith(
+        "Refunds without returned goods, or most orders refunded, in 30 days: "
+        "grade B (score 640) meets `refunds_without_return_30d >= 3"
+    )
+    assert view.status_since == customer.clock.now()
+    assert view.last_score == 640
