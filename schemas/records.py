@@ -3,6 +3,8 @@ model control messages (``models.control``)."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -43,6 +45,30 @@ class AuditRecord(BaseModel):
     reason: str
     details: dict[str, Any] = Field(default_factory=dict)
     at: Timestamp
+
+    @classmethod
+    def new(
+        cls,
+        *,
+        service: str,
+        actor: str,
+        operation: str,
+        subject: str,
+        reason: str,
+        at: datetime,
+        details: dict[str, Any] | None = None,
+    ) -> AuditRecord:
+        """A record with a fresh random ``audit_id``."""
+        return cls(
+            audit_id=uuid.uuid4().hex,
+            service=service,
+            actor=actor,
+            operation=operation,
+            subject=subject,
+            reason=reason,
+            details=details or {},
+            at=at,
+        )
 
 
 class ModelControl(BaseModel):

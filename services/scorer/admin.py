@@ -9,7 +9,6 @@ who, when and why. The HTTP admin routes and, through them, ``riskstream model``
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -52,8 +51,7 @@ class ModelAdmin:
         self, actor: str, operation: str, subject: str, reason: str, details: dict[str, Any]
     ) -> None:
         await self._publisher.publish_audit(
-            AuditRecord(
-                audit_id=uuid.uuid4().hex,
+            AuditRecord.new(
                 service=SERVICE,
                 actor=actor,
                 operation=operation,

@@ -13,7 +13,6 @@ published into the registry and served, so a fresh platform scores from its firs
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from pydantic import ValidationError
 from riskmodel.loading import LoadedModel, open_bundle
 from schemas.features import FeatureSchema
 from schemas.records import ModelControl
+from services.common.consuming import run_consumer
 from services.common.kafka import make_consumer
 from services.common.topics import Topic
 from services.scorer.holder import ModelHolder
@@ -67,21 +67,13 @@ class ControlFollower:
                 await self._serve_default_bundle()
 
     async def _follow_forever(self) -> None:
-        delay_s = 0.5
-        while True:
-            consumer = make_consumer(self._settings, group_id=None)
-            try:
-                await consumer.start()
-                await self._follow(consumer)
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                log.warning("models.control unavailable, retrying", extra={"error": repr(error)})
-            finally:
-                with contextlib.suppress(Exception):
-                    await consumer.stop()
-            await asyncio.sleep(delay_s)
-            delay_s = min(delay_s * 2, 5.0)
+        await run_consumer(
+            "models.control follower",
+            lambda: make_consumer(self._settings, group_id=None),
+            self._follow,
+            delay_s=0.5,
+            max_delay_s=5.0,
+        )
 
     async def _follow(self, consumer: AIOKafkaConsumer) -> None:
         partition = TopicPartition(self._settings.topics(Topic.MODEL_CONTROL), 0)

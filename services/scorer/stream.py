@@ -12,18 +12,18 @@ one. While no model is loaded nothing is consumed: the updates wait in Kafka.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import ConsumerRecord
 from pydantic import ValidationError
 
 from schemas.features import FEATURE_SCHEMA, FeatureUpdate, to_model_row
 from services.common import metrics
 from services.common.clock import Clock
+from services.common.consuming import consume_batches, run_consumer
 from services.common.dead_letters import dead_letter
 from services.common.kafka import LagReporter, make_consumer
 from services.common.topics import Topic
@@ -65,39 +65,24 @@ class StreamScorer:
         """Consumes forever; reconnects after Kafka errors."""
         await self._model_loaded.wait()
         await self._sink.connected.wait()
-        while True:
-            consumer = make_consumer(
+        await run_consumer(
+            "stream scorer",
+            lambda: make_consumer(
                 self._settings,
                 self._source_topic,
                 group_id=self._settings.stream_group_id,
                 max_poll_records=self._settings.stream_batch_max,
-            )
-            try:
-                await consumer.start()
-                await self._consume(consumer)
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                log.warning(
-                    "streaming scorer interrupted, restarting", extra={"error": repr(error)}
-                )
-            finally:
-                with contextlib.suppress(Exception):
-                    await consumer.stop()
-            await asyncio.sleep(1.0)
+            ),
+            lambda consumer: consume_batches(
+                consumer,
+                self._handle_acknowledged,
+                max_records=self._settings.stream_batch_max,
+                lag=self._lag,
+            ),
+        )
 
-    async def _consume(self, consumer: AIOKafkaConsumer) -> None:
-        while True:
-            batches = await consumer.getmany(
-                timeout_ms=500, max_records=self._settings.stream_batch_max
-            )
-            records = [record for partition in batches.values() for record in partition]
-            if not records:
-                continue
-            acknowledgements = await self.handle(records)
-            await asyncio.gather(*acknowledgements)
-            await consumer.commit()
-            await self._lag.measure(consumer)
+    async def _handle_acknowledged(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        await asyncio.gather(*await self.handle(records))
 
     async def handle(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> list[Any]:
         """Scores a batch and queues its outputs; returns the futures to await before the

@@ -12,17 +12,17 @@ stops for one.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
-from typing import Protocol, TypeAlias
+from typing import Protocol
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
 
 from schemas.records import DeadLetterRecord
 from schemas.scores import ScoreRecord
 from services.common.clock import Clock
+from services.common.consuming import Record, consume_batches, run_consumer
 from services.common.dead_letters import dead_letter
 from services.common.kafka import LagReporter, make_consumer
 from services.common.metrics import EVENT_AGE
@@ -36,8 +36,6 @@ log = logging.getLogger(__name__)
 
 RETRY_DELAY_S = 1.0
 _event_age = EVENT_AGE.labels(STAGE)
-
-Record: TypeAlias = ConsumerRecord[bytes, bytes]
 
 
 class DeadLetterSink(Protocol):
@@ -72,49 +70,28 @@ class ScoreConsumer:
     async def run(self) -> None:
         """Consumes forever; rebuilds the consumer after unexpected Kafka errors."""
         await self._producer_connected.wait()
-        while True:
-            consumer = make_consumer(
+        await run_consumer(
+            "score consumer",
+            lambda: make_consumer(
                 self._settings,
                 self._topic,
                 group_id=self._settings.group_id,
                 max_poll_records=self._settings.warning_batch_max,
-            )
-            try:
-                await consumer.start()
-                self._consumer = consumer
-                await self._consume(consumer)
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                log.warning("score consumer interrupted, restarting", extra={"error": repr(error)})
-            finally:
-                self._consumer = None
-                with contextlib.suppress(Exception):
-                    await consumer.stop()
-            await asyncio.sleep(RETRY_DELAY_S)
+            ),
+            lambda consumer: consume_batches(
+                consumer,
+                self.handle,
+                max_records=self._settings.warning_batch_max,
+                lag=self._lag,
+                retryable=(PublishUnavailableError, StoreUnavailableError),
+                retry_delay_s=RETRY_DELAY_S,
+            ),
+            delay_s=RETRY_DELAY_S,
+            on_consumer=self._track,
+        )
 
-    async def _consume(self, consumer: AIOKafkaConsumer) -> None:
-        while True:
-            batches = await consumer.getmany(
-                timeout_ms=500, max_records=self._settings.warning_batch_max
-            )
-            records = [record for partition in batches.values() for record in partition]
-            if records:
-                try:
-                    await self.handle(records)
-                except (PublishUnavailableError, StoreUnavailableError) as error:
-                    log.warning(
-                        "batch not applied; retrying from its first offsets",
-                        extra={"error": str(error), "records": len(records)},
-                    )
-                    for partition, fetched in batches.items():
-                        consumer.seek(partition, fetched[0].offset)
-                    await asyncio.sleep(RETRY_DELAY_S)
-                    continue
-                await consumer.commit(
-                    {partition: fetched[-1].offset + 1 for partition, fetched in batches.items()}
-                )
-            await self._lag.measure(consumer)
+    def _track(self, consumer: AIOKafkaConsumer | None) -> None:
+        self._consumer = consumer
 
     async def handle(self, records: Sequence[Record]) -> None:
         """Judges a batch and dead-letters what could not be judged; returns once every

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -181,8 +180,7 @@ class Rulebook:
         details: dict[str, Any],
         now: datetime,
     ) -> AuditRecord:
-        return AuditRecord(
-            audit_id=uuid.uuid4().hex,
+        return AuditRecord.new(
             service=SERVICE,
             actor=actor,
             operation=operation,

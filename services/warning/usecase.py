@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -211,8 +210,7 @@ class WarningDesk:
                 credit_limit,
             )
             (issued,) = evaluation.actions
-            audit = AuditRecord(
-                audit_id=uuid.uuid4().hex,
+            audit = AuditRecord.new(
                 service=SERVICE,
                 actor=actor,
                 operation="override",
