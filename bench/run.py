@@ -31,7 +31,8 @@ from bench.machine import machine_facts
 from bench.profiles import cpu_seconds, read_profile, start_recording
 from bench.report import headline, render_markdown
 from deploy.harness import BackingServices, ServiceProcess
-from deploy.platform import REPO_ROOT, create_topics
+from deploy.platform.kafka import create_topics
+from deploy.platform.paths import REPO_ROOT
 from services.common.settings import DEVELOPMENT_CLIENT_KEY, ServiceSettings
 
 REPORT_DIR = REPO_ROOT / "bench"

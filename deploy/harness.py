@@ -12,39 +12,44 @@ from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 
-from deploy.platform import (
-    REPO_ROOT,
-    SERVICE_READY_TIMEOUT_S,
-    default_kafka_lib_dir,
-    service_spec,
-    start_kafka,
-    start_redis,
-    start_service,
-)
-from deploy.processes import LOCALHOST, ProcessHandle, free_ports, kill, stop
+from deploy.platform import paths
+from deploy.platform.config import INFRASTRUCTURE, PlatformConfig
+from deploy.platform.kafka import default_kafka_lib_dir, start_kafka
+from deploy.platform.processes import LOCALHOST, ProcessHandle, free_ports, kill, stop
+from deploy.platform.redis import start_redis
+from deploy.platform.services import SERVICE_READY_TIMEOUT_S, service_spec, start_service
 
 
 class BackingServices:
     """A Kafka and a Redis of their own under ``run_dir``, on ports free when created.
 
     Data survives ``stop_*``/``kill_*`` and the matching ``start_*`` brings the same
-    server back on the same port, as a restart in production would.
+    server back on the same port, as a restart in production would. ``config`` describes
+    them as the platform's configuration of its Kafka and Redis components.
     """
 
     def __init__(self, run_dir: Path, kafka_lib_dir: Path | None = None) -> None:
         self.run_dir = run_dir
         self.kafka_lib_dir = kafka_lib_dir or default_kafka_lib_dir()
-        self.kafka_port, self.kafka_controller_port, self.redis_port = free_ports(3)
+        kafka_port, kafka_controller_port, redis_port = free_ports(3)
+        self.config = PlatformConfig(
+            run_dir=run_dir,
+            kafka_port=kafka_port,
+            kafka_controller_port=kafka_controller_port,
+            redis_port=redis_port,
+            components=INFRASTRUCTURE,
+            kafka_lib_dir=self.kafka_lib_dir,
+        )
         self._kafka: ProcessHandle | None = None
         self._redis: ProcessHandle | None = None
 
     @property
     def kafka_bootstrap(self) -> str:
-        return f"{LOCALHOST}:{self.kafka_port}"
+        return self.config.kafka_bootstrap
 
     @property
     def redis_url(self) -> str:
-        return f"redis://{LOCALHOST}:{self.redis_port}/0"
+        return self.config.redis_url
 
     @property
     def pids(self) -> dict[str, int]:
@@ -56,7 +61,10 @@ class BackingServices:
         """Starts Kafka (no-op while it runs) and returns when it answers metadata."""
         if self._kafka is None:
             self._kafka = start_kafka(
-                self.run_dir, self.kafka_port, self.kafka_controller_port, self.kafka_lib_dir
+                self.run_dir,
+                self.config.kafka_port,
+                self.config.kafka_controller_port,
+                self.kafka_lib_dir,
             )
 
     def stop_kafka(self) -> None:
@@ -78,7 +86,7 @@ class BackingServices:
     def start_redis(self) -> None:
         """Starts Redis (no-op while it runs) and returns when it answers PING."""
         if self._redis is None:
-            self._redis = start_redis(self.run_dir, self.redis_port)
+            self._redis = start_redis(self.run_dir, self.config.redis_port)
 
     def stop_redis(self) -> None:
         if self._redis is not None:
@@ -141,7 +149,7 @@ class ServiceProcess:
 
     @property
     def log_path(self) -> Path:
-        return self.run_dir / "logs" / f"{self.spec.name}.log"
+        return paths.log_file(self.run_dir, self.spec.name)
 
     def log_text(self) -> str:
         """Everything the process has written so far ("" before it starts)."""
@@ -155,7 +163,7 @@ class ServiceProcess:
         PlatformError (with the log's tail) if it exits or times out first."""
         if self._handle is None:
             self._handle = start_service(
-                self.spec, self.run_dir, self.env, REPO_ROOT, self.timeout_s
+                self.spec, self.run_dir, self.env, paths.REPO_ROOT, self.timeout_s
             )
         return self
 

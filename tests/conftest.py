@@ -22,7 +22,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from deploy.harness import BackingServices, ServiceProcess
-from deploy.platform import create_topics
+from deploy.platform.kafka import create_topics
 from services.common.settings import ServiceSettings
 from services.features.core import CustomerState
 from tests.support.events import Events, build_state

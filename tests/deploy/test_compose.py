@@ -9,7 +9,8 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
-from deploy.platform import REPO_ROOT, SERVICES
+from deploy.platform.paths import REPO_ROOT
+from deploy.platform.services import SERVICES
 from services.cli.settings import CliSettings
 from services.features.settings import FeaturesSettings
 from services.ingest.settings import IngestSettings

@@ -10,8 +10,8 @@ import httpx
 import redis
 
 from deploy.harness import BackingServices, ServiceProcess
-from deploy.platform import run_coroutine
-from deploy.processes import port_is_free
+from deploy.platform.kafka import run_coroutine
+from deploy.platform.processes import port_is_free
 from services.common.kafka import describe_topics
 from services.common.settings import ServiceSettings
 

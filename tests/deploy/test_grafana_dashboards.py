@@ -12,7 +12,8 @@ import pytest
 import yaml
 from prometheus_client import REGISTRY
 
-from deploy.platform import PROMETHEUS_DIR, REPO_ROOT
+from deploy.platform.paths import REPO_ROOT
+from deploy.platform.prometheus import PROMETHEUS_DIR
 
 GRAFANA = REPO_ROOT / "deploy" / "grafana"
 DASHBOARDS = sorted((GRAFANA / "dashboards").glob("*.json"))

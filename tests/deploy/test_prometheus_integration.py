@@ -20,8 +20,9 @@ import redis
 import yaml
 
 from deploy.harness import ServiceProcess
-from deploy.platform import PROMETHEUS_DIR, REPO_ROOT, start_prometheus
-from deploy.processes import free_ports, stop
+from deploy.platform.paths import REPO_ROOT
+from deploy.platform.processes import free_ports, stop
+from deploy.platform.prometheus import PROMETHEUS_DIR, start_prometheus
 from services.common.kafka import make_producer
 from services.common.redis_keys import RedisKeys
 from services.common.settings import ServiceSettings

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from deploy.platform import PROMETHEUS_DIR, SERVICES, prometheus_binary, prometheus_config
+from deploy.platform.prometheus import PROMETHEUS_DIR, prometheus_binary, prometheus_config
+from deploy.platform.services import SERVICES
 
 RULES = sorted((PROMETHEUS_DIR / "rules").glob("*.yml"))
 RULE_TESTS = sorted((PROMETHEUS_DIR / "tests").glob("*.yml"))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy.processes import (
+from deploy.platform.processes import (
     LOCALHOST,
     ProcessHandle,
     describe_port_user,
