@@ -27,10 +27,10 @@ from services.scorer.bundle import LoadedModel, open_bundle
 from services.scorer.core.reasons import reasons_from_contributions
 from services.scorer.scoring import score_rows
 from services.scorer.wiring import SERVED_SCHEMA
+from simulator import simulate
 from training.bundle import snap_thresholds_to_float32
 from training.catalogue import monotone_constraints
 from training.dataset import build_dataset, split_by_time
-from training.simulator import simulate
 from training.train import Rows, TrainingConfig, fit_lightgbm, train_from_simulation
 
 FloatMatrix = npt.NDArray[np.float64]

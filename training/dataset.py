@@ -16,8 +16,8 @@ import numpy as np
 import numpy.typing as npt
 
 from services.features.core import FEATURE_SCHEMA, replay_point_in_time, to_model_row
+from simulator import SimulationResult
 from training.errors import TrainingError
-from training.simulator import SimulationResult
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,7 @@ from services.scorer.core.manifest import (
 )
 from services.scorer.core.reasons import explain
 from services.scorer.core.scaling import calibrate, grade_of, score_from_probability
+from simulator import simulate
 from training.bundle import (
     check_parity,
     convert_to_onnx,
@@ -66,7 +67,6 @@ from training.evaluation import (
 )
 from training.reason_table import build_reason_table
 from training.report import ReportCurves, write_report
-from training.simulator import simulate
 
 Floats = npt.NDArray[np.float64]
 Labels = npt.NDArray[np.int64]

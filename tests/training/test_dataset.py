@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from services.features.core import replay_point_in_time, to_model_row
+from simulator import SimulationResult, simulate
 from training.dataset import build_dataset, observation_dates, split_by_time
 from training.errors import TrainingError
-from training.simulator import SimulationResult, simulate
 
 START = datetime(2025, 4, 1, tzinfo=UTC)
 
