@@ -40,8 +40,8 @@ lint: install ## Check formatting and lint rules (ruff)
 	@.venv/bin/ruff format --check .
 	@.venv/bin/ruff check .
 
-typecheck: install ## Type-check services, schemas and deploy (mypy --strict)
-	@.venv/bin/mypy services schemas deploy
+typecheck: install ## Type-check everything but training, tests and tools (mypy --strict)
+	@.venv/bin/mypy
 
 audit: install ## Audit the locked dependencies for known vulnerabilities (needs PyPI's advisory API)
 	@.venv/bin/pip-audit -r requirements.lock --no-deps --disable-pip --strict $(AUDIT_ARGS)

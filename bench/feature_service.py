@@ -30,7 +30,7 @@ from services.common.kafka import client_kwargs, make_producer
 from services.common.redis_keys import RedisKeys
 from services.common.settings import ServiceSettings
 from services.common.topics import EVENT_TOPICS
-from training.simulator import simulate
+from simulator import simulate
 
 EVENTS_COUNTER = "riskstream_features_events_total"
 SIMULATION_DAYS = 60

@@ -27,10 +27,10 @@ from riskmodel.loading import LoadedModel, open_bundle
 from riskmodel.reasons import reasons_from_contributions
 from schemas.features import FEATURE_SCHEMA
 from services.scorer.core import score_rows
+from simulator import simulate
 from training.bundle import snap_thresholds_to_float32
 from training.catalogue import monotone_constraints
 from training.dataset import build_dataset, split_by_time
-from training.simulator import simulate
 from training.train import Rows, TrainingConfig, fit_lightgbm, train_from_simulation
 
 FloatMatrix = npt.NDArray[np.float64]

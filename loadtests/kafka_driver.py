@@ -23,7 +23,7 @@ import orjson
 
 from services.common.kafka import make_producer, wait_for_kafka
 from services.common.settings import ServiceSettings
-from training.simulator import simulate
+from simulator import simulate
 
 
 class RatePacer:

@@ -27,8 +27,7 @@ from schemas.features import FEATURE_SCHEMA, FeatureUpdate, to_model_row
 from schemas.scores import GRADES, Grade, ScoreRecord
 from services.features.core import ApplyOutcome
 from services.scorer.core import ServedModel, score_record, score_rows
-from services.warning.core.engine import WarningState, evaluate
-from services.warning.core.rules import RuleSet
+from services.warning.core import RuleSet, WarningState, evaluate
 
 SCORING_CHUNK = 1_024
 """Feature rows scored per model run."""

@@ -1,3 +1,3 @@
-"""Offline model work for riskstream: the customer simulator, point-in-time datasets,
-LightGBM training with a scorecard baseline, the evaluation report and the model bundle
-that the scorer serves."""
+"""Offline model work for riskstream: point-in-time datasets from simulated customers
+(the ``simulator`` package), LightGBM training with a scorecard baseline, the evaluation
+report and the model bundle that the scorer serves."""

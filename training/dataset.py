@@ -17,8 +17,8 @@ import numpy.typing as npt
 
 from offline.replay import replay_point_in_time
 from schemas.features import FEATURE_SCHEMA, to_model_row
+from simulator import SimulationResult
 from training.errors import TrainingError
-from training.simulator import SimulationResult
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,7 @@ from riskmodel.reasons import explain
 from riskmodel.scaling import calibrate, grade_of, score_from_probability
 from schemas.features import FEATURE_SCHEMA
 from schemas.scores import Grade, RiskLevel
+from simulator import simulate
 from training.bundle import (
     check_parity,
     convert_to_onnx,
@@ -65,7 +66,6 @@ from training.evaluation import (
 )
 from training.reason_table import build_reason_table
 from training.report import ReportCurves, write_report
-from training.simulator import simulate
 
 Floats = npt.NDArray[np.float64]
 Labels = npt.NDArray[np.int64]

@@ -26,7 +26,6 @@ from services.cli.sending import Pacer, batches, open_sender
 from services.cli.settings import CliSettings
 from services.common.kafka import client_kwargs
 from services.common.topics import Topic
-from training.simulator import simulate
 
 console = Console()
 
@@ -152,6 +151,9 @@ async def _follow(
 
 
 async def _run(customers: int, days: int, seed: int, rate: float, drain_s: float) -> DemoStats:
+    # Imported here so that other commands and --help do not load the simulation code.
+    from simulator import simulate
+
     settings = CliSettings()
     stats = DemoStats()
     stop = asyncio.Event()

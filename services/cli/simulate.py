@@ -7,7 +7,7 @@ import asyncio
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
@@ -17,7 +17,9 @@ from rich.progress import Progress
 from schemas.scores import MAX_BATCH
 from services.cli.sending import Pacer, batches, open_sender
 from services.cli.settings import CliSettings
-from training.simulator import SimulationResult, simulate
+
+if TYPE_CHECKING:
+    from simulator import SimulationResult
 
 console = Console(stderr=True)
 
@@ -75,6 +77,9 @@ def simulate_command(
     """Simulate customers' order, payment, refund and review events."""
     if out is None and not send:
         raise typer.BadParameter("give --out FILE, --send, or both")
+    # Imported here so that other commands and --help do not load the simulation code.
+    from simulator import simulate
+
     finish = (end or datetime.now(UTC)).astimezone(UTC)
     result = simulate(
         customers=customers, days=days, seed=seed, start=finish - timedelta(days=days)

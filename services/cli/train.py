@@ -4,14 +4,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from training.errors import TrainingError
-from training.tabular import train_from_csv
-from training.train import TrainResult, train_from_simulation
+
+if TYPE_CHECKING:
+    from training.train import TrainResult
 
 console = Console(stderr=True)
 
@@ -31,6 +32,11 @@ def train_command(
     seed: Annotated[int, typer.Option(help="Simulation seed.")] = 42,
 ) -> None:
     """Train LightGBM (with a scorecard baseline), export the ONNX bundle, write the report."""
+    # Imported here so that other commands and --help do not load the simulator, LightGBM
+    # and scikit-learn.
+    from training.tabular import train_from_csv
+    from training.train import train_from_simulation
+
     try:
         result: TrainResult
         if csv is not None:

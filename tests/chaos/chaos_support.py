@@ -22,7 +22,7 @@ from services.common.kafka import make_consumer, make_producer
 from services.common.redis_keys import RedisKeys
 from services.common.settings import ServiceSettings
 from services.features.core import CustomerState, compute_features
-from training.simulator import simulate
+from simulator import simulate
 
 Features = dict[str, float | None]
 

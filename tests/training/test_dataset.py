@@ -7,9 +7,9 @@ import pytest
 
 from offline.replay import replay_point_in_time
 from schemas.features import to_model_row
+from simulator import SimulationResult, simulate
 from training.dataset import build_dataset, observation_dates, split_by_time
 from training.errors import TrainingError
-from training.simulator import SimulationResult, simulate
 
 START = datetime(2025, 4, 1, tzinfo=UTC)
 

@@ -24,7 +24,7 @@ from services.common.redis_keys import RedisKeys
 from services.common.settings import ServiceSettings
 from services.common.topics import Topic
 from services.features.core import CustomerState, compute_features
-from training.simulator import simulate
+from simulator import simulate
 
 pytestmark = pytest.mark.integration
 

@@ -1,11 +1,5 @@
-"""A deterministic simulator of e-commerce customers and their credit behaviour.
-
-Every customer follows one archetype (reliable payer, occasional late payer, slowly
-deteriorating, refund abuser, bust-out fraudster, thin-file newcomer), but the archetype only
-shapes *behaviour*: orders, payments, repayments, refunds, reviews and chargebacks, emitted as
-contract-valid inbound events. A customer's bad outcome is read off that simulated behaviour
-(a repayment reaching 30 days past due, a chargeback, or a refund confirmed as abuse by a later
-investigation), never off the archetype name.
+"""The per-customer simulation: each customer's orders, payments, repayments, refunds,
+reviews and chargebacks, validated into contract events, and the bad outcomes read off them.
 
 Internally time is a float number of days since ``start``; events are converted to aware
 datetimes when they are built. The same ``(customers, days, seed, start)`` always yields the
@@ -16,29 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
+import numpy.typing as npt
 from pydantic import TypeAdapter
 
 from schemas.events import NOW_CONTEXT_KEY, InboundEvent
-
-ARCHETYPES: tuple[str, ...] = (
-    "reliable",
-    "occasional_late",
-    "deteriorating",
-    "refund_abuser",
-    "bust_out",
-    "thin_file",
-)
-ARCHETYPE_SHARES: tuple[float, ...] = (0.46, 0.20, 0.10, 0.07, 0.05, 0.12)
+from simulator.archetypes import ARCHETYPE_SHARES, ARCHETYPES, CustomerBehaviour, draw_behaviour
+from simulator.writers import write_jsonl, write_parquet
 
 BAD_DAYS_PAST_DUE = 30
 """A repayment this many days past due is a bad outcome (at due date + 30 days)."""
@@ -56,32 +40,6 @@ _FESTIVALS = ((6, 18), (11, 11))
 """Shopping festivals ("618" and "Double 11"): order rate and basket size jump around them."""
 
 _EVENT_ADAPTER: TypeAdapter[InboundEvent] = TypeAdapter(InboundEvent)
-
-
-@dataclass(frozen=True, slots=True)
-class _Behaviour:
-    """Per-customer parameters drawn from the archetype."""
-
-    archetype: str
-    joined: float
-    order_rate: float
-    amount_log_mean: float
-    credit_share: float
-    cancel_p: float
-    charge_fail_p: float
-    refund_p: float
-    abusive_refund_p: float
-    chargeback_p: float
-    review_p: float
-    rating_mean: float
-    late_p: float
-    late_mean_days: float
-    severe_late_p: float
-    addresses: int
-    onset: float | None = None
-    ramp: float = 60.0
-    default_stress: float = 1.0
-    bust_day: float | None = None
 
 
 @dataclass(slots=True)
@@ -141,40 +99,6 @@ class SimulationResult:
     def write_parquet(self, path: str | Path) -> None:
         """Writes the events as a Parquet table (see :func:`write_parquet`)."""
         write_parquet(self.events, path)
-
-
-def write_jsonl(events: Iterable[InboundEvent], path: str | Path) -> None:
-    """Writes events as JSON Lines, one contract-valid event per line."""
-    with Path(path).open("w", encoding="utf-8") as out:
-        for event in events:
-            out.write(event.model_dump_json(exclude_none=True))
-            out.write("\n")
-
-
-def write_parquet(events: Iterable[InboundEvent], path: str | Path) -> None:
-    """Writes events as one Parquet table: a column per contract field (null where an event
-    type lacks it), amounts as float64 and instants as RFC 3339 strings, so each row read back
-    with its nulls dropped parses as the same event."""
-    rows = [event.model_dump(mode="json", exclude_none=True) for event in events]
-    columns: dict[str, None] = {}
-    for row in rows:
-        columns.update(dict.fromkeys(row))
-    table = pa.Table.from_pylist(rows, schema=_parquet_schema(columns))
-    pq.write_table(table, str(path))
-
-
-def _parquet_schema(columns: Iterable[str]) -> pa.Schema:
-    types = {
-        "amount": pa.float64(),
-        "item_count": pa.int64(),
-        "days_past_due": pa.int64(),
-        "instalment_no": pa.int64(),
-        "schema_version": pa.int64(),
-        "rating": pa.int64(),
-        "goods_returned": pa.bool_(),
-        "flagged_abusive": pa.bool_(),
-    }
-    return pa.schema([(name, types.get(name, pa.string())) for name in columns])
 
 
 def simulate(customers: int, days: int, seed: int, start: datetime) -> SimulationResult:
@@ -259,7 +183,7 @@ def _simulate_logs(customers: int, days: int, seed: int, start: datetime) -> lis
     for index in range(customers):
         rng = np.random.default_rng(np.random.SeedSequence([seed, 1, index]))
         customer_id = f"c{seed}-{index:06d}"
-        behaviour = _draw_behaviour(ARCHETYPES[int(archetypes[index])], days, rng)
+        behaviour = draw_behaviour(ARCHETYPES[int(archetypes[index])], days, rng)
         logs.append(_CustomerSimulator(customer_id, behaviour, calendar, rng).run())
     return logs
 
@@ -274,68 +198,6 @@ def _pick(rng: np.random.Generator, options: tuple[str, ...], weights: tuple[flo
     return options[-1]
 
 
-def _draw_behaviour(archetype: str, days: int, rng: np.random.Generator) -> _Behaviour:
-    base = {
-        "archetype": archetype,
-        "joined": float(rng.uniform(0.0, 10.0)),
-        "order_rate": float(rng.lognormal(math.log(0.11), 0.5)),
-        "amount_log_mean": float(rng.normal(math.log(120.0), 0.5)),
-        "credit_share": float(rng.beta(2.5, 3.0)),
-        "cancel_p": 0.05,
-        "charge_fail_p": 0.02,
-        "refund_p": 0.04,
-        "abusive_refund_p": 0.0,
-        "chargeback_p": 0.002,
-        "review_p": 0.25,
-        "rating_mean": float(rng.normal(4.3, 0.4)),
-        "late_p": 0.03,
-        "late_mean_days": 3.0,
-        "severe_late_p": 0.002,
-        "addresses": int(rng.integers(1, 3)),
-    }
-    if archetype == "occasional_late":
-        base.update(
-            late_p=float(rng.beta(4.0, 7.0)),
-            late_mean_days=float(rng.uniform(6.0, 14.0)),
-            severe_late_p=0.05,
-            charge_fail_p=0.05,
-        )
-    elif archetype == "deteriorating":
-        base.update(
-            onset=float(rng.uniform(0.1, 0.7) * days),
-            ramp=float(rng.uniform(30.0, 90.0)),
-            default_stress=float(rng.uniform(0.7, 1.3)),
-        )
-    elif archetype == "refund_abuser":
-        base.update(
-            refund_p=float(rng.uniform(0.25, 0.5)),
-            abusive_refund_p=float(rng.uniform(0.6, 0.9)),
-            chargeback_p=0.03,
-            rating_mean=float(rng.normal(2.6, 0.6)),
-            review_p=0.4,
-            cancel_p=0.08,
-            late_p=0.08,
-            late_mean_days=6.0,
-        )
-    elif archetype == "bust_out":
-        base.update(
-            credit_share=float(rng.beta(4.0, 3.0)),
-            order_rate=float(rng.lognormal(math.log(0.15), 0.4)),
-            bust_day=float(rng.uniform(0.25, 0.9) * days),
-            late_p=0.0,
-        )
-    elif archetype == "thin_file":
-        hidden_bad = bool(rng.random() < 0.3)
-        base.update(
-            joined=float(rng.uniform(0.15, 0.75) * days),
-            order_rate=float(rng.lognormal(math.log(0.06), 0.5)),
-        )
-        if hidden_bad:
-            # A newcomer who cannot carry credit: stress from the first order on.
-            base.update(onset=base["joined"], ramp=float(rng.uniform(20.0, 60.0)))
-    return _Behaviour(**base)
-
-
 class _CustomerSimulator:
     """Runs one customer's life: orders by a non-homogeneous Poisson process, and for each
     order its payment, delivery, repayment schedule, refund, review and chargeback."""
@@ -343,7 +205,7 @@ class _CustomerSimulator:
     def __init__(
         self,
         customer_id: str,
-        behaviour: _Behaviour,
+        behaviour: CustomerBehaviour,
         calendar: _Calendar,
         rng: np.random.Generator,
     ):
@@ -376,7 +238,7 @@ class _CustomerSimulator:
             return True
         return self.b.onset is not None and self._stress(t) >= self.b.default_stress
 
-    def _rate_multipliers(self, t: np.ndarray) -> np.ndarray:
+    def _rate_multipliers(self, t: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """Order-rate multiplier at each instant: weekends, season, festivals and stress."""
         weekly = np.where((self.first_weekday + np.floor(t)) % 7 >= 5, 1.3, 0.9)
         seasonal = 1.0 + 0.15 * np.sin(2 * np.pi * t / 365.0)
