@@ -36,9 +36,10 @@ test-unit: install ## Run the tests that need neither Kafka nor Redis
 	@$(PY) -m pytest -m "not integration"; status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$status
 
-lint: install ## Check formatting and lint rules (ruff)
+lint: install ## Check formatting, lint rules (ruff) and the import layering (lint-imports)
 	@.venv/bin/ruff format --check .
 	@.venv/bin/ruff check .
+	@.venv/bin/lint-imports --no-logo
 
 typecheck: install ## Type-check everything but training, tests and tools (mypy --strict)
 	@.venv/bin/mypy

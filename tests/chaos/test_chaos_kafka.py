@@ -17,7 +17,7 @@ from aiokafka import ConsumerRecord
 from deploy.harness import BackingServices, ServiceProcess
 from services.common.settings import ServiceSettings
 from services.common.topics import EVENT_TOPICS
-from tests.chaos.chaos_support import read_records, simulated_events
+from tests.support.streams import read_records, simulated_events
 
 pytestmark = pytest.mark.integration
 

@@ -17,8 +17,8 @@ from schemas.records import DeadLetterRecord
 from schemas.scores import ScoreRecord
 from services.common.settings import ServiceSettings
 from services.common.topics import EVENT_TOPICS, Topic
-from tests.chaos.chaos_support import produce, produce_events, read_topics, simulated_events
 from tests.services.scorer.scorer_bundles import build_bundle
+from tests.support.streams import produce, produce_events, read_topics, simulated_events
 
 pytestmark = pytest.mark.integration
 

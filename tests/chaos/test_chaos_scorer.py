@@ -25,8 +25,10 @@ from services.common.settings import ServiceSettings
 from services.common.topics import Topic
 from services.features.core import compute_features
 from services.scorer.core import score_id_of
-from tests.chaos.chaos_support import produce, read_topics, redis_client, wait_until
 from tests.services.scorer.scorer_bundles import build_bundle, customer_state
+from tests.support.parity import redis_client
+from tests.support.polling import wait_until
+from tests.support.streams import produce, read_topics
 
 pytestmark = pytest.mark.integration
 

@@ -29,6 +29,7 @@ from services.common.settings import ServiceSettings
 from services.common.topics import Topic
 from tests.services.scorer.scorer_bundles import build_bundle, customer_state
 from tests.services.scorer.test_scorer_metrics import with_drift_baseline
+from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -79,13 +80,6 @@ def events_for(customer_id: str, now: datetime) -> list[dict[str, Any]]:
             }
         )
     return events
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.5)
 
 
 def metric_total(process: ServiceProcess, prefix: str) -> float:

@@ -30,6 +30,7 @@ from services.common.settings import ServiceSettings
 from services.common.topics import Topic
 from services.warning.core import DEFAULT_RULES_PATH
 from tests.services.scorer.scorer_bundles import build_bundle
+from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.integration
 CLIENT = {"Authorization": "Bearer dev-client-key"}
@@ -146,13 +147,6 @@ def actions_of(settings: ServiceSettings) -> dict[str, list[str]]:
     return by_customer
 
 
-def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(1.0)
-
-
 @pytest.fixture
 def pipeline(
     start_service: Callable[..., ServiceProcess], tmp_path: Path
@@ -206,17 +200,17 @@ def test_customers_get_the_treatment_their_behaviour_earns(
             ),
         ],
     )
-    wait_for(
+    wait_until(
         lambda: "cut_limit" in actions_of(service_settings).get(recovering.id, []),
         90,
         "the recovering customer's limit cut",
     )
-    wait_for(
+    wait_until(
         lambda: "cut_limit" in actions_of(service_settings).get(abuser.id, []),
         60,
         "the refund abuser's limit cut",
     )
-    wait_for(
+    wait_until(
         lambda: "freeze_credit" in actions_of(service_settings).get(bust_out.id, []),
         60,
         "the bust-out freeze",
@@ -234,12 +228,12 @@ def test_customers_get_the_treatment_their_behaviour_earns(
     )
     pipeline["warning"].start()
 
-    wait_for(
+    wait_until(
         lambda: "freeze_credit" in actions_of(service_settings).get(abuser.id, []),
         90,
         "the refund abuser's freeze",
     )
-    wait_for(
+    wait_until(
         lambda: "restore_limit" in actions_of(service_settings).get(recovering.id, []),
         90,
         "the recovering customer's restored limit",

@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from deploy.platform.processes import (
     spawn,
     stop,
 )
+from tests.support.polling import wait_until
 
 LISTENER = """
 import signal, socket, sys, time
@@ -40,13 +41,6 @@ time.sleep(120)
 """
 
 
-def _wait_until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
-
-
 def _spawn_listener(tmp_path: Path, port: int, mode: str = "normal") -> ProcessHandle:
     handle = spawn(
         "listener",
@@ -55,7 +49,7 @@ def _spawn_listener(tmp_path: Path, port: int, mode: str = "normal") -> ProcessH
         pid_file=tmp_path / "pids" / "listener.pid",
         log_file=tmp_path / "logs" / "listener.log",
     )
-    _wait_until(lambda: port_answers(port))
+    wait_until(lambda: port_answers(port))
     return handle
 
 
@@ -103,14 +97,14 @@ def test_kill_ends_the_whole_process_group(tmp_path: Path) -> None:
         pid_file=tmp_path / "shell.pid",
         log_file=tmp_path / "shell.log",
     )
-    _wait_until(lambda: handle.log_file.read_text().strip() != "")
+    wait_until(lambda: handle.log_file.read_text().strip() != "")
     grandchild = int(handle.log_file.read_text().strip())
     assert os.getpgid(grandchild) == handle.pid
 
     kill(handle)
 
     assert not is_running(handle)
-    _wait_until(lambda: not Path(f"/proc/{grandchild}").exists())
+    wait_until(lambda: not Path(f"/proc/{grandchild}").exists())
     assert not handle.pid_file.exists()
 
 

@@ -1,4 +1,3 @@
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -6,6 +5,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from services.common.redis_keys import RedisKeys
 from services.features.sinks import ProcessedBatch, StateFlusher
+from tests.support.polling import wait_until_async
 
 
 class FakeRedis:
@@ -28,13 +28,6 @@ def recorder(log: list[str], name: str) -> Callable[[], Awaitable[Any]]:
     return ack
 
 
-async def wait_for(log: list[str], count: int) -> None:
-    for _ in range(200):
-        if len(log) >= count:
-            return
-        await asyncio.sleep(0.01)
-
-
 async def test_states_reach_redis_before_offsets_are_acknowledged_in_order() -> None:
     redis = FakeRedis(failures=2)
     keys = RedisKeys("t")
@@ -42,7 +35,7 @@ async def test_states_reach_redis_before_offsets_are_acknowledged_in_order() -> 
     acks: list[str] = []
     await flusher.submit(ProcessedBatch({"c-1": b"s1"}, [], recorder(acks, "first")))
     await flusher.submit(ProcessedBatch({"c-1": b"s2", "c-2": b"t1"}, [], recorder(acks, "second")))
-    await wait_for(acks, 2)
+    await wait_until_async(lambda: len(acks) >= 2, timeout_s=2.0, interval_s=0.01)
     assert acks == ["first", "second"]
     assert redis.data == {keys.feature_state("c-1"): b"s2", keys.feature_state("c-2"): b"t1"}
 
@@ -55,7 +48,7 @@ async def test_rewritten_states_queue_behind_what_was_processed_before() -> None
     await flusher.submit(ProcessedBatch({"c-1": b"old"}, [], None))
     await flusher.submit_states({"c-1": b"rebuilt"})
     await flusher.submit(ProcessedBatch({"c-1": b"new"}, [], recorder(acks, "after")))
-    await wait_for(acks, 1)
+    await wait_until_async(lambda: len(acks) >= 1, timeout_s=2.0, interval_s=0.01)
     assert redis.data == {keys.feature_state("c-1"): b"new"}
 
 
@@ -73,6 +66,6 @@ async def test_a_failed_send_or_acknowledgement_does_not_stop_the_writer() -> No
 
     await flusher.submit(ProcessedBatch({"c-1": b"s1"}, [failing_send()], failing_ack))
     await flusher.submit(ProcessedBatch({"c-2": b"s2"}, [], recorder(acks, "second")))
-    await wait_for(acks, 1)
+    await wait_until_async(lambda: len(acks) >= 1, timeout_s=2.0, interval_s=0.01)
     assert acks == ["second"]
     assert redis.data == {keys.feature_state("c-1"): b"s1", keys.feature_state("c-2"): b"s2"}

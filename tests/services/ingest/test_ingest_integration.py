@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from deploy.harness import BackingServices, ServiceProcess
 from services.common.settings import ServiceSettings
+from tests.support.streams import read_records
 
 pytestmark = pytest.mark.integration
 CLIENT = {"Authorization": "Bearer dev-client-key"}
@@ -72,19 +72,9 @@ def valid_events() -> list[dict[str, Any]]:
 async def read_topic(
     settings: ServiceSettings, topic: str, expected: int
 ) -> list[tuple[bytes | None, dict[str, Any]]]:
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=settings.kafka_bootstrap_servers, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    found: list[tuple[bytes | None, dict[str, Any]]] = []
-    try:
-        deadline = asyncio.get_running_loop().time() + 30
-        while len(found) < expected and asyncio.get_running_loop().time() < deadline:
-            for messages in (await consumer.getmany(timeout_ms=500)).values():
-                found.extend((m.key, orjson.loads(m.value)) for m in messages)
-    finally:
-        await consumer.stop()
-    return found
+    """The first ``expected`` records of ``topic`` (fewer after 30 s): key and JSON value."""
+    records = await read_records(settings, [topic], lambda read: len(read) >= expected, 30.0)
+    return [(record.key, orjson.loads(record.value or b"")) for record in records]
 
 
 def test_each_event_type_lands_on_its_topic_keyed_by_customer(

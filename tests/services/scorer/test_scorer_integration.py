@@ -20,12 +20,14 @@ from deploy.harness import BackingServices, ServiceProcess
 from schemas.features import FeatureUpdate
 from schemas.records import AuditRecord, DeadLetterRecord
 from schemas.scores import ScoreRecord, ScoreResponse
-from services.common.kafka import make_consumer, make_producer
+from services.common.kafka import make_producer
 from services.common.redis_keys import RedisKeys
 from services.common.settings import ServiceSettings
 from services.common.topics import Topic
 from services.features.core import compute_features
 from tests.services.scorer.scorer_bundles import build_bundle, customer_state
+from tests.support.polling import wait_until
+from tests.support.streams import read_topic_until
 
 pytestmark = pytest.mark.integration
 
@@ -67,29 +69,6 @@ def store_state(
 
 def score(base_url: str, body: dict[str, Any], timeout: float = 5.0) -> httpx.Response:
     return httpx.post(f"{base_url}/v1/score", json=body, headers=CLIENT, timeout=timeout)
-
-
-def wait_for(condition: Callable[[], bool], timeout_s: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.1)
-
-
-async def read_topic(
-    settings: ServiceSettings, topic: Topic, count: int, timeout_s: float = 20.0
-) -> list[bytes]:
-    consumer = make_consumer(settings, settings.topics(topic), group_id=None)
-    await consumer.start()
-    values: list[bytes] = []
-    try:
-        deadline = time.monotonic() + timeout_s
-        while len(values) < count and time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=500)
-            values.extend(r.value for records in batch.values() for r in records)
-    finally:
-        await consumer.stop()
-    return values
 
 
 def test_contract_auth_and_batch(
@@ -211,11 +190,15 @@ async def test_streaming_scores_have_stable_ids_and_bad_records_go_to_the_dlq(
 
     scores = [
         ScoreRecord.model_validate_json(v)
-        for v in await read_topic(service_settings, Topic.SCORES, 2)
+        for v in await read_topic_until(
+            service_settings, Topic.SCORES, lambda values: len(values) >= 2
+        )
     ]
     (letter,) = [
         DeadLetterRecord.model_validate_json(v)
-        for v in await read_topic(service_settings, Topic.DLQ, 1)
+        for v in await read_topic_until(
+            service_settings, Topic.DLQ, lambda values: len(values) >= 1
+        )
     ]
 
     assert len(scores) == 2
@@ -257,7 +240,7 @@ def test_registry_operations_reach_two_processes_and_refuse_broken_bundles(
     )
 
     activated = admin(first.base_url, "POST", "/v1/models/v2:activate", {"reason": "better auc"})
-    wait_for(lambda: served_version(second.base_url) == "v2")
+    wait_until(lambda: served_version(second.base_url) == "v2")
     shadowed = admin(second.base_url, "POST", "/v1/models/v1:shadow", {"reason": "compare"})
     store_state(service_settings, "c9", datetime.now(UTC), failed_payments=1)
 
@@ -269,9 +252,9 @@ def test_registry_operations_reach_two_processes_and_refuse_broken_bundles(
             in metrics
         )
 
-    wait_for(diverged)
+    wait_until(diverged)
     rolled = admin(second.base_url, "POST", "/v1/models:rollback", {"reason": "v2 misbehaves"})
-    wait_for(lambda: served_version(first.base_url) == "v1")
+    wait_until(lambda: served_version(first.base_url) == "v1")
     listing = admin(first.base_url, "GET", "/v1/models", {}).json()
     metrics = httpx.get(f"{second.base_url}/metrics").text
 
@@ -287,7 +270,9 @@ def test_registry_operations_reach_two_processes_and_refuse_broken_bundles(
     assert 'riskstream_model_info{model_version="v1",role="active"} 1.0' in metrics
     audits = [
         AuditRecord.model_validate_json(v)
-        for v in asyncio.run(read_topic(service_settings, Topic.AUDIT, 4))
+        for v in asyncio.run(
+            read_topic_until(service_settings, Topic.AUDIT, lambda values: len(values) >= 4)
+        )
     ]
     assert [(a.operation, a.subject, a.reason) for a in audits] == [
         ("model.publish", "v2", "retrained"),

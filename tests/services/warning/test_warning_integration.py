@@ -16,12 +16,14 @@ from examples.order_system_consumer import OrderAccounts, consume
 from schemas.actions import CustomerRiskState, RiskAction
 from schemas.records import AuditRecord, DeadLetterRecord
 from schemas.scores import Grade, ScoreRecord
-from services.common.kafka import make_consumer, make_producer
+from services.common.kafka import make_producer
 from services.common.redis_keys import RedisKeys
 from services.common.settings import ServiceSettings
 from services.common.topics import Topic
 from services.warning.core import DEFAULT_RULES_PATH, WarningState, evaluate, load_default_rules
 from tests.services.warning.warning_fakes import BAD_RULES, SMALL_RULES, score
+from tests.support.polling import wait_until_async
+from tests.support.streams import read_topic_until
 
 pytestmark = pytest.mark.integration
 
@@ -44,27 +46,6 @@ async def produce(settings: ServiceSettings, records: list[ScoreRecord]) -> None
         await producer.stop()
 
 
-async def read_until(
-    settings: ServiceSettings,
-    topic: Topic,
-    done: Callable[[list[bytes]], bool],
-    timeout_s: float = 30.0,
-) -> list[bytes]:
-    """Every record of ``topic`` from the start, read until ``done`` holds for them."""
-    consumer = make_consumer(settings, settings.topics(topic), group_id=None)
-    await consumer.start()
-    values: list[bytes] = []
-    try:
-        deadline = time.monotonic() + timeout_s
-        while not done(values):
-            assert time.monotonic() < deadline, f"{topic} incomplete: {len(values)} records"
-            batch = await consumer.getmany(timeout_ms=300)
-            values.extend(r.value for records in batch.values() for r in records if r.value)
-    finally:
-        await consumer.stop()
-    return values
-
-
 def expected_actions(records: list[ScoreRecord]) -> list[RiskAction]:
     """What the packaged rules issue for these scores (the core, in process)."""
     rules = load_default_rules()
@@ -75,13 +56,6 @@ def expected_actions(records: list[ScoreRecord]) -> list[RiskAction]:
         states[record.customer_id] = evaluation.state
         actions.extend(evaluation.actions)
     return actions
-
-
-async def wait_until(condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.1)
 
 
 def start(start_service: Callable[..., ServiceProcess], **env: str) -> ServiceProcess:
@@ -99,7 +73,7 @@ async def test_scores_become_actions_with_stable_ids_and_overrides_are_audited(
 
     published = [
         RiskAction.model_validate_json(v)
-        for v in await read_until(
+        for v in await read_topic_until(
             service_settings,
             Topic.ACTIONS,
             lambda values: (
@@ -127,7 +101,7 @@ async def test_scores_become_actions_with_stable_ids_and_overrides_are_audited(
         assert invalid.status_code == 422
         assert invalid.json()["detail"][0]["line"] == 6
 
-    actions = await read_until(
+    actions = await read_topic_until(
         service_settings,
         Topic.ACTIONS,
         lambda values: any(override_id.encode() in v for v in values),
@@ -135,7 +109,9 @@ async def test_scores_become_actions_with_stable_ids_and_overrides_are_audited(
     assert len(actions) == len(published) + 1
     audits = [
         AuditRecord.model_validate_json(v)
-        for v in await read_until(service_settings, Topic.AUDIT, lambda values: len(values) >= 2)
+        for v in await read_topic_until(
+            service_settings, Topic.AUDIT, lambda values: len(values) >= 2
+        )
     ]
     override = next(a for a in audits if a.operation == "override")
     assert (override.subject, override.reason) == ("c-frozen", "identity verified by phone")
@@ -168,7 +144,9 @@ async def test_a_bad_rule_file_is_refused_and_a_good_one_becomes_live(
     rules_path.write_bytes(BAD_RULES)
     refused = [
         AuditRecord.model_validate_json(v)
-        for v in await read_until(service_settings, Topic.AUDIT, lambda values: len(values) >= 1)
+        for v in await read_topic_until(
+            service_settings, Topic.AUDIT, lambda values: len(values) >= 1
+        )
     ]
     assert refused[0].operation == "rules.reload_refused"
     assert refused[0].details["line"] == 6
@@ -230,11 +208,11 @@ async def test_the_order_system_applies_each_action_once_across_a_kill_and_resta
         await produce(service_settings, records)
         # One record per batch: a commit after every score, so the kill lands mid-stream.
         first = await asyncio.to_thread(start, start_service, RISKSTREAM_WARNING_BATCH_MAX="1")
-        await wait_until(lambda: len(applied) >= 5)
+        await wait_until_async(lambda: len(applied) >= 5, timeout_s=30.0)
         await asyncio.to_thread(first.kill)
         assert not set(accounts.applied_ids()) >= expected, "the stream ended before the kill"
         await asyncio.to_thread(start, start_service, RISKSTREAM_WARNING_BATCH_MAX="1")
-        await wait_until(lambda: set(accounts.applied_ids()) >= expected, timeout_s=60)
+        await wait_until_async(lambda: set(accounts.applied_ids()) >= expected, timeout_s=60)
         await asyncio.sleep(1.0)  # any late redelivery would arrive now
     finally:
         stop.set()
@@ -243,7 +221,7 @@ async def test_the_order_system_applies_each_action_once_across_a_kill_and_resta
     assert set(ids) == expected
     assert len(ids) == len(applied) == len(expected)
     accounts.close()
-    published = await read_until(
+    published = await read_topic_until(
         service_settings, Topic.ACTIONS, lambda values: len(values) >= len(expected)
     )
     # The topic may hold a redelivered action twice; never an id the rules would not issue.
@@ -264,7 +242,9 @@ async def test_an_unparseable_score_goes_to_the_dead_letter_topic(
         await producer.stop()
     (letter,) = [
         DeadLetterRecord.model_validate_json(v)
-        for v in await read_until(service_settings, Topic.DLQ, lambda values: len(values) >= 1)
+        for v in await read_topic_until(
+            service_settings, Topic.DLQ, lambda values: len(values) >= 1
+        )
     ]
     assert (letter.source_topic, letter.reason) == (
         service_settings.topics(Topic.SCORES),

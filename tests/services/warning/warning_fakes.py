@@ -25,6 +25,7 @@ rules:
 """
 BAD_RULES = SMALL_RULES.replace(b'when: grade == "D"', b'when: grade == "E" or')
 """Line 6 is the broken condition."""
+# One grade apart is less than the 80-point drop that sudden_score_drop watches for.
 GRADE_SCORES: dict[str, int] = {"S": 790, "A": 730, "B": 670, "C": 610, "D": 550}
 
 
@@ -128,10 +129,13 @@ def score(
     at: datetime,
     grade: Grade = "A",
     score_value: int | None = None,
+    *,
+    number: int | None = None,
     **features: float | None,
 ) -> ScoreRecord:
-    """A score of ``customer_id`` at ``at``, triggered by a new event each call."""
-    number = next(_sequence)
+    """A score of ``customer_id`` at ``at``, triggered by event ``number`` (by default a
+    new one each call, so ids never repeat)."""
+    number = next(_sequence) if number is None else number
     values = reliable_features()
     values.update(features)
     return ScoreRecord(

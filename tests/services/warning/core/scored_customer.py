@@ -5,11 +5,8 @@ from itertools import count
 from schemas.scores import Grade, ScoreRecord
 from services.warning.core import Evaluation, RuleSet, WarningState, evaluate
 from tests.services.warning.warning_fakes import reliable_features
+from tests.services.warning.warning_fakes import score as score_of
 from tests.support.clock import SettableClock
-
-MODEL_LIMIT = 2000.0
-# One grade apart is less than the 80-point drop that sudden_score_drop watches for.
-GRADE_SCORES: dict[str, int] = {"S": 790, "A": 730, "B": 670, "C": 610, "D": 550}
 
 
 class Customer:
@@ -27,23 +24,13 @@ class Customer:
         self, grade: Grade = "A", score: int | None = None, **features: float | None
     ) -> ScoreRecord:
         self.features.update(features)
-        event = next(self._events)
-        return ScoreRecord(
-            score_id=f"{self.customer_id}-score-{event}",
-            customer_id=self.customer_id,
-            score=GRADE_SCORES[grade] if score is None else score,
-            probability_of_default=0.05,
-            grade=grade,
-            risk_level="green",
-            credit_limit=MODEL_LIMIT,
-            reasons=[],
-            model_version="m-1",
-            feature_schema_version=1,
-            features=dict(self.features),
-            features_as_of=self.clock.now(),
-            triggered_by=f"{self.customer_id}-event-{event}",
-            trigger_event_type="order",
-            scored_at=self.clock.now(),
+        return score_of(
+            self.customer_id,
+            self.clock.now(),
+            grade,
+            score,
+            number=next(self._events),
+            **self.features,
         )
 
     def apply(self, record: ScoreRecord) -> Evaluation:

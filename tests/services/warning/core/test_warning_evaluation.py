@@ -6,7 +6,8 @@ from services.warning.core import (
     risk_state_view,
 )
 from services.warning.errors import StateError
-from tests.services.warning.core.scored_customer import MODEL_LIMIT, Customer
+from tests.services.warning.core.scored_customer import Customer
+from tests.services.warning.warning_fakes import MODEL_LIMIT
 
 
 def test_reliable_customer_gets_no_action(customer: Customer) -> None:

@@ -2,7 +2,8 @@ from services.warning.core import (
     WarningState,
     risk_state_view,
 )
-from tests.services.warning.core.scored_customer import MODEL_LIMIT, Customer
+from tests.services.warning.core.scored_customer import Customer
+from tests.services.warning.warning_fakes import MODEL_LIMIT
 
 
 def test_state_round_trips_through_json(customer: Customer) -> None:
