@@ -42,25 +42,6 @@ HORIZON_DAYS = 90
 EVERY_DAYS = 15
 
 
-class SilentObserver:
-    """A scoring observer that keeps nothing: the timings here are taken outside."""
-
-    def stage(self, stage: str, seconds: float) -> None:
-        del stage, seconds
-
-    def answered(self, model_version: str, grade: str, decision: str) -> None:
-        del model_version, grade, decision
-
-    def fallback(self, reason: str) -> None:
-        del reason
-
-    def divergence(self, champion: str, challenger: str, points: float) -> None:
-        del champion, challenger, points
-
-    def shadow_failed(self, challenger: str) -> None:
-        del challenger
-
-
 def _start() -> datetime:
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     return today - timedelta(days=DAYS)
@@ -148,7 +129,6 @@ def measure(bundle_dir: Path, profile_dir: Path) -> dict[str, Any]:
     model = open_bundle(bundle_dir, FEATURE_SCHEMA)
     rows = np.ascontiguousarray(test_rows[:300])
     agreement = float(np.max(np.abs(model.probabilities(rows) - booster.predict(rows))))
-    observer = SilentObserver()
 
     def booster_predict(x: FloatMatrix) -> object:
         return booster.predict(x, num_threads=1)
@@ -157,7 +137,7 @@ def measure(bundle_dir: Path, profile_dir: Path) -> dict[str, Any]:
         return booster.predict(x, pred_contrib=True, num_threads=1)
 
     def serve(x: FloatMatrix) -> object:
-        return score_rows(model, x, observer)
+        return score_rows(model, x)
 
     single = {
         "lightgbm_predict_us": per_row_us(booster_predict, rows),
