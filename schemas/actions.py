@@ -33,6 +33,7 @@ ACTION_TYPES: tuple[ActionType, ...] = (
     "reinstate_account",
 )
 AccountStatus = Literal["active", "limited", "frozen", "suspended"]
+ReviewOutcome = Literal["confirmed", "released", "escalated"]
 
 
 class RiskAction(BaseModel):
@@ -40,7 +41,11 @@ class RiskAction(BaseModel):
     so the same trigger always yields the same id and a consumer applies it once.
 
     ``credit_limit`` is the new limit for ``cut_limit``; for ``restore_limit`` it is the limit
-    other rules still impose, or null when the model's limit applies again; null otherwise."""
+    other rules still impose, or null when the model's limit applies again; null otherwise.
+
+    ``case_id`` and ``review_outcome`` tie an action to a review case: a ``manual_review``
+    action names the case it opens; the actions of a decision name the case and its
+    outcome (both optional, absent on other actions)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -57,6 +62,15 @@ class RiskAction(BaseModel):
     model_version: str | None = None
     triggered_by: str
     issued_at: Timestamp
+    case_id: str | None = Field(
+        default=None,
+        description="The review case this action opens (manual_review) or decides.",
+    )
+    review_outcome: ReviewOutcome | None = Field(
+        default=None,
+        description="Set on the actions of a review decision: confirmed and released close "
+        "the review; escalated passes it to an approver.",
+    )
 
 
 class ActiveAction(BaseModel):

@@ -3,18 +3,19 @@ the scorer's admin HTTP API (``RISKSTREAM_SCORER_URL``, ``RISKSTREAM_ADMIN_API_K
 
 Each command prints the scorer's JSON answer; the exit code is 1 when the scorer refused
 (the answer names the reason, e.g. ``wrong_feature_count``) and 2 when it is unreachable.
+``activate`` and ``rollback`` propose a change that a second person approves with
+``riskstream changes approve ID`` (four eyes); ``rollback --emergency`` is an
+administrator's immediate rollback, audited as an emergency.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
-import orjson
 import typer
 
+from services.cli.admin_http import admin_call
 from services.cli.settings import CliSettings
 
 app = typer.Typer(
@@ -25,18 +26,7 @@ Reason = Annotated[str, typer.Option("--reason", help="Why: recorded on the audi
 
 
 def _call(method: str, path: str, body: dict[str, Any] | None = None) -> None:
-    settings = CliSettings()
-    headers = {"Authorization": f"Bearer {settings.admin_api_key.get_secret_value()}"}
-    try:
-        response = httpx.request(
-            method, f"{settings.scorer_url}{path}", json=body, headers=headers, timeout=60.0
-        )
-    except httpx.HTTPError as error:
-        typer.echo(f"scorer at {settings.scorer_url} unreachable: {error}", err=True)
-        raise typer.Exit(2) from error
-    sys.stdout.write(orjson.dumps(response.json(), option=orjson.OPT_INDENT_2).decode() + "\n")
-    if response.status_code >= 400:
-        raise typer.Exit(1)
+    admin_call(CliSettings().scorer_url, method, path, body)
 
 
 @app.command()
@@ -59,14 +49,24 @@ def activate(
     version: Annotated[str, typer.Argument(help="A published model version.")],
     reason: Reason = "activated from the command line",
 ) -> None:
-    """Make VERSION the champion on every scorer instance."""
+    """Propose making VERSION the champion; a second person approves it."""
     _call("POST", f"/v1/models/{version}:activate", {"reason": reason})
 
 
 @app.command()
-def rollback(reason: Reason = "rolled back from the command line") -> None:
-    """Re-activate the version that was active before the current one."""
-    _call("POST", "/v1/models:rollback", {"reason": reason})
+def rollback(
+    reason: Reason = "rolled back from the command line",
+    emergency: Annotated[
+        bool,
+        typer.Option(
+            "--emergency",
+            help="Roll back at once, alone (admin role); audited as an emergency.",
+        ),
+    ] = False,
+) -> None:
+    """Propose re-activating the version active before the current one (or, with
+    --emergency, do it at once)."""
+    _call("POST", "/v1/models:rollback", {"reason": reason, "emergency": emergency})
 
 
 @app.command()

@@ -1,9 +1,12 @@
-"""``riskstream rules validate FILE`` and ``riskstream rules backtest``.
+"""``riskstream rules validate FILE``, ``riskstream rules backtest`` and
+``riskstream rules propose FILE``.
 
 ``validate`` checks a rule file exactly as the warning service does before it goes live
 (exit 0 with a summary, or exit 1 with the line and reason). ``backtest`` replays an event
 log through the feature core, a model bundle and the rules, and compares the outcome with a
 baseline rule set (the packaged default unless given), before anyone deploys the rules.
+``propose`` sends a rule file to the warning service as a four-eyes proposal: a second
+person with the approver role puts it in force (``riskstream changes approve ID``).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from offline.backtest import BacktestReport, RuleSetOutcome, load_model, run_bac
 from offline.errors import EventLogError
 from offline.replay import read_event_log
 from riskmodel.errors import GateRefusedError
+from services.cli.admin_http import admin_call
+from services.cli.settings import CliSettings
 from services.warning.core import DEFAULT_RULES_PATH, RuleSet, load_rules
 from services.warning.errors import RulesError
 
@@ -60,6 +65,21 @@ def validate(path: RuleFile) -> None:
         )
     out.print(table)
     out.print(f"[green]valid[/green]: {path}", highlight=False)
+
+
+@app.command()
+def propose(
+    path: RuleFile,
+    reason: Annotated[str, typer.Option("--reason", help="Why: recorded on the audit trail.")],
+) -> None:
+    """Propose a rule file to the warning service; a second person approves it."""
+    _load(path)
+    admin_call(
+        CliSettings().warning_url,
+        "POST",
+        "/v1/rules/proposals",
+        {"text": path.read_text(encoding="utf-8"), "reason": reason},
+    )
 
 
 def _actions_table(report: BacktestReport) -> Table:

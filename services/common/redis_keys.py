@@ -33,6 +33,15 @@ class RedisKeys:
         which it derives the ``risk_state`` view."""
         return f"{self._customer(customer_id)}:warning"
 
+    def open_cases(self) -> str:
+        """Sorted set of the warning service's review cases waiting for a decision (score:
+        opened at, epoch seconds); derived from the warning states, written with them."""
+        return f"{self.prefix}:v{KEY_LAYOUT_VERSION}:cases:open"
+
+    def case_owners(self) -> str:
+        """Hash of review case id to customer id, derived from the warning states."""
+        return f"{self.prefix}:v{KEY_LAYOUT_VERSION}:cases:owner"
+
     def customer_pattern(self) -> str:
         """SCAN pattern matching every per-customer key of this layout and prefix."""
         return f"{self.prefix}:v{KEY_LAYOUT_VERSION}:*"

@@ -3,6 +3,7 @@ in its entry point and passes it down; nothing reads the environment anywhere el
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, SecretStr, model_validator
@@ -12,6 +13,30 @@ from services.common.topics import TopicNames
 
 DEVELOPMENT_CLIENT_KEY = "dev-client-key"
 DEVELOPMENT_ADMIN_KEY = "dev-admin-key"
+DEVELOPMENT_APPROVER_KEY = "dev-approver-key"
+"""The local platform's second administrator (``approver``, role approver): with the
+admin key, two people for the four-eyes rule."""
+DEVELOPMENT_CONSOLE_KEY = "dev-console-key"
+"""The local console's delegate key (``console``, role delegate)."""
+DEVELOPMENT_KEYS = frozenset(
+    {
+        DEVELOPMENT_CLIENT_KEY,
+        DEVELOPMENT_ADMIN_KEY,
+        DEVELOPMENT_APPROVER_KEY,
+        DEVELOPMENT_CONSOLE_KEY,
+    }
+)
+KEY_ROLES = frozenset({"analyst", "approver", "admin", "delegate"})
+_KEY_HOLDER = re.compile(r"^[a-z][a-z0-9._-]{0,31}$")
+
+
+def split_key_entry(entry: str) -> tuple[str | None, str | None, str]:
+    """``(name, role, key)`` of a configured admin key: ``<name>:<role>:<key>`` names its
+    holder and role; anything else (a plain key, ``sha256:<hex>``) is a key alone."""
+    parts = entry.split(":", 2)
+    if len(parts) == 3 and _KEY_HOLDER.match(parts[0]) and parts[1] in KEY_ROLES:
+        return parts[0], parts[1], parts[2]
+    return None, None, entry
 
 
 def _split_commas(value: Any) -> Any:
@@ -21,7 +46,8 @@ def _split_commas(value: Any) -> Any:
 
 
 ApiKeyList = Annotated[list[SecretStr], NoDecode, BeforeValidator(_split_commas)]
-"""API keys from a comma-separated variable; each is a plain key or ``sha256:<hex digest>``."""
+"""API keys from a comma-separated variable; each is a plain key or ``sha256:<hex digest>``,
+an admin key optionally as ``<name>:<role>:<key>`` (see services.common.auth)."""
 
 
 class ConfigurationError(ValueError):
@@ -58,7 +84,13 @@ class ServiceSettings(BaseSettings):
     redis_timeout_ms: float = Field(default=50.0, gt=0)
 
     client_api_keys: ApiKeyList = Field(default_factory=lambda: [SecretStr(DEVELOPMENT_CLIENT_KEY)])
-    admin_api_keys: ApiKeyList = Field(default_factory=lambda: [SecretStr(DEVELOPMENT_ADMIN_KEY)])
+    admin_api_keys: ApiKeyList = Field(
+        default_factory=lambda: [
+            SecretStr(DEVELOPMENT_ADMIN_KEY),
+            SecretStr(f"approver:approver:{DEVELOPMENT_APPROVER_KEY}"),
+            SecretStr(f"console:delegate:{DEVELOPMENT_CONSOLE_KEY}"),
+        ]
+    )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
@@ -68,8 +100,11 @@ class ServiceSettings(BaseSettings):
     def _refuse_development_secrets_in_production(self) -> ServiceSettings:
         if self.env != "production":
             return self
-        keys = {k.get_secret_value() for k in [*self.client_api_keys, *self.admin_api_keys]}
-        if keys & {DEVELOPMENT_CLIENT_KEY, DEVELOPMENT_ADMIN_KEY}:
+        keys = {
+            split_key_entry(k.get_secret_value())[2]
+            for k in [*self.client_api_keys, *self.admin_api_keys]
+        }
+        if keys & DEVELOPMENT_KEYS:
             raise ConfigurationError(
                 "RISKSTREAM_ENV=production refuses the development API keys; "
                 "set RISKSTREAM_CLIENT_API_KEYS and RISKSTREAM_ADMIN_API_KEYS"

@@ -23,6 +23,7 @@ class Topic(StrEnum):
     ACTIONS = "risk.actions"
     AUDIT = "risk.audit"
     MODEL_CONTROL = "models.control"
+    ADMIN_CHANGES = "admin.changes"
 
 
 EVENT_TOPICS: dict[str, Topic] = {
@@ -65,8 +66,9 @@ class TopicNames:
         """Every topic the platform uses, with its partition count and configuration.
 
         The four event topics and ``features.updates`` share ``event_partitions`` so a
-        customer's records stay co-partitioned from ingest to scoring. ``models.control``
-        is compacted and single-partition so every scorer sees one ordered history.
+        customer's records stay co-partitioned from ingest to scoring. ``models.control`` and
+        ``admin.changes`` are compacted and single-partition so every reader sees one
+        ordered history.
         ``risk.scores`` and ``risk.actions`` are kept long enough for a quarterly portfolio
         report (``riskstream report``) to read a whole quarter back.
         """
@@ -77,7 +79,7 @@ class TopicNames:
                 specs.append(
                     TopicSpec(self(topic), event_partitions, {"retention.ms": REPORT_RETENTION_MS})
                 )
-            elif topic is Topic.MODEL_CONTROL:
+            elif topic in (Topic.MODEL_CONTROL, Topic.ADMIN_CHANGES):
                 specs.append(TopicSpec(self(topic), 1, {"cleanup.policy": "compact"}))
             elif topic is Topic.AUDIT:
                 specs.append(TopicSpec(self(topic), 1, {"retention.ms": "-1"}))

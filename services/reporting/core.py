@@ -33,7 +33,15 @@ from services.reporting.errors import ReportingError
 
 RESTRICTING = frozenset({"freeze_credit", "suspend_account"})
 RESTORING = frozenset({"unfreeze_credit", "reinstate_account"})
-MODEL_OPERATIONS = frozenset({"model.publish", "model.activate", "model.rollback", "model.shadow"})
+MODEL_OPERATIONS = frozenset(
+    {
+        "model.publish",
+        "model.activate",
+        "model.rollback",
+        "model.rollback.emergency",
+        "model.shadow",
+    }
+)
 TOP_REASONS = 10
 DRIFT_BINS = 10
 

@@ -13,6 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+import orjson
+
+from riskmodel.errors import GateRefusedError
 from schemas.records import AuditRecord, ModelControl
 from services.common.clock import Clock
 from services.scorer.holder import ModelHolder, Role
@@ -70,8 +73,20 @@ class ModelAdmin:
             raise
 
     async def publish(self, source: Path, actor: str, reason: str) -> dict[str, Any]:
-        """Gates and stores the bundle at ``source``; the audit says whether it was new."""
-        entry, created = await self._gated("publish", lambda: self._registry.publish(source))
+        """Gates and stores the bundle at ``source``; the audit says whether it was new. A
+        bundle the gate refuses is audited too (``model.publish_refused``, with the code),
+        so the gate's verdicts are on the trail."""
+        try:
+            entry, created = await self._gated("publish", lambda: self._registry.publish(source))
+        except GateRefusedError as refused:
+            await self._audit(
+                actor,
+                "model.publish_refused",
+                source.name,
+                reason,
+                {"code": refused.code, "detail": str(refused)[:500], "path": str(source)},
+            )
+            raise
         await self._audit(
             actor,
             "model.publish",
@@ -126,20 +141,55 @@ class ModelAdmin:
             await asyncio.sleep(0.02)
         return True
 
-    async def activate(self, version: str, actor: str, reason: str) -> dict[str, Any]:
-        """Makes ``version`` the champion on every instance."""
+    def champion(self) -> str | None:
+        """The version this process serves as champion (None: none)."""
+        return self._serving("active")
+
+    async def previous(self) -> tuple[str, str]:
+        """``(serving, previous)`` per the activation history; RegistryError
+        ``nothing_to_roll_back``."""
+        return await asyncio.to_thread(self._registry.previous)
+
+    async def check_published(self, version: str) -> None:
+        """RegistryError ``unknown_version`` unless ``version`` is published."""
+        await asyncio.to_thread(self._registry.path_of, version)
+
+    async def report(self, version: str) -> dict[str, Any] | None:
+        """The evaluation report (``report.json``) a published bundle carries, if any."""
+        path = await asyncio.to_thread(self._registry.path_of, version)
+        report = path / "report.json"
+        if not await asyncio.to_thread(report.is_file):
+            return None
+        loaded: dict[str, Any] = orjson.loads(await asyncio.to_thread(report.read_bytes))
+        return loaded
+
+    async def activate(
+        self, version: str, actor: str, reason: str, approval: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Makes ``version`` the champion on every instance. ``approval`` (the four-eyes
+        change: its id, proposer and approver) goes into the audit details."""
         previous = self._serving("active")
         result = await self._switch("active", version, actor, reason)
-        await self._audit(actor, "model.activate", version, reason, {"previous": previous})
+        await self._audit(
+            actor, "model.activate", version, reason, {"previous": previous, **(approval or {})}
+        )
         return result
 
-    async def rollback(self, actor: str, reason: str) -> dict[str, Any]:
+    async def rollback(
+        self,
+        actor: str,
+        reason: str,
+        approval: dict[str, Any] | None = None,
+        emergency: bool = False,
+    ) -> dict[str, Any]:
         """Re-activates the version active before the current one (the history is the one
         every process records from ``models.control``, so any process can roll back an
-        activation another one made)."""
+        activation another one made). An ``emergency`` rollback, done by one person alone,
+        is audited as ``model.rollback.emergency``."""
         current, previous = await asyncio.to_thread(self._registry.previous)
         result = await self._switch("active", previous, actor, reason)
-        await self._audit(actor, "model.rollback", previous, reason, {"from": current})
+        operation = "model.rollback.emergency" if emergency else "model.rollback"
+        await self._audit(actor, operation, previous, reason, {"from": current, **(approval or {})})
         return result
 
     async def shadow(self, version: str | None, actor: str, reason: str) -> dict[str, Any]:

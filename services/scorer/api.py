@@ -6,7 +6,9 @@ Status codes: ``/v1/score`` answers 200 whenever the request is valid (the fallb
 answers when a dependency fails), 422 naming the field otherwise. Admin routes answer 422
 with a stable ``error`` code when the gate refuses a bundle, 404 for an unknown version,
 409 when there is nothing to roll back to or a version conflicts, 503 when Kafka did not
-acknowledge the control record.
+acknowledge the control record. Activation and rollback are four-eyes changes: the call
+records a proposal (202) that a second person approves (``/v1/changes``); only an
+administrator's emergency rollback takes effect at once (200).
 """
 
 from __future__ import annotations
@@ -23,7 +25,15 @@ from starlette.types import Scope as ASGIScope
 from riskmodel.errors import GateRefusedError
 from schemas.common import field_errors
 from schemas.scores import ScoreBatchRequest, ScoreRequest
-from services.common.auth import KeyRing, Principal, Scope
+from services.common.auth import (
+    EMERGENCY_ROLLBACK,
+    AuthorizationError,
+    KeyRing,
+    Principal,
+    Scope,
+)
+from services.common.change_api import Proposer, change_view, install_change_routes
+from services.common.changes import ChangeDesk
 from services.common.http import (
     JsonResponse,
     Lifecycle,
@@ -60,10 +70,16 @@ class ReasonBody(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
+class RollbackBody(ReasonBody):
+    """``emergency``: an administrator rolls back alone, at once, audited as such."""
+
+    emergency: bool = False
+
+
 async def _administrator(request: Request) -> Principal:
-    """Admits callers whose key has the admin scope (the app's key ring)."""
+    """Admits callers whose key has the admin scope (a delegate acts for its user)."""
     keyring: KeyRing = request.app.state.keyring
-    return keyring.authorize(request.headers.get("authorization"), Scope.ADMIN)
+    return keyring.authorize_request(request.headers, Scope.ADMIN)
 
 
 AdminPrincipal = Annotated[Principal, Depends(_administrator)]
@@ -100,6 +116,7 @@ def create_app(
     settings: ScorerSettings,
     scorer: Scorer,
     admin: ModelAdmin,
+    changes: ChangeDesk,
     holder: ModelHolder,
     redis_ready: Callable[[], Awaitable[bool]],
     lifecycle: Lifecycle,
@@ -125,6 +142,7 @@ def create_app(
     keyring = KeyRing.from_settings(settings)
     client = Depends(require_scope(keyring, Scope.CLIENT))
     app.state.keyring = keyring
+    install_change_routes(app, changes)
 
     @app.exception_handler(GateRefusedError)
     async def on_refused(_: Request, exc: GateRefusedError) -> JsonResponse:
@@ -182,17 +200,50 @@ def create_app(
         result = await admin.publish(Path(body.path), principal.label, body.reason)
         return JsonResponse(result, status_code=201 if result["created"] else 200)
 
-    @app.post("/v1/models/{version}:activate")
-    async def activate_model(
-        version: str, body: ReasonBody, principal: AdminPrincipal
-    ) -> JsonResponse:
-        """Makes a published version the champion on every scorer instance."""
-        return JsonResponse(await admin.activate(version, principal.label, body.reason))
+    @app.get("/v1/models/{version}/report")
+    async def model_report(version: str, _: AdminPrincipal) -> JsonResponse:
+        """The evaluation report a published bundle carries (404 when it has none)."""
+        report = await admin.report(version)
+        if report is None:
+            return error_response(404, "no_report", f"version {version} carries no report")
+        return JsonResponse(report)
 
-    @app.post("/v1/models:rollback")
-    async def rollback_model(body: ReasonBody, principal: AdminPrincipal) -> JsonResponse:
-        """Re-activates the version active before the current one."""
-        return JsonResponse(await admin.rollback(principal.label, body.reason))
+    @app.post("/v1/models/{version}:activate", status_code=202)
+    async def activate_model(version: str, body: ReasonBody, principal: Proposer) -> JsonResponse:
+        """Proposes making a published version the champion on every scorer instance; it
+        takes effect when a second person with the approver role approves the change."""
+        await admin.check_published(version)
+        change = await changes.propose(
+            "model.activate",
+            target=version,
+            reason=body.reason,
+            proposer=principal.who,
+            base=admin.champion(),
+        )
+        return JsonResponse(change_view(change), status_code=202)
+
+    @app.post("/v1/models:rollback", status_code=202)
+    async def rollback_model(body: RollbackBody, principal: Proposer) -> JsonResponse:
+        """Proposes re-activating the version active before the current one (202), or,
+        with ``emergency`` and the admin role, does it at once, audited as an emergency
+        (200)."""
+        current, previous = await admin.previous()
+        if body.emergency:
+            if principal.role not in EMERGENCY_ROLLBACK:
+                raise AuthorizationError("an emergency rollback needs the admin role")
+            result = await admin.rollback(principal.who, body.reason, emergency=True)
+            change = await changes.record_emergency(
+                "model.rollback", previous, principal.who, body.reason, current
+            )
+            return JsonResponse({"change": change_view(change), "result": result})
+        change = await changes.propose(
+            "model.rollback",
+            target=previous,
+            reason=body.reason,
+            proposer=principal.who,
+            base=current,
+        )
+        return JsonResponse(change_view(change), status_code=202)
 
     @app.post("/v1/models/{version}:shadow")
     async def shadow_model(

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from fastapi import FastAPI
 
+from schemas.changes import ChangeKind, ChangeRequest
 from schemas.features import FEATURE_SCHEMA
+from services.common.changes import Applier, ChangeDesk, ChangeError, ChangeLedger
 from services.common.clock import SystemClock
 from services.common.http import Lifecycle
 from services.common.redis_client import make_redis
 from services.common.redis_keys import RedisKeys
-from services.scorer.admin import ModelAdmin
+from services.scorer.admin import SERVICE, ModelAdmin
 from services.scorer.api import create_app
 from services.scorer.control import ControlFollower
 from services.scorer.core import FallbackPolicy, ThinFileDefault
@@ -23,6 +26,38 @@ from services.scorer.settings import ScorerSettings
 from services.scorer.store import RedisFeatureStore
 from services.scorer.stream import StreamScorer
 from services.scorer.usecase import Budgets, Scorer
+
+
+def model_appliers(admin: ModelAdmin) -> dict[ChangeKind, Applier]:
+    """Puts approved activations and rollbacks in force; a change proposed while another
+    model was champion is refused as stale."""
+
+    def check_base(change: ChangeRequest) -> None:
+        if admin.champion() != change.base:
+            raise ChangeError(
+                "stale_change",
+                f"the champion changed since change {change.change_id} was proposed "
+                f"(then {change.base}, now {admin.champion()})",
+            )
+
+    def approval(change: ChangeRequest, approver: str) -> dict[str, Any]:
+        return {
+            "change_id": change.change_id,
+            "proposed_by": change.proposed_by,
+            "approved_by": approver,
+        }
+
+    async def activate(change: ChangeRequest, approver: str) -> dict[str, Any]:
+        check_base(change)
+        return await admin.activate(
+            change.target, approver, change.reason, approval(change, approver)
+        )
+
+    async def rollback(change: ChangeRequest, approver: str) -> dict[str, Any]:
+        check_base(change)
+        return await admin.rollback(approver, change.reason, approval(change, approver))
+
+    return {"model.activate": activate, "model.rollback": rollback}
 
 
 def build_app(settings: ScorerSettings) -> FastAPI:
@@ -69,7 +104,9 @@ def build_app(settings: ScorerSettings) -> FastAPI:
         lambda operation: MODEL_LOAD_FAILURES.labels(operation).inc(),
     )
     follower = ControlFollower(settings, holder, registry, FEATURE_SCHEMA)
-    background = [follower.run]
+    ledger = ChangeLedger(settings, sink)
+    changes = ChangeDesk(SERVICE, ledger, clock, model_appliers(admin))
+    background = [follower.run, ledger.run]
     if settings.stream_enabled:
         background.append(
             StreamScorer(
@@ -84,6 +121,7 @@ def build_app(settings: ScorerSettings) -> FastAPI:
         settings,
         scorer,
         admin,
+        changes,
         holder,
         store.ready,
         Lifecycle(starts=[sink.start], stops=[sink.stop, close_redis], background=background),

@@ -1,22 +1,31 @@
-"""HTTP transport of the warning service: customers' risk state, manual overrides and the
-rule set.
+"""HTTP transport of the warning service: customers' risk state, manual overrides, review
+cases and the rule set (changed under the four-eyes rule).
 
-Status codes: 201 for an override published, recorded and stored; 409 when an override does
-not fit the customer's state (nothing to reverse, a limit without cut_limit); 422 for an
-invalid body or rule set (a rule set's error names its line); 503 with ``Retry-After`` when
-Kafka or Redis could not complete the change (nothing has changed then).
+Status codes: 201 for an override published, recorded and stored, and for a proposal
+recorded; 403 when the caller's role may not act (a case for approvers, an approval);
+404 for an unknown case; 409 when an override does not fit the customer's state (nothing
+to reverse, a limit without cut_limit) or a case was decided already or is held by someone
+else; 422 for an invalid body or rule set (a rule set's error names its line); 503 with
+``Retry-After`` when Kafka or Redis could not complete the change (nothing has changed then).
 """
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Path, Request
+from fastapi import Depends, FastAPI, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.actions import ActionType
-from services.common.auth import KeyRing, Principal, Scope
+from schemas.changes import MAX_CHANGE_REASON
+from services.common.auth import CASE_REVIEWERS, KeyRing, Principal, Scope
+from services.common.change_api import (
+    Proposer,
+    change_view,
+    in_roles,
+    install_change_routes,
+)
+from services.common.changes import ChangeDesk
 from services.common.http import (
     JsonResponse,
     Lifecycle,
@@ -25,19 +34,24 @@ from services.common.http import (
     install_common,
     require_scope,
 )
-from services.warning.core import DEFAULT_RULES_PATH, Rule
+from services.warning.core import MAX_COMMENT, CaseDecision, ReviewCase, Rule
 from services.warning.errors import (
+    CaseConflictError,
+    CaseForbiddenError,
+    CaseNotFoundError,
     PublishUnavailableError,
     RulesError,
     StateError,
     StoreUnavailableError,
 )
 from services.warning.rulebook import LiveRules, Rulebook
-from services.warning.rules_file import write_atomically
 from services.warning.settings import WarningSettings
 from services.warning.usecase import WarningDesk
 
 CustomerId = Annotated[str, Path(min_length=1, max_length=64)]
+CaseId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9a-f-]+$")]
+PUT_REASON_HEADER = "x-riskstream-reason"
+"""Why a rule file sent with ``PUT /v1/rules`` is proposed (optional)."""
 
 
 async def _administrator(request: Request) -> Principal:
@@ -47,6 +61,7 @@ async def _administrator(request: Request) -> Principal:
 
 
 Administrator = Annotated[Principal, Depends(_administrator)]
+Reviewer = Annotated[Principal, Depends(in_roles(CASE_REVIEWERS))]
 
 _YAML_BODY = {
     "requestBody": {
@@ -54,6 +69,28 @@ _YAML_BODY = {
         "content": {"application/yaml": {"schema": {"type": "string"}}},
     }
 }
+
+
+class RulesProposal(BaseModel):
+    """A proposed rule file and why."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    text: str = Field(min_length=1, max_length=256 * 1024)
+    reason: str = Field(min_length=1, max_length=MAX_CHANGE_REASON)
+
+
+class CaseDecisionRequest(BaseModel):
+    """A reviewer's decision on a case; the comment is required."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    decision: CaseDecision
+    comment: str = Field(min_length=1, max_length=MAX_COMMENT)
+
+
+def case_view(case: ReviewCase) -> dict[str, Any]:
+    return case.model_dump(mode="json")
 
 
 class OverrideRequest(BaseModel):
@@ -108,11 +145,12 @@ def create_app(
     settings: WarningSettings,
     desk: WarningDesk,
     rulebook: Rulebook,
+    changes: ChangeDesk,
     readiness: ReadinessCheck,
     lifecycle: Lifecycle | None = None,
 ) -> FastAPI:
-    """The warning service's app (the consumer and rule file watcher run as ``lifecycle``
-    background tasks)."""
+    """The warning service's app (the consumer, the rule file watcher and the change
+    ledger run as ``lifecycle`` background tasks)."""
     app = FastAPI(
         title="riskstream warning",
         version="1",
@@ -124,12 +162,20 @@ def create_app(
     keyring = KeyRing.from_settings(settings)
     client = Depends(require_scope(keyring, Scope.CLIENT))
     app.state.keyring = keyring
-    persist = (
-        None
-        if settings.rules_path.resolve() == DEFAULT_RULES_PATH
-        else partial(write_atomically, settings.rules_path)
-    )
+    install_change_routes(app, changes)
     retry_after = {"Retry-After": "5"}
+
+    @app.exception_handler(CaseNotFoundError)
+    async def on_case_unknown(_: Request, exc: CaseNotFoundError) -> JsonResponse:
+        return error_response(404, "unknown_case", str(exc))
+
+    @app.exception_handler(CaseConflictError)
+    async def on_case_conflict(_: Request, exc: CaseConflictError) -> JsonResponse:
+        return error_response(409, "case_conflict", str(exc))
+
+    @app.exception_handler(CaseForbiddenError)
+    async def on_case_forbidden(_: Request, exc: CaseForbiddenError) -> JsonResponse:
+        return error_response(403, "forbidden", str(exc))
 
     @app.exception_handler(StateError)
     async def on_state_error(_: Request, exc: StateError) -> JsonResponse:
@@ -185,29 +231,93 @@ def create_app(
             status_code=201,
         )
 
+    @app.get("/v1/cases")
+    async def list_cases(
+        _: Reviewer, limit: Annotated[int, Query(ge=1, le=1000)] = 200
+    ) -> JsonResponse:
+        """Review cases waiting for a decision, oldest first."""
+        return JsonResponse({"cases": [case_view(c) for c in await desk.open_cases(limit)]})
+
+    @app.get("/v1/cases/{case_id}")
+    async def get_case(_: Reviewer, case_id: CaseId) -> JsonResponse:
+        """One case, open or decided."""
+        return JsonResponse(case_view(await desk.case(case_id)))
+
+    @app.get("/v1/customers/{customer_id}/cases")
+    async def customer_cases(_: Reviewer, customer_id: CustomerId) -> JsonResponse:
+        """The customer's open and recently decided cases, oldest first."""
+        cases = await desk.customer_cases(customer_id)
+        return JsonResponse({"cases": [case_view(c) for c in cases]})
+
+    @app.post("/v1/cases/{case_id}:claim")
+    async def claim(principal: Reviewer, case_id: CaseId) -> JsonResponse:
+        """Takes a case; 409 when another reviewer holds it or it is decided."""
+        case = await desk.claim_case(case_id, principal.who, str(principal.role))
+        return JsonResponse(case_view(case))
+
+    @app.post("/v1/cases/{case_id}:decide")
+    async def decide(
+        principal: Reviewer, case_id: CaseId, body: CaseDecisionRequest
+    ) -> JsonResponse:
+        """Confirms, releases or escalates a case, with a comment; its actions go to
+        ``risk.actions``. 409 when the case was decided already (one decision wins)."""
+        result = await desk.decide_case(
+            case_id, body.decision, principal.who, str(principal.role), body.comment
+        )
+        return JsonResponse(
+            {
+                "case": case_view(result.case),
+                "actions": [a.model_dump(mode="json") for a in result.actions],
+                "risk_state": result.state.model_dump(mode="json"),
+            }
+        )
+
+    async def propose(text: str, reason: str, principal: Principal) -> JsonResponse:
+        candidate = await rulebook.validate(
+            text.encode(), origin="api", source="api", actor=principal.label
+        )
+        change = await changes.propose(
+            "rules",
+            target=candidate.rules.version,
+            reason=reason,
+            proposer=principal.who,
+            payload=candidate.text,
+            base=rulebook.live().sha256,
+        )
+        return JsonResponse(change_view(change), status_code=201)
+
+    @app.post(
+        "/v1/rules/proposals",
+        status_code=201,
+        responses={422: {"description": "invalid rule set"}},
+    )
+    async def propose_rules(principal: Proposer, body: RulesProposal) -> JsonResponse:
+        """Validates a rule file and records it as a proposal; a second person with the
+        approver role puts it in force (``POST /v1/changes/{id}:approve``)."""
+        return await propose(body.text, body.reason, principal)
+
     @app.get("/v1/rules", dependencies=[client])
     async def get_rules() -> JsonResponse:
         """The live rule set: version, digest, where it came from, the rules and the text."""
         return JsonResponse(rules_view(rulebook.live()))
 
-    @app.put("/v1/rules", openapi_extra=_YAML_BODY, responses={422: {"description": "invalid"}})
-    async def put_rules(request: Request, principal: Administrator) -> JsonResponse:
-        """Validates a rule file (the body, YAML) and makes it live; an invalid one is
-        refused with its line and reason and the old rules stay live. The accepted text is
-        written to the configured rule file unless that is the packaged default."""
-        change = await rulebook.replace(
-            await request.body(),
-            origin="api",
-            source="api",
-            actor=principal.label,
-            persist=persist,
-        )
-        return JsonResponse(
-            {
-                **rules_view(change.live),
-                "changed": change.changed,
-                "persisted": change.changed and persist is not None,
-            }
-        )
+    @app.put(
+        "/v1/rules",
+        status_code=201,
+        openapi_extra=_YAML_BODY,
+        responses={422: {"description": "invalid"}},
+    )
+    async def put_rules(request: Request, principal: Proposer) -> JsonResponse:
+        """Validates a rule file (the body, YAML) and records it as a proposal, as
+        ``POST /v1/rules/proposals`` does (an ``X-Riskstream-Reason`` header says why); an
+        invalid one is refused with its line and reason. Nothing changes until a second
+        person approves it."""
+        raw = await request.body()
+        reason = request.headers.get(PUT_REASON_HEADER, "")[:MAX_CHANGE_REASON].strip()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise RulesError(f"rule file is not UTF-8: {error.reason}") from error
+        return await propose(text, reason or "proposed with PUT /v1/rules", principal)
 
     return app

@@ -32,6 +32,18 @@ class StateError(WarningServiceError):
     """An evaluation or override that does not fit the customer's stored warning state."""
 
 
+class CaseNotFoundError(WarningServiceError):
+    """No review case with that id."""
+
+
+class CaseConflictError(WarningServiceError):
+    """The case was decided already, or another reviewer holds it."""
+
+
+class CaseForbiddenError(WarningServiceError):
+    """The reviewer's role may not decide this case (an escalation needs an approver)."""
+
+
 class PublishUnavailableError(WarningServiceError):
     """Kafka did not acknowledge actions, audit records or dead letters in time; nothing
     that depends on them (state, offsets, rule swaps) has been made to happen."""

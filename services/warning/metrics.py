@@ -9,7 +9,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from schemas.actions import RiskAction
 from services.common.metrics import LATENCY_BUCKETS_S
-from services.warning.core import MANUAL_OVERRIDE_RULE_ID
+from services.warning.core import MANUAL_OVERRIDE_RULE_ID, ReviewCase
 
 ACTIONS = Counter(
     "riskstream_warning_actions_total",
@@ -44,8 +44,32 @@ OVERRIDES = Counter(
 )
 REDIS_ERRORS = Counter(
     "riskstream_warning_redis_errors_total",
-    "Redis calls for warning state that failed, by operation (load, save).",
+    "Redis calls for warning state that failed, by operation (load, save, cases).",
     ["operation"],
+)
+
+CASES_OPENED = Counter(
+    "riskstream_warning_cases_opened_total",
+    "Review cases opened, by origin (rule_review, escalation).",
+    ["origin"],
+)
+CASE_DECISIONS = Counter(
+    "riskstream_warning_case_decisions_total",
+    "Review cases decided, by decision (confirm, release, escalate) and origin.",
+    ["decision", "origin"],
+)
+CASE_DECISION_AGE = Histogram(
+    "riskstream_warning_case_decision_age_seconds",
+    "Time from a case's opening to its decision.",
+    buckets=(60, 300, 900, 3600, 4 * 3600, 12 * 3600, 24 * 3600, 72 * 3600, 7 * 24 * 3600),
+)
+REVIEW_QUEUE_CASES = Gauge(
+    "riskstream_warning_review_queue_cases",
+    "Review cases waiting for a decision (open or claimed).",
+)
+REVIEW_QUEUE_OLDEST_AGE = Gauge(
+    "riskstream_warning_review_queue_oldest_age_seconds",
+    "Age of the oldest review case waiting for a decision (0: none waits).",
 )
 
 STAGE = "warning"
@@ -65,6 +89,17 @@ class PrometheusObserver:
         ACTIONS.labels(action.action, action.severity).inc()
         if action.rule_id == MANUAL_OVERRIDE_RULE_ID:
             OVERRIDES.labels(action.action).inc()
+
+    def case_opened(self, case: ReviewCase) -> None:
+        CASES_OPENED.labels(case.origin).inc()
+
+    def case_decided(self, case: ReviewCase, seconds_open: float) -> None:
+        CASE_DECISIONS.labels(case.decision or "none", case.origin).inc()
+        CASE_DECISION_AGE.observe(max(seconds_open, 0.0))
+
+    def queue(self, waiting: int, oldest_age_s: float) -> None:
+        REVIEW_QUEUE_CASES.set(waiting)
+        REVIEW_QUEUE_OLDEST_AGE.set(oldest_age_s)
 
     def rules_live(self, version: str, digest: str) -> None:
         RULES_INFO.clear()

@@ -83,6 +83,16 @@ class Rulebook:
     def live(self) -> LiveRules:
         return self._live
 
+    async def validate(self, text: bytes, *, origin: str, source: str, actor: str) -> LiveRules:
+        """Validates ``text`` as a candidate rule set without making it live. A refusal is
+        logged, counted and audited as :meth:`replace` does, then raised."""
+        now = self._clock.now()
+        try:
+            return LiveRules.parse(text, origin, now)
+        except RulesError as error:
+            await self._refused(error, text, origin, source, actor, now)
+            raise
+
     async def replace(
         self,
         text: bytes,
@@ -91,14 +101,17 @@ class Rulebook:
         source: str,
         actor: str,
         persist: Callable[[bytes], None] | None = None,
+        approval: dict[str, str] | None = None,
     ) -> RulesChange:
         """Validates ``text`` and makes it the live rule set.
 
         ``source`` labels the refusal metric (``file`` or ``api``); ``persist``, if given,
         writes the accepted text where it will be read on the next start, after the audit
-        and before the swap. Raises :class:`RulesError` (line and reason) for an invalid
-        set and :class:`PublishUnavailableError` when the change could not be audited; in
-        both cases the old rules stay live.
+        and before the swap. ``approval`` (the change id, who proposed and who approved a
+        four-eyes change) goes into the audit record's details. Raises
+        :class:`RulesError` (line and reason) for an invalid set and
+        :class:`PublishUnavailableError` when the change could not be audited; in both
+        cases the old rules stay live.
         """
         async with self._lock:
             now = self._clock.now()
@@ -123,6 +136,7 @@ class Rulebook:
                             "old_sha256": live.sha256,
                             "new_sha256": candidate.sha256,
                             "rule_ids": [rule.id for rule in candidate.rules.rules],
+                            **(approval or {}),
                         },
                         now,
                     )

@@ -3,7 +3,9 @@
 Two keys per customer under the customer's hash tag: the contract view
 (``RedisKeys.risk_state``: ``CustomerRiskState`` JSON, which the scorer reads) and the
 warning service's own richer ``WarningState`` (``...:warning``). Both are written in one
-MULTI/EXEC transaction, so a reader never sees one without the other.
+MULTI/EXEC transaction, so a reader never sees one without the other, together with the
+review-case index derived from the states (case id to customer, and the open cases by
+age), so the index never disagrees with the states it was derived from.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Sequence
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from redis.typing import EncodableT, FieldT
 
 from services.common.redis_keys import RedisKeys
 from services.warning.core import WarningState, risk_state_view
@@ -45,18 +48,67 @@ class RedisStateStore:
         if not states:
             return
         mapping: dict[str, bytes] = {}
+        owners: dict[FieldT, EncodableT] = {}
+        waiting: dict[str, float] = {}
+        closed: list[str] = []
         for state in states:
             mapping[self._keys.warning_state(state.customer_id)] = state.to_json()
             mapping[self._keys.risk_state(state.customer_id)] = (
                 risk_state_view(state).model_dump_json().encode()
             )
+            for case in state.cases:
+                owners[case.case_id] = state.customer_id
+                if case.is_open:
+                    waiting[case.case_id] = case.opened_at.timestamp()
+                else:
+                    closed.append(case.case_id)
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.mset(mapping)
+                if owners:
+                    pipe.hset(self._keys.case_owners(), mapping=owners)
+                if waiting:
+                    pipe.zadd(self._keys.open_cases(), waiting)
+                if closed:
+                    pipe.zrem(self._keys.open_cases(), *closed)
                 await pipe.execute()
         except (RedisError, OSError) as error:
             REDIS_ERRORS.labels("save").inc()
             raise StoreUnavailableError(f"redis: {type(error).__name__}: {error}") from error
+
+    async def case_owners(self, case_ids: Sequence[str]) -> dict[str, str]:
+        if not case_ids:
+            return {}
+        try:
+            values = await self._redis.hmget(self._keys.case_owners(), list(case_ids))
+        except (RedisError, OSError) as error:
+            REDIS_ERRORS.labels("cases").inc()
+            raise StoreUnavailableError(f"redis: {type(error).__name__}: {error}") from error
+        return {
+            case_id: value.decode() if isinstance(value, bytes) else str(value)
+            for case_id, value in zip(case_ids, values, strict=True)
+            if value is not None
+        }
+
+    async def open_case_ids(self, limit: int) -> list[str]:
+        try:
+            values = await self._redis.zrange(self._keys.open_cases(), 0, max(limit, 1) - 1)
+        except (RedisError, OSError) as error:
+            REDIS_ERRORS.labels("cases").inc()
+            raise StoreUnavailableError(f"redis: {type(error).__name__}: {error}") from error
+        return [value.decode() if isinstance(value, bytes) else str(value) for value in values]
+
+    async def queue_stats(self) -> tuple[int, float | None]:
+        """How many cases wait and when the oldest opened (epoch seconds, None: none)."""
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.zcard(self._keys.open_cases())
+                pipe.zrange(self._keys.open_cases(), 0, 0, withscores=True)
+                count, oldest = await pipe.execute()
+        except (RedisError, OSError) as error:
+            REDIS_ERRORS.labels("cases").inc()
+            raise StoreUnavailableError(f"redis: {type(error).__name__}: {error}") from error
+        return int(count), (float(oldest[0][1]) if oldest else None)
 
     async def ready(self) -> bool:
         """True when Redis answers PING within a second."""

@@ -25,8 +25,19 @@ from schemas.actions import ActionType, CustomerRiskState, RiskAction
 from schemas.records import AuditRecord
 from schemas.scores import ScoreRecord
 from services.common.clock import Clock
-from services.warning.core import RuleSet, WarningState, evaluate, manual_override, risk_state_view
-from services.warning.errors import StateError
+from services.warning.core import (
+    CaseDecision,
+    ReviewCase,
+    RuleSet,
+    WarningState,
+    claim_case,
+    decide_case,
+    evaluate,
+    find_case,
+    manual_override,
+    risk_state_view,
+)
+from services.warning.errors import CaseNotFoundError, StateError
 
 SERVICE = "warning"
 """``service`` of the audit records this service writes."""
@@ -43,7 +54,15 @@ class StateStore(Protocol):
 
     async def save(self, states: Sequence[WarningState]) -> None:
         """Stores each state and its contract view (``CustomerRiskState``, which the scorer
-        reads) atomically, in one round trip."""
+        reads) atomically, in one round trip, with the index of their review cases."""
+        ...
+
+    async def case_owners(self, case_ids: Sequence[str]) -> dict[str, str]:
+        """The customer of each known case id (unknown ids are absent)."""
+        ...
+
+    async def open_case_ids(self, limit: int) -> list[str]:
+        """Ids of cases waiting for a decision, oldest first, at most ``limit``."""
         ...
 
 
@@ -75,6 +94,10 @@ class WarningObserver(Protocol):
     def evaluation(self, seconds: float) -> None: ...
 
     def issued(self, action: RiskAction) -> None: ...
+
+    def case_opened(self, case: ReviewCase) -> None: ...
+
+    def case_decided(self, case: ReviewCase, seconds_open: float) -> None: ...
 
 
 class Outcome:
@@ -108,6 +131,15 @@ class BatchResult:
 @dataclass(frozen=True, slots=True)
 class OverrideResult:
     action: RiskAction
+    state: CustomerRiskState
+
+
+@dataclass(frozen=True, slots=True)
+class CaseResult:
+    """A decided (or claimed) case, the actions its decision issued and the new state."""
+
+    case: ReviewCase
+    actions: list[RiskAction]
     state: CustomerRiskState
 
 
@@ -173,6 +205,10 @@ class WarningDesk:
             await self._store.save(list(changed.values()))
         for action in result.actions:
             self._observer.issued(action)
+            if action.action == "manual_review" and action.case_id is not None:
+                opened = changed.get(action.customer_id)
+                if opened is not None:
+                    self._observer.case_opened(find_case(opened, action.case_id))
         self._observer.judged(Outcome.EVALUATED, result.evaluated)
         self._observer.judged(Outcome.DUPLICATE, result.duplicates)
         self._observer.judged(Outcome.REJECTED, len(result.rejections))
@@ -224,15 +260,119 @@ class WarningDesk:
         self._observer.issued(issued)
         return OverrideResult(issued, risk_state_view(evaluation.state))
 
+    async def _state_of_case(self, wanted: str) -> WarningState:
+        owners = await self._store.case_owners([wanted])
+        customer_id = owners.get(wanted)
+        if customer_id is None:
+            raise CaseNotFoundError(f"no case {wanted}")
+        state = await self._stored_state(customer_id)
+        if state is None:
+            raise CaseNotFoundError(f"no case {wanted}")
+        return state
+
+    async def _stored_state(self, customer_id: str) -> WarningState | None:
+        stored = await self._store.load([customer_id])
+        try:
+            return _parse_state(stored.get(customer_id))
+        except _UnreadableStateError as error:
+            raise StateError(f"stored state is unreadable: {error}") from error
+
+    async def case(self, wanted: str) -> ReviewCase:
+        """One case; CaseNotFoundError when unknown."""
+        return find_case(await self._state_of_case(wanted), wanted)
+
+    async def open_cases(self, limit: int) -> list[ReviewCase]:
+        """Cases waiting for a decision, oldest first (at most ``limit``)."""
+        case_ids = await self._store.open_case_ids(limit)
+        owners = await self._store.case_owners(case_ids)
+        stored = await self._store.load(list(dict.fromkeys(owners.values())))
+        cases: list[ReviewCase] = []
+        for wanted in case_ids:
+            try:
+                state = _parse_state(stored.get(owners.get(wanted, "")))
+                case = find_case(state, wanted)
+            except (_UnreadableStateError, CaseNotFoundError):
+                continue
+            if case.is_open:
+                cases.append(case)
+        return cases
+
+    async def customer_cases(self, customer_id: str) -> list[ReviewCase]:
+        """The customer's open and recently decided cases, oldest first."""
+        state = await self._stored_state(customer_id)
+        return [] if state is None else sorted(state.cases, key=lambda c: c.opened_at)
+
+    async def claim_case(self, wanted: str, actor: str, role: str) -> ReviewCase:
+        """``actor`` takes the case (see :func:`services.warning.core.claim_case`); the
+        claim is audited and stored. Raises CaseNotFoundError, CaseForbiddenError,
+        CaseConflictError (someone else holds it, or it is decided)."""
+        async with self._lock:
+            state = await self._state_of_case(wanted)
+            now = self._clock.now()
+            claimed = claim_case(state, wanted, actor, role, now)
+            case = find_case(claimed, wanted)
+            if claimed is state:
+                return case
+            await self._audit.record(
+                AuditRecord.new(
+                    service=SERVICE,
+                    actor=actor,
+                    operation="case.claim",
+                    subject=state.customer_id,
+                    reason=f"case {wanted} claimed",
+                    details={"case_id": wanted, "origin": case.origin},
+                    at=now,
+                )
+            )
+            await self._store.save([claimed])
+        return case
+
+    async def decide_case(
+        self, wanted: str, decision: CaseDecision, actor: str, role: str, comment: str
+    ) -> CaseResult:
+        """Decides a case (see :func:`services.warning.core.decide_case`): the actions are
+        published and the decision audited before the state is stored, as for overrides.
+        One decision wins: the lock serialises deciders in this process and the second
+        finds the case decided (CaseConflictError)."""
+        async with self._lock:
+            state = await self._state_of_case(wanted)
+            now = self._clock.now()
+            evaluation = decide_case(state, wanted, decision, actor, role, comment, now)
+            case = find_case(evaluation.state, wanted)
+            audit = AuditRecord.new(
+                service=SERVICE,
+                actor=actor,
+                operation="case.decide",
+                subject=state.customer_id,
+                reason=comment,
+                details={
+                    "case_id": wanted,
+                    "origin": case.origin,
+                    "reference": case.reference,
+                    "decision": decision,
+                    "claimed_by": case.claimed_by,
+                    "action_ids": list(case.decision_action_ids),
+                    "actions": [a.action for a in evaluation.actions],
+                },
+                at=now,
+            )
+            await asyncio.gather(
+                self._publisher.publish(evaluation.actions), self._audit.record(audit)
+            )
+            await self._store.save([evaluation.state])
+        for action in evaluation.actions:
+            self._observer.issued(action)
+        self._observer.case_decided(case, (now - case.opened_at).total_seconds())
+        for follow_up in evaluation.state.cases:
+            if follow_up.origin == "escalation" and follow_up.reference == wanted:
+                self._observer.case_opened(follow_up)
+        return CaseResult(case, evaluation.actions, risk_state_view(evaluation.state))
+
     async def risk_state(self, customer_id: str) -> CustomerRiskState:
         """The customer's current status, limit and actions in effect; a customer never
         seen has the default active state. Raises :class:`StoreUnavailableError`, or
         :class:`StateError` for an unreadable stored state."""
-        stored = await self._store.load([customer_id])
-        try:
-            state = _parse_state(stored.get(customer_id))
-        except _UnreadableStateError as error:
-            raise StateError(f"stored state is unreadable: {error}") from error
+        state = await self._stored_state(customer_id)
         if state is None:
             return CustomerRiskState(customer_id=customer_id)
         return risk_state_view(state)

@@ -3,23 +3,33 @@ the rulebook with its file watcher, the use case and the app."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from functools import partial
+from typing import Any
+
 from fastapi import FastAPI
 
-from services.common.clock import SystemClock
+from schemas.changes import ChangeRequest
+from services.common.changes import Applier, ChangeDesk, ChangeError, ChangeLedger
+from services.common.clock import Clock, SystemClock
 from services.common.http import Lifecycle, readiness_from
 from services.common.redis_client import make_redis
 from services.common.redis_keys import RedisKeys
 from services.common.settings import ConfigurationError
-from services.warning.api import create_app
+from services.warning.api import create_app, rules_view
 from services.warning.consumer import ScoreConsumer
-from services.warning.errors import RulesError
+from services.warning.core import DEFAULT_RULES_PATH
+from services.warning.errors import RulesError, StoreUnavailableError
 from services.warning.metrics import PrometheusObserver
 from services.warning.publisher import KafkaPublisher
 from services.warning.rulebook import LiveRules, Rulebook
-from services.warning.rules_file import RulesFileWatcher, file_origin
+from services.warning.rules_file import RulesFileWatcher, file_origin, write_atomically
 from services.warning.settings import WarningSettings
 from services.warning.store import RedisStateStore
-from services.warning.usecase import WarningDesk
+from services.warning.usecase import SERVICE, WarningDesk
+
+log = logging.getLogger(__name__)
 
 
 def initial_rules(settings: WarningSettings, clock: SystemClock) -> LiveRules:
@@ -36,6 +46,60 @@ def initial_rules(settings: WarningSettings, clock: SystemClock) -> LiveRules:
         raise ConfigurationError(f"rule file {path}: {error}") from error
 
 
+def rules_applier(settings: WarningSettings, rulebook: Rulebook) -> Applier:
+    """Puts an approved rule change in force: refused as stale when the live rules are no
+    longer those it was proposed against; written back to the rule file unless that is the
+    packaged default."""
+    persist = (
+        None
+        if settings.rules_path.resolve() == DEFAULT_RULES_PATH
+        else partial(write_atomically, settings.rules_path)
+    )
+
+    async def apply(change: ChangeRequest, approver: str) -> dict[str, Any]:
+        live = rulebook.live()
+        if change.payload is None or live.sha256 != change.base:
+            raise ChangeError(
+                "stale_change",
+                f"the live rules changed since change {change.change_id} was proposed; "
+                "propose it again against the rules now live",
+            )
+        result = await rulebook.replace(
+            change.payload.encode(),
+            origin="api",
+            source="api",
+            actor=approver,
+            persist=persist,
+            approval={
+                "change_id": change.change_id,
+                "proposed_by": change.proposed_by,
+                "approved_by": approver,
+            },
+        )
+        return {
+            **rules_view(result.live),
+            "changed": result.changed,
+            "persisted": result.changed and persist is not None,
+        }
+
+    return apply
+
+
+async def watch_review_queue(
+    store: RedisStateStore, observer: PrometheusObserver, clock: Clock, interval_s: float
+) -> None:
+    """Publishes the review queue's length and its oldest case's age as metrics."""
+    while True:
+        try:
+            waiting, oldest = await store.queue_stats()
+        except StoreUnavailableError as error:
+            log.warning("review queue not measured", extra={"error": str(error)})
+        else:
+            now = clock.now().timestamp()
+            observer.queue(waiting, 0.0 if oldest is None else max(now - oldest, 0.0))
+        await asyncio.sleep(interval_s)
+
+
 def build_app(settings: WarningSettings) -> FastAPI:
     clock = SystemClock()
     observer = PrometheusObserver()
@@ -46,6 +110,8 @@ def build_app(settings: WarningSettings) -> FastAPI:
     desk = WarningDesk(rulebook, store, publisher, publisher, clock, observer)
     consumer = ScoreConsumer(settings, desk, publisher, clock, publisher.connected)
     watcher = RulesFileWatcher(settings.rules_path, rulebook, settings.rules_poll_s)
+    ledger = ChangeLedger(settings, publisher)
+    changes = ChangeDesk(SERVICE, ledger, clock, {"rules": rules_applier(settings, rulebook)})
 
     async def consumer_assigned() -> bool:
         return consumer.assigned()
@@ -53,14 +119,18 @@ def build_app(settings: WarningSettings) -> FastAPI:
     async def close_redis() -> None:
         await redis.aclose()
 
+    async def queue_metrics() -> None:
+        await watch_review_queue(store, observer, clock, settings.lag_interval_s)
+
     return create_app(
         settings,
         desk,
         rulebook,
+        changes,
         readiness_from([("kafka_consumer", consumer_assigned), ("redis", store.ready)]),
         Lifecycle(
             starts=[publisher.start],
             stops=[publisher.stop, close_redis],
-            background=[consumer.run, watcher.run],
+            background=[consumer.run, watcher.run, ledger.run, queue_metrics],
         ),
     )

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from riskmodel.loading import open_bundle
 from schemas.features import FEATURE_SCHEMA
+from services.common.changes import ChangeDesk
 from services.common.clock import SystemClock
 from services.common.http import readiness_from
 from services.common.topics import TopicNames
@@ -22,6 +23,7 @@ from services.scorer.ports import StoredCustomer
 from services.warning.api import create_app as create_warning_app
 from services.warning.core import DEFAULT_RULES_PATH
 from services.warning.settings import WarningSettings
+from services.warning.wiring import rules_applier
 from tests.services.ingest.test_ingest_api import FakePublisher
 from tests.services.scorer.scorer_bundles import build_bundle, customer_state
 from tests.services.scorer.test_scorer_api import Service as ScorerService
@@ -31,6 +33,13 @@ CLIENT_KEY = "dev-client-key"
 ADMIN_KEY = "dev-admin-key"
 CLIENT = {"Authorization": f"Bearer {CLIENT_KEY}"}
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+APPROVER = {"Authorization": "Bearer dev-approver-key"}
+ANALYST = {
+    "Authorization": "Bearer dev-console-key",
+    "X-Riskstream-Actor": "ana",
+    "X-Riskstream-Actor-Role": "analyst",
+}
+"""A console user, as the console's delegate key presents them."""
 
 
 def ingest_app(_: Path) -> FastAPI:
@@ -60,11 +69,12 @@ def warning_app(tmp_path: Path) -> FastAPI:
     async def ready() -> bool:
         return True
 
+    settings = WarningSettings(env="test", rules_path=rules_path)
+    changes = ChangeDesk(
+        "warning", stack.changes, stack.clock, {"rules": rules_applier(settings, stack.rulebook)}
+    )
     return create_warning_app(
-        WarningSettings(env="test", rules_path=rules_path),
-        stack.desk,
-        stack.rulebook,
-        readiness_from([("kafka_consumer", ready)]),
+        settings, stack.desk, stack.rulebook, changes, readiness_from([("kafka_consumer", ready)])
     )
 
 

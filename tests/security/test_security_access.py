@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from services.common import auth
 from services.common.auth import AuthenticationError, KeyRing
-from tests.fuzz.service_apps import ADMIN, APP_FACTORIES, CLIENT, client_for
+from tests.fuzz.service_apps import ADMIN, ANALYST, APP_FACTORIES, APPROVER, CLIENT, client_for
 
 PUBLIC = {
     "/live",
@@ -36,9 +36,33 @@ ADMIN_ROUTES = {
     ("scorer", "POST", "/v1/models:rollback"),
     ("scorer", "POST", "/v1/models/{version}:shadow"),
     ("scorer", "DELETE", "/v1/models/shadow"),
+    ("scorer", "GET", "/v1/models/{version}/report"),
     ("warning", "POST", "/v1/customers/{customer_id}/overrides"),
     ("warning", "PUT", "/v1/rules"),
+    ("warning", "POST", "/v1/rules/proposals"),
+    *(
+        (service, method, path)
+        for service in ("scorer", "warning")
+        for method, path in (
+            ("GET", "/v1/changes"),
+            ("GET", "/v1/changes/{change_id}"),
+            ("POST", "/v1/changes/{change_id}:reject"),
+        )
+    ),
 }
+REVIEWER_ROUTES = {
+    ("warning", "GET", "/v1/cases"),
+    ("warning", "GET", "/v1/cases/{case_id}"),
+    ("warning", "GET", "/v1/customers/{customer_id}/cases"),
+    ("warning", "POST", "/v1/cases/{case_id}:claim"),
+    ("warning", "POST", "/v1/cases/{case_id}:decide"),
+}
+"""Admin-scope routes for the analyst and approver roles only (review cases)."""
+APPROVER_ROUTES = {
+    ("scorer", "POST", "/v1/changes/{change_id}:approve"),
+    ("warning", "POST", "/v1/changes/{change_id}:approve"),
+}
+"""Admin-scope routes for the approver role only (four eyes)."""
 CLIENT_ROUTES = {
     ("ingest", "POST", "/v1/events"),
     ("ingest", "POST", "/v1/events:batch"),
@@ -50,7 +74,13 @@ CLIENT_ROUTES = {
 }
 """Every protected route, by scope. A new route fails the walk until it is listed here."""
 
-PATH_VALUES = {"{version}": "v1", "{customer_id}": "c1"}
+PATH_VALUES = {
+    "{version}": "v1",
+    "{customer_id}": "c1",
+    "{case_id}": "0a1b",
+    "{change_id}": "0a1b",
+}
+ROLE_ROUTES = REVIEWER_ROUTES | APPROVER_ROUTES
 
 
 def routes_of(service: str, tmp_path: Path) -> tuple[set[tuple[str, str, str]], set[str]]:
@@ -80,7 +110,7 @@ def test_every_route_is_public_or_classified(tmp_path: Path) -> None:
         protected, public = routes_of(service, tmp_path / service)
         found |= protected
         assert {"/live", "/ready", "/metrics"} <= public
-    assert found == ADMIN_ROUTES | CLIENT_ROUTES
+    assert found == ADMIN_ROUTES | ROLE_ROUTES | CLIENT_ROUTES
 
 
 async def call(
@@ -97,7 +127,9 @@ async def call(
     [{}, {"Authorization": "Bearer not-a-key"}, {"Authorization": "Basic ZGV2OmRldg=="}],
     ids=["no key", "unknown key", "basic auth"],
 )
-@pytest.mark.parametrize(("service", "method", "path"), sorted(ADMIN_ROUTES | CLIENT_ROUTES))
+@pytest.mark.parametrize(
+    ("service", "method", "path"), sorted(ADMIN_ROUTES | ROLE_ROUTES | CLIENT_ROUTES)
+)
 async def test_protected_routes_answer_401_without_a_valid_key(
     service: str, method: str, path: str, headers: dict[str, str], tmp_path: Path
 ) -> None:
@@ -115,6 +147,21 @@ async def test_admin_routes_answer_403_to_a_client_key(
     admitted = await call(service, method, path, ADMIN, tmp_path / "admin")
     assert refused.status_code == 403
     assert refused.json()["error"] == "forbidden"
+    assert admitted.status_code not in (401, 403)
+
+
+@pytest.mark.parametrize(("service", "method", "path"), sorted(ROLE_ROUTES))
+async def test_role_routes_refuse_other_roles_and_admit_theirs(
+    service: str, method: str, path: str, tmp_path: Path
+) -> None:
+    reviewing = (service, method, path) in REVIEWER_ROUTES
+    own = ANALYST if reviewing else APPROVER
+    other = {**ANALYST, "X-Riskstream-Actor-Role": "admin"} if reviewing else ANALYST
+    for number, headers in enumerate((CLIENT, ADMIN, other)):
+        refused = await call(service, method, path, headers, tmp_path / str(number))
+        assert refused.status_code == 403, headers
+        assert refused.json()["error"] == "forbidden"
+    admitted = await call(service, method, path, own, tmp_path / "own")
     assert admitted.status_code not in (401, 403)
 
 

@@ -24,6 +24,8 @@ from datetime import datetime
 
 from schemas.actions import ActionType, ActiveAction, RiskAction
 from schemas.scores import RiskLevel, ScoreRecord
+from services.warning.core.case_record import ReviewCase
+from services.warning.core.cases import case_id, open_rule_case, with_case
 from services.warning.core.expressions import Condition, Value
 from services.warning.core.rules import RESTRICTIONS, REVERSALS, ActionSpec, Rule, RuleSet
 from services.warning.core.state import (
@@ -113,6 +115,7 @@ class _Run:
     last_entered: dict[str, datetime] = field(init=False)
     exited: set[str] = field(default_factory=set)
     actions: list[RiskAction] = field(default_factory=list)
+    cases: list[ReviewCase] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.env = _environment(self.record, self.previous)
@@ -188,6 +191,8 @@ class _Run:
         self.last_entered[rule.id] = self.at
         reason = f"{rule.description}: {explanation}"
         notices: list[ActiveAction] = []
+        restrictions: list[ActiveAction] = []
+        review: RiskAction | None = None
         for spec in rule.actions:
             if spec.action in RESTRICTIONS:
                 # A re-entry replaces the rule's own earlier hold of the same kind, if an
@@ -200,8 +205,14 @@ class _Run:
             issued = self._issue(rule.id, spec.action, rule.severity, reason, self._cut(spec))
             if spec.action in RESTRICTIONS:
                 self.holds.append(issued)
+                restrictions.append(issued)
             else:
                 notices.append(issued)
+            if spec.action == "manual_review":
+                review = self.actions[-1]
+        if review is not None:
+            codes = tuple(code.code for code in self.record.reasons[:3])
+            self.cases.append(open_rule_case(review, restrictions, codes))
         self.activations[rule.id] = RuleActivation(
             rule_id=rule.id,
             entered_at=self.at,
@@ -265,6 +276,11 @@ class _Run:
         published_limit = imposed_limit
         if action == "cut_limit":
             published_limit = Enforced.of([*self.holds, issued]).limit
+        opens = (
+            case_id(record.customer_id, "rule_review", issued.action_id)
+            if action == "manual_review"
+            else None
+        )
         self.actions.append(
             RiskAction(
                 action_id=issued.action_id,
@@ -280,6 +296,7 @@ class _Run:
                 model_version=record.model_version,
                 triggered_by=record.triggered_by,
                 issued_at=self.at,
+                case_id=opens,
             )
         )
         return issued
@@ -287,7 +304,7 @@ class _Run:
     def finish(self, now: datetime) -> WarningState:
         previous = self.previous
         status_changed = Enforced.of(self.holds).status != previous.status
-        return WarningState(
+        state = WarningState(
             customer_id=previous.customer_id,
             holds=tuple(self.holds),
             activations=tuple(
@@ -306,4 +323,8 @@ class _Run:
             rules_version=self.rules.version,
             updated_at=now,
             version=previous.version + 1,
+            cases=previous.cases,
         )
+        for case in self.cases:
+            state = with_case(state, case)
+        return state

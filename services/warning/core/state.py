@@ -27,6 +27,7 @@ from schemas.actions import (
 )
 from schemas.common import Identifier, Timestamp
 from schemas.scores import Grade
+from services.warning.core.case_record import ReviewCase
 
 ACTION_ID_NAMESPACE: Final = uuid.UUID("8f0f6a3e-27c1-5b6e-9d0c-6b1f2c4e7a10")
 """Namespace of the UUIDv5 action ids; changing it changes every id."""
@@ -52,6 +53,7 @@ class WarningState(BaseModel):
     ``holds`` are restrictions in force (cut_limit, require_prepayment, freeze_credit,
     suspend_account), each with the rule that imposed it; ``last_entered`` is each rule's
     last entry time (for cooldowns). ``version`` grows by one on every change.
+    ``cases`` are the customer's review cases: the open ones and the latest decided ones.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -68,6 +70,7 @@ class WarningState(BaseModel):
     rules_version: str | None = None
     updated_at: Timestamp | None = None
     version: int = Field(default=0, ge=0)
+    cases: tuple[ReviewCase, ...] = ()
 
     @property
     def status(self) -> AccountStatus:

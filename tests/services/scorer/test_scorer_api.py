@@ -13,6 +13,7 @@ import pytest
 from schemas.features import FEATURE_SCHEMA
 from schemas.records import AuditRecord, ModelControl
 from schemas.scores import ScoreResponse
+from services.common.changes import ChangeDesk
 from services.common.clock import SystemClock
 from services.common.http import Lifecycle
 from services.scorer.admin import ModelAdmin
@@ -23,11 +24,14 @@ from services.scorer.holder import ModelHolder
 from services.scorer.registry import ModelRegistry
 from services.scorer.settings import ScorerSettings
 from services.scorer.usecase import Budgets, Scorer
+from services.scorer.wiring import model_appliers
 from tests.services.scorer.scorer_bundles import build_bundle, customer_state
 from tests.services.scorer.test_scorer_usecase import FakeStore, RecordingObserver, StoredCustomer
+from tests.support.changes import FakeChangeStore
 
 CLIENT = {"Authorization": "Bearer dev-client-key"}
 ADMIN = {"Authorization": "Bearer dev-admin-key"}
+APPROVER = {"Authorization": "Bearer dev-approver-key"}
 
 
 class LoopbackPublisher:
@@ -79,7 +83,11 @@ class Service:
         async def redis_ready() -> bool:
             return True
 
-        self.app = create_app(self.settings, scorer, admin, self.holder, redis_ready, Lifecycle())
+        self.changes = FakeChangeStore()
+        desk = ChangeDesk("scorer", self.changes, SystemClock(), model_appliers(admin))
+        self.app = create_app(
+            self.settings, scorer, admin, desk, self.holder, redis_ready, Lifecycle()
+        )
 
 
 @pytest.fixture
@@ -100,12 +108,28 @@ async def publish(http: httpx.AsyncClient, path: Path) -> httpx.Response:
     )
 
 
+async def approved(http: httpx.AsyncClient, proposal: httpx.Response) -> httpx.Response:
+    """Approves a proposal with the second administrator's key (four eyes)."""
+    assert proposal.status_code == 202, proposal.text
+    change_id = proposal.json()["change_id"]
+    return await http.post(
+        f"/v1/changes/{change_id}:approve", json={"reason": "checked"}, headers=APPROVER
+    )
+
+
+async def activate(http: httpx.AsyncClient, version: str, reason: str) -> httpx.Response:
+    proposal = await http.post(
+        f"/v1/models/{version}:activate", json={"reason": reason}, headers=ADMIN
+    )
+    return await approved(http, proposal)
+
+
 async def test_score_answers_the_contract_with_the_model_version_header(
     service: Service, http: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     assert (await publish(http, build_bundle(tmp_path / "b1", "v1"))).status_code == 201
-    activated = await http.post("/v1/models/v1:activate", json={"reason": "go"}, headers=ADMIN)
-    assert activated.json()["applied_locally"] is True
+    activated = await activate(http, "v1", "go")
+    assert activated.json()["result"]["applied_locally"] is True
     now = datetime.now(UTC)
     service.store.records["c1"] = StoredCustomer(
         customer_state("c1", now, failed_payments=1).to_bytes(), None
@@ -251,12 +275,15 @@ async def test_activate_rollback_and_shadow_swap_and_leave_an_audit_trail(
     unknown = await http.post("/v1/models/v7:activate", json={"reason": "x"}, headers=ADMIN)
     nothing = await http.post("/v1/models:rollback", json={"reason": "x"}, headers=ADMIN)
 
-    await http.post("/v1/models/v1:activate", json={"reason": "first"}, headers=ADMIN)
-    await http.post("/v1/models/v2:activate", json={"reason": "better"}, headers=ADMIN)
+    await activate(http, "v1", "first")
+    await activate(http, "v2", "better")
     on_v2 = service.holder.champion()
     await http.post("/v1/models/v1:shadow", json={"reason": "compare"}, headers=ADMIN)
     shadowed = service.holder.challenger()
-    rolled = await http.post("/v1/models:rollback", json={"reason": "v2 misbehaves"}, headers=ADMIN)
+    rolled = await approved(
+        http,
+        await http.post("/v1/models:rollback", json={"reason": "v2 misbehaves"}, headers=ADMIN),
+    )
     cleared = await http.request(
         "DELETE", "/v1/models/shadow", json={"reason": "done"}, headers=ADMIN
     )
@@ -270,7 +297,11 @@ async def test_activate_rollback_and_shadow_swap_and_leave_an_audit_trail(
     assert on_v2.version == "v2"
     assert shadowed is not None
     assert shadowed.version == "v1"
-    assert rolled.json() == {"role": "active", "model_version": "v1", "applied_locally": True}
+    assert rolled.json()["result"] == {
+        "role": "active",
+        "model_version": "v1",
+        "applied_locally": True,
+    }
     assert cleared.status_code == 200
     assert service.holder.challenger() is None
     assert (listing["active"], listing["shadow"], listing["history"]) == ("v1", None, ["v1"])
@@ -286,8 +317,14 @@ async def test_activate_rollback_and_shadow_swap_and_leave_an_audit_trail(
         ("model.rollback", "v1", "v2 misbehaves"),
         ("model.shadow", "none", "done"),
     ]
-    assert {a.actor for a in service.publisher.audits} == {service.publisher.audits[0].actor}
+    assert {a.actor for a in service.publisher.audits if a.operation != "model.shadow"} >= {
+        "approver"
+    }
     assert service.publisher.audits[0].actor.startswith("admin:")
+    activation = service.publisher.audits[3]
+    assert activation.actor == "approver"
+    assert activation.details["proposed_by"].startswith("admin:")
+    assert activation.details["approved_by"] == "approver"
     assert [c.role for c in service.publisher.controls] == [
         "active",
         "active",
@@ -305,3 +342,64 @@ async def test_publishing_other_content_under_a_taken_version_is_a_conflict(
     response = await publish(http, build_bundle(tmp_path / "b", "v1", bias=-1.0))
 
     assert (response.status_code, response.json()["error"]) == (409, "version_conflict")
+
+
+async def test_one_key_alone_cannot_put_a_model_in_force(
+    service: Service, http: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    await publish(http, build_bundle(tmp_path / "v1", "v1"))
+    proposal = await http.post("/v1/models/v1:activate", json={"reason": "go"}, headers=ADMIN)
+    change_id = proposal.json()["change_id"]
+
+    assert proposal.status_code == 202
+    assert service.holder.champion() is None
+    own = await http.post(
+        f"/v1/changes/{change_id}:approve", json={"reason": "mine"}, headers=ADMIN
+    )
+    assert own.status_code == 403
+    assert service.holder.champion() is None
+    own_proposal = await http.post("/v1/models/v1:activate", json={"reason": "x"}, headers=APPROVER)
+    self_approval = await http.post(
+        f"/v1/changes/{own_proposal.json()['change_id']}:approve",
+        json={"reason": "mine"},
+        headers=APPROVER,
+    )
+    assert (self_approval.status_code, self_approval.json()["error"]) == (403, "four_eyes")
+
+    approval = await approved(http, proposal)
+    again = await approved(http, proposal)
+
+    assert approval.status_code == 200
+    assert approval.json()["change"]["decided_by"] == "approver"
+    champion = service.holder.champion()
+    assert champion is not None
+    assert champion.version == "v1"
+    assert (again.status_code, again.json()["error"]) == (409, "change_closed")
+    operations = [a.operation for a in service.changes.audits]
+    assert operations == ["change.propose", "change.propose", "change.approve"]
+
+
+async def test_a_stale_activation_is_refused_and_an_emergency_rollback_is_audited(
+    service: Service, http: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    for version in ("v1", "v2"):
+        await publish(http, build_bundle(tmp_path / version, version))
+    await activate(http, "v1", "first")
+    stale = await http.post("/v1/models/v2:activate", json={"reason": "a"}, headers=ADMIN)
+    await activate(http, "v2", "b")
+    refused = await approved(http, stale)
+    by_approver = await http.post(
+        "/v1/models:rollback", json={"reason": "fire", "emergency": True}, headers=APPROVER
+    )
+    emergency = await http.post(
+        "/v1/models:rollback", json={"reason": "fire", "emergency": True}, headers=ADMIN
+    )
+
+    assert (refused.status_code, refused.json()["error"]) == (409, "stale_change")
+    assert by_approver.status_code == 403
+    assert emergency.status_code == 200
+    assert emergency.json()["change"]["emergency"] is True
+    champion = service.holder.champion()
+    assert champion is not None
+    assert champion.version == "v1"
+    assert service.publisher.audits[-1].operation == "model.rollback.emergency"

@@ -5,12 +5,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from services.common.changes import ChangeDesk
 from services.common.http import readiness_from
 from services.warning.api import create_app
 from services.warning.core import DEFAULT_RULES_PATH
 from services.warning.rulebook import LiveRules, Rulebook
 from services.warning.settings import WarningSettings
 from services.warning.usecase import WarningDesk
+from services.warning.wiring import rules_applier
 from tests.services.warning.warning_fakes import (
     BAD_RULES,
     SMALL_RULES,
@@ -19,11 +21,13 @@ from tests.services.warning.warning_fakes import (
     RecordingObserver,
     score,
 )
+from tests.support.changes import FakeChangeStore
 from tests.support.clock import SettableClock
 
 DEFAULT_TEXT = DEFAULT_RULES_PATH.read_bytes()
 CLIENT = {"Authorization": "Bearer dev-client-key"}
 ADMIN = {"Authorization": "Bearer dev-admin-key"}
+APPROVER = {"Authorization": "Bearer dev-approver-key"}
 
 
 class Stack:
@@ -37,6 +41,7 @@ class Stack:
         self.desk = WarningDesk(
             self.rulebook, self.store, self.kafka, self.kafka, self.clock, observer
         )
+        self.changes = FakeChangeStore()
 
 
 async def _ready() -> bool:
@@ -44,10 +49,15 @@ async def _ready() -> bool:
 
 
 def _client(stack: Stack, rules_path: Path) -> httpx.AsyncClient:
+    settings = WarningSettings(rules_path=rules_path)
+    changes = ChangeDesk(
+        "warning", stack.changes, stack.clock, {"rules": rules_applier(settings, stack.rulebook)}
+    )
     app = create_app(
-        WarningSettings(rules_path=rules_path),
+        settings,
         stack.desk,
         stack.rulebook,
+        changes,
         readiness_from([("kafka_consumer", _ready)]),
     )
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://warning")
@@ -181,16 +191,56 @@ async def test_get_rules_answers_the_live_version_and_rules(client: httpx.AsyncC
     assert body["text"] == DEFAULT_RULES_PATH.read_text()
 
 
-async def test_put_rules_swaps_persists_and_audits(
+async def approve(client: httpx.AsyncClient, proposal: httpx.Response) -> httpx.Response:
+    assert proposal.status_code == 201, proposal.text
+    return await client.post(
+        f"/v1/changes/{proposal.json()['change_id']}:approve",
+        json={"reason": "read it"},
+        headers=APPROVER,
+    )
+
+
+async def test_put_rules_proposes_and_a_second_person_puts_them_in_force(
     client: httpx.AsyncClient, stack: Stack, rules_path: Path
 ) -> None:
-    response = await client.put("/v1/rules", content=SMALL_RULES, headers=ADMIN)
+    proposal = await client.put("/v1/rules", content=SMALL_RULES, headers=ADMIN)
+    assert stack.rulebook.current().version == "2026-11-27.1"
+    own = await client.post(
+        f"/v1/changes/{proposal.json()['change_id']}:approve",
+        json={"reason": "mine"},
+        headers=ADMIN,
+    )
+    assert own.status_code == 403
+
+    response = await approve(client, proposal)
+
     assert response.status_code == 200
-    body = response.json()
+    body = response.json()["result"]
     assert (body["version"], body["changed"], body["persisted"]) == ("small.1", True, True)
     assert await asyncio.to_thread(rules_path.read_bytes) == SMALL_RULES
     assert stack.rulebook.current().version == "small.1"
-    assert stack.kafka.audits[-1].operation == "rules.reload"
+    reload = stack.kafka.audits[-1]
+    assert reload.operation == "rules.reload"
+    assert reload.actor == "approver"
+    assert reload.details["proposed_by"].startswith("admin:")
+    assert [a.operation for a in stack.changes.audits] == ["change.propose", "change.approve"]
+
+
+async def test_a_proposal_made_against_rules_since_replaced_is_stale(
+    client: httpx.AsyncClient, stack: Stack
+) -> None:
+    first = await client.put("/v1/rules", content=SMALL_RULES, headers=ADMIN)
+    second = await client.post(
+        "/v1/rules/proposals",
+        json={"text": DEFAULT_TEXT.decode().replace("2026-11-27.1", "x.2"), "reason": "b"},
+        headers=ADMIN,
+    )
+    await approve(client, first)
+
+    stale = await approve(client, second)
+
+    assert (stale.status_code, stale.json()["error"]) == (409, "stale_change")
+    assert stack.rulebook.current().version == "small.1"
 
 
 async def test_put_invalid_rules_is_422_with_the_line_and_the_old_rules_stay(
@@ -215,7 +265,9 @@ async def test_put_rules_needs_the_admin_key(client: httpx.AsyncClient) -> None:
 
 async def test_the_packaged_default_rule_file_is_never_written(stack: Stack) -> None:
     async with _client(stack, DEFAULT_RULES_PATH) as http:
-        response = await http.put("/v1/rules", content=SMALL_RULES, headers=ADMIN)
-    assert response.json()["persisted"] is False
+        response = await approve(
+            http, await http.put("/v1/rules", content=SMALL_RULES, headers=ADMIN)
+        )
+    assert response.json()["result"]["persisted"] is False
     assert DEFAULT_RULES_PATH.read_bytes() != SMALL_RULES
     assert stack.rulebook.current().version == "small.1"

@@ -10,7 +10,7 @@ from schemas.actions import RiskAction
 from schemas.features import FEATURE_SCHEMA
 from schemas.records import AuditRecord, DeadLetterRecord
 from schemas.scores import Grade, ScoreRecord
-from services.warning.core import WarningState, risk_state_view
+from services.warning.core import ReviewCase, WarningState, risk_state_view
 from services.warning.errors import PublishUnavailableError, StoreUnavailableError
 
 MODEL_LIMIT = 2000.0
@@ -35,6 +35,8 @@ class FakeStore:
     def __init__(self) -> None:
         self.states: dict[str, bytes] = {}
         self.views: dict[str, bytes] = {}
+        self.owners: dict[str, str] = {}
+        self.waiting: dict[str, float] = {}
         self.available = True
         self.saves = 0
 
@@ -50,6 +52,22 @@ class FakeStore:
         for state in states:
             self.states[state.customer_id] = state.to_json()
             self.views[state.customer_id] = risk_state_view(state).model_dump_json().encode()
+            for case in state.cases:
+                self.owners[case.case_id] = state.customer_id
+                if case.is_open:
+                    self.waiting[case.case_id] = case.opened_at.timestamp()
+                else:
+                    self.waiting.pop(case.case_id, None)
+
+    async def case_owners(self, case_ids: Sequence[str]) -> dict[str, str]:
+        if not self.available:
+            raise StoreUnavailableError("redis down")
+        return {c: self.owners[c] for c in case_ids if c in self.owners}
+
+    async def open_case_ids(self, limit: int) -> list[str]:
+        if not self.available:
+            raise StoreUnavailableError("redis down")
+        return sorted(self.waiting, key=lambda c: self.waiting[c])[:limit]
 
     def state(self, customer_id: str) -> WarningState:
         return WarningState.from_json(self.states[customer_id])
@@ -88,6 +106,8 @@ class RecordingObserver:
         self.issued_actions: list[str] = []
         self.live: list[tuple[str, str]] = []
         self.refused: list[str] = []
+        self.cases_opened: list[str] = []
+        self.cases_decided: list[tuple[str, float]] = []
 
     def judged(self, outcome: str, count: int) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + count
@@ -98,6 +118,12 @@ class RecordingObserver:
 
     def issued(self, action: RiskAction) -> None:
         self.issued_actions.append(action.action)
+
+    def case_opened(self, case: ReviewCase) -> None:
+        self.cases_opened.append(case.origin)
+
+    def case_decided(self, case: ReviewCase, seconds_open: float) -> None:
+        self.cases_decided.append((str(case.decision), seconds_open))
 
     def rules_live(self, version: str, digest: str) -> None:
         self.live.append((version, digest))
