@@ -62,6 +62,8 @@ _UPDATES: dict[str, str] = {
     "restore_limit": "credit_limit = :limit, prepayment_required = 0",
     "manual_review": "pending_review = 1",
 }
+# A review decision that confirms or releases closes the review (an escalation keeps it).
+_CLOSES_REVIEW = frozenset({"confirmed", "released"})
 
 
 class OrderAccounts:
@@ -92,6 +94,11 @@ class OrderAccounts:
                     f"UPDATE accounts SET {update} WHERE customer_id = :customer",  # noqa: S608 (fixed text)
                     {"limit": action.credit_limit, "customer": action.customer_id},
                 )
+            if action.review_outcome in _CLOSES_REVIEW:
+                self._db.execute(
+                    "UPDATE accounts SET pending_review = 0 WHERE customer_id = ?",
+                    (action.customer_id,),
+                )
         return True
 
     def applied_ids(self) -> list[str]:
@@ -107,8 +114,9 @@ class OrderAccounts:
 
 def describe(action: RiskAction) -> str:
     limit = "" if action.credit_limit is None else f" (limit {action.credit_limit:g})"
+    review = "" if action.review_outcome is None else f" (review {action.review_outcome})"
     return (
-        f"applied {action.action}{limit} to {action.customer_id} "
+        f"applied {action.action}{limit}{review} to {action.customer_id} "
         f"[{action.severity}, {action.rule_id}]: {action.reason}"
     )
 

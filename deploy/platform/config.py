@@ -90,8 +90,10 @@ class PlatformConfig:
         return [spec for spec in self.services if spec.name in self.components]
 
     def service_env(self, spec: ServiceSpec) -> dict[str, str]:
-        """The environment a service process gets: ours, plus where Kafka and Redis are."""
+        """The environment a service process gets: ours, plus where Kafka, Redis and the
+        other services are."""
         base = {
+            **{other.url_env: other.url for other in self.services},
             **os.environ,
             "RISKSTREAM_KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
             "RISKSTREAM_REDIS_URL": self.redis_url,

@@ -41,6 +41,15 @@ class ServiceSpec:
     def port_env(self) -> str:
         return f"RISKSTREAM_{self.name.upper()}_PORT"
 
+    @property
+    def url_env(self) -> str:
+        """The variable other processes read this service's address from."""
+        return f"RISKSTREAM_{self.name.upper()}_URL"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
     def process_env(self, base: Mapping[str, str], run_dir: Path) -> dict[str, str]:
         """``base`` plus what the platform decides for this process: its port and, for a
         service with local state, ``run_dir/<name>`` as its state directory."""
@@ -67,6 +76,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         serves_model=True,
     ),
     ServiceSpec("warning", "services.warning", 8003),
+    ServiceSpec("console", "services.console", 8004),
 )
 """Every service, in start order (``down`` stops them in reverse)."""
 

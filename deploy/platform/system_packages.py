@@ -1,4 +1,5 @@
-"""Programs the platform takes from the distribution: redis-server, prometheus, promtool."""
+"""Programs the platform takes from the distribution: redis-server, prometheus, promtool,
+and the chromium the console's browser tests drive."""
 
 from __future__ import annotations
 
@@ -29,3 +30,22 @@ def debian_binary(name: str, package: str) -> str:
     if found is None:
         raise PlatformError(f"{name} is still missing after apt-get install {package}")
     return found
+
+
+CHROMIUM_FLAGS = (
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
+"""How the browser tests start Debian's chromium: headless, as root without the sandbox,
+and with nothing that reaches out of the machine (updates, sync, background requests)."""
+
+
+def chromium() -> str:
+    """Debian's chromium (``/usr/bin/chromium``), installed with apt-get when missing; the
+    browser tests drive it through Playwright, which never downloads a browser here."""
+    return debian_binary("chromium", "chromium")

@@ -26,6 +26,7 @@ from services.cli.sending import Pacer, batches, open_sender
 from services.cli.settings import CliSettings
 from services.common.kafka import client_kwargs
 from services.common.topics import Topic
+from services.console.settings import DEVELOPMENT_PASSWORD
 
 console = Console()
 
@@ -219,11 +220,19 @@ def demo_command(
             f"  score API docs     {settings.scorer_url}/docs\n"
             f"  warning API docs   {settings.warning_url}/docs\n"
             f"  ingest API docs    {settings.ingest_url}/docs\n"
-            "  metrics            /metrics on ports 8001, 8002, 8003 and 6066\n"
+            "  metrics            /metrics on ports 8001, 8002, 8003, 8004 and 6066\n"
             "  Prometheus         http://127.0.0.1:9090 (dashboards: deploy/grafana)\n"
             "  portfolio report   riskstream report --from <date> --to <date>\n"
             "  a customer         riskstream features show <id>, GET /v1/customers/<id>/risk\n"
             "  stop the platform  make down",
             title="summary",
+        )
+    )
+    console.print(
+        Panel.fit(
+            f"{settings.console_url}\n"
+            f"sign in as analyst, approver or admin, password {DEVELOPMENT_PASSWORD}\n"
+            "(development accounts; a production console refuses them)",
+            title="the risk team's console",
         )
     )

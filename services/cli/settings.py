@@ -12,6 +12,7 @@ class CliSettings(ServiceSettings):
     ingest_url: str = "http://127.0.0.1:8001"
     scorer_url: str = "http://127.0.0.1:8002"
     warning_url: str = "http://127.0.0.1:8003"
+    console_url: str = "http://127.0.0.1:8004"
     api_key: SecretStr = SecretStr(DEVELOPMENT_CLIENT_KEY)
     """Key the command line sends to the HTTP services (RISKSTREAM_API_KEY)."""
     admin_api_key: SecretStr = SecretStr(DEVELOPMENT_ADMIN_KEY)

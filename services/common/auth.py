@@ -140,10 +140,11 @@ class KeyRing:
 
     def authorize(self, authorization: str | None, required: Scope) -> Principal:
         """The caller of a route that needs ``required`` and no particular role. A
-        delegate key is refused here: it acts only for a named user
-        (:meth:`authorize_request`)."""
+        delegate key may read client routes as itself; it administers only for a named
+        user (:meth:`authorize_request`)."""
         principal = self.authenticate(authorization)
-        if not principal.may(required) or principal.role is Role.DELEGATE:
+        delegating = principal.role is Role.DELEGATE and required is Scope.ADMIN
+        if not principal.may(required) or delegating:
             raise AuthorizationError(f"scope {required} required")
         return principal
 

@@ -79,15 +79,26 @@ def _weekly_chart(report: PortfolioReport) -> str:
 
 def report_html(report: PortfolioReport) -> str:
     """The report as a self-contained HTML page."""
+    return "\n".join(
+        [
+            "<!doctype html><html><head><meta charset='utf-8'>",
+            "<title>riskstream portfolio report</title><style>",
+            "body{font-family:sans-serif;margin:2em;max-width:70em}",
+            "table{border-collapse:collapse;margin:1em 0}",
+            "td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}",
+            "</style></head><body>",
+            "<h1>Portfolio risk report</h1>",
+            report_body(report),
+            "</body></html>",
+        ]
+    )
+
+
+def report_body(report: PortfolioReport) -> str:
+    """The report's sections as HTML (headings, tables and inline charts; every value
+    escaped), for a page of its own or the console's."""
     period = report.period
     parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        "<title>riskstream portfolio report</title><style>",
-        "body{font-family:sans-serif;margin:2em;max-width:70em}",
-        "table{border-collapse:collapse;margin:1em 0}",
-        "td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}",
-        "</style></head><body>",
-        "<h1>Portfolio risk report</h1>",
         f"<p>{html.escape(period.start.isoformat())} to {html.escape(period.end.isoformat())}: "
         f"{report.customers_scored} customers scored, {report.scores} scores.</p>",
         "<h2>Grade mix and its change</h2>",
@@ -183,5 +194,4 @@ def report_html(report: PortfolioReport) -> str:
         parts.append("<h2>Notes</h2><ul>")
         parts += [f"<li>{html.escape(note)}</li>" for note in report.notes]
         parts.append("</ul>")
-    parts.append("</body></html>")
     return "\n".join(parts)

@@ -130,7 +130,7 @@ async def _read_topic(
     return values
 
 
-def _parsed(values: list[bytes], model: type[Record]) -> list[Record]:
+def parse_valid(values: list[bytes], model: type[Record]) -> list[Record]:
     """The values that are valid ``model`` records; invalid ones are skipped, as their
     topic's consumers have already sent them to the dead-letter topic."""
     records: list[Record] = []
@@ -152,5 +152,7 @@ async def read_kafka(
     actions = await _read_topic(settings, topics(Topic.ACTIONS), period, timeout_s)
     audit = await _read_topic(settings, topics(Topic.AUDIT), period, timeout_s)
     return PeriodRecords(
-        _parsed(scores, ScoreRecord), _parsed(actions, RiskAction), _parsed(audit, AuditRecord)
+        parse_valid(scores, ScoreRecord),
+        parse_valid(actions, RiskAction),
+        parse_valid(audit, AuditRecord),
     )

@@ -35,3 +35,16 @@ def test_the_topic_prefix_applies_to_every_topic() -> None:
 
 def test_secrets_do_not_appear_in_the_settings_repr() -> None:
     assert "dev-admin-key" not in repr(ServiceSettings())
+
+
+@pytest.mark.parametrize(
+    "entry", ["approver:approver:dev-approver-key", "console:delegate:dev-console-key"]
+)
+def test_production_refuses_the_named_development_keys(entry: str) -> None:
+    with pytest.raises(ValidationError, match="development API keys"):
+        ServiceSettings(
+            env="production",
+            client_api_keys=[SecretStr("c")],
+            admin_api_keys=[SecretStr("a"), SecretStr(entry)],
+            pseudonym_key=SecretStr("p"),
+        )

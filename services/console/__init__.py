@@ -1,0 +1,1 @@
+"""The risk team's browser console (server-rendered; see docs/console.md)."""
