@@ -195,12 +195,15 @@ def create_app(
     async def on_http_error(request: Request, exc: StarletteHTTPException) -> Response:
         return error_page(request, exc.status_code, "Not available", str(exc.detail))
 
+    def check(session: Session, permission: Permission | None) -> None:
+        if permission is not None and not may(session.role, permission):
+            allowed = " or ".join(sorted(ALLOWED[permission]))
+            raise ForbiddenError(f"This needs the role {allowed}; you are {session.role}.")
+
     async def signed_in(request: Request, permission: Permission | None = None) -> Session:
         session = await sessions.resume(request.cookies.get(SESSION_COOKIE))
         request.state.session = session
-        if permission is not None and not may(session.role, permission):
-            allowed = ", ".join(sorted(ALLOWED[permission]))
-            raise ForbiddenError(f"This needs the role {allowed}; you are {session.role}.")
+        check(session, permission)
         return session
 
     async def form_of(request: Request, permission: Permission | None) -> tuple[Session, Any]:
@@ -208,9 +211,7 @@ def create_app(
         session = await signed_in(request)
         form = await request.form()
         session.check_csrf(_field(form, "csrf"))
-        if permission is not None and not may(session.role, permission):
-            allowed = ", ".join(sorted(ALLOWED[permission]))
-            raise ForbiddenError(f"This needs the role {allowed}; you are {session.role}.")
+        check(session, permission)
         return session, form
 
     def back(path: str) -> RedirectResponse:

@@ -33,6 +33,7 @@ pytestmark = pytest.mark.integration
 
 CLIENT = {"Authorization": "Bearer dev-client-key"}
 ADMIN = {"Authorization": "Bearer dev-admin-key"}
+APPROVER = {"Authorization": "Bearer dev-approver-key"}
 PROPAGATION_S = 3.0
 """The longest a swap acknowledged by one process may take to reach another."""
 
@@ -213,6 +214,17 @@ def admin(base_url: str, method: str, path: str, body: dict[str, Any]) -> httpx.
     return httpx.request(method, f"{base_url}{path}", json=body, headers=ADMIN, timeout=30.0)
 
 
+def approved(base_url: str, proposal: httpx.Response) -> httpx.Response:
+    """The second administrator approves a proposal (four eyes), on ``base_url``."""
+    assert proposal.status_code == 202, proposal.text
+    return httpx.post(
+        f"{base_url}/v1/changes/{proposal.json()['change_id']}:approve",
+        json={"reason": "checked"},
+        headers=APPROVER,
+        timeout=30.0,
+    )
+
+
 def served_version(base_url: str) -> str:
     return str(score(base_url, {"customer_id": "probe"}).json()["model_version"])
 
@@ -239,8 +251,12 @@ def test_registry_operations_reach_two_processes_and_refuse_broken_bundles(
         first.base_url, "POST", "/v1/models", {"path": str(bundles["v2"]), "reason": "retrained"}
     )
 
-    activated = admin(first.base_url, "POST", "/v1/models/v2:activate", {"reason": "better auc"})
-    wait_until(lambda: served_version(second.base_url) == "v2")
+    # Proposed on one process, approved on the other: the proposal travels on admin.changes.
+    activated = approved(
+        second.base_url,
+        admin(first.base_url, "POST", "/v1/models/v2:activate", {"reason": "better auc"}),
+    )
+    wait_until(lambda: served_version(first.base_url) == "v2")
     shadowed = admin(second.base_url, "POST", "/v1/models/v1:shadow", {"reason": "compare"})
     store_state(service_settings, "c9", datetime.now(UTC), failed_payments=1)
 
@@ -253,7 +269,10 @@ def test_registry_operations_reach_two_processes_and_refuse_broken_bundles(
         )
 
     wait_until(diverged)
-    rolled = admin(second.base_url, "POST", "/v1/models:rollback", {"reason": "v2 misbehaves"})
+    rolled = approved(
+        first.base_url,
+        admin(second.base_url, "POST", "/v1/models:rollback", {"reason": "v2 misbehaves"}),
+    )
     wait_until(lambda: served_version(first.base_url) == "v1")
     listing = admin(first.base_url, "GET", "/v1/models", {}).json()
     metrics = httpx.get(f"{second.base_url}/metrics").text
@@ -261,9 +280,9 @@ def test_registry_operations_reach_two_processes_and_refuse_broken_bundles(
     for code, response in refusals.items():
         assert (response.status_code, response.json()["error"]) == (422, code)
     assert published.status_code == 201
-    assert activated.json()["applied_locally"] is True
+    assert activated.json()["result"]["applied_locally"] is True
     assert shadowed.json()["applied_locally"] is True
-    assert rolled.json()["model_version"] == "v1"
+    assert rolled.json()["result"]["model_version"] == "v1"
     assert served_version(second.base_url) == "v1"
     assert (listing["active"], listing["shadow"]) == ("v1", "v1")
     assert sorted(m["model_version"] for m in listing["models"]) == ["v1", "v2"]
@@ -271,16 +290,24 @@ def test_registry_operations_reach_two_processes_and_refuse_broken_bundles(
     audits = [
         AuditRecord.model_validate_json(v)
         for v in asyncio.run(
-            read_topic_until(service_settings, Topic.AUDIT, lambda values: len(values) >= 4)
+            read_topic_until(service_settings, Topic.AUDIT, lambda values: len(values) >= 11)
         )
     ]
-    assert [(a.operation, a.subject, a.reason) for a in audits] == [
-        ("model.publish", "v2", "retrained"),
-        ("model.activate", "v2", "better auc"),
-        ("model.shadow", "v1", "compare"),
-        ("model.rollback", "v1", "v2 misbehaves"),
+    assert [(a.operation, a.details["code"]) for a in audits[:3]] == [
+        ("model.publish_refused", code) for code in broken
     ]
-    assert all(a.actor.startswith("admin:") for a in audits)
+    assert [(a.operation, a.subject, a.reason, a.actor) for a in audits[3:]] == [
+        ("model.publish", "v2", "retrained", audits[0].actor),
+        ("change.propose", "v2", "better auc", audits[0].actor),
+        ("model.activate", "v2", "better auc", "approver"),
+        ("change.approve", "v2", "checked", "approver"),
+        ("model.shadow", "v1", "compare", audits[0].actor),
+        ("change.propose", "v1", "v2 misbehaves", audits[0].actor),
+        ("model.rollback", "v1", "v2 misbehaves", "approver"),
+        ("change.approve", "v1", "checked", "approver"),
+    ]
+    assert audits[0].actor.startswith("admin:")
+    assert audits[5].details["proposed_by"] == audits[0].actor
 
 
 async def test_hot_swap_under_load_has_no_failed_or_misversioned_answer(
@@ -311,7 +338,7 @@ async def test_hot_swap_under_load_has_no_failed_or_misversioned_answer(
     # Each operation: the version it makes active, when it was issued and acknowledged.
     operations: list[tuple[str, float, float]] = [("v1", 0.0, 0.0)]
     workers = [asyncio.create_task(load(url)) for url in (first.base_url, second.base_url) * 2]
-    async with httpx.AsyncClient(headers=ADMIN, timeout=30.0) as http:
+    async with httpx.AsyncClient(timeout=30.0) as http:
         for path, version in [
             ("/v1/models/v2:activate", "v2"),
             ("/v1/models:rollback", "v1"),
@@ -319,8 +346,16 @@ async def test_hot_swap_under_load_has_no_failed_or_misversioned_answer(
             ("/v1/models:rollback", "v1"),
         ]:
             await asyncio.sleep(0.8)
+            proposal = await http.post(
+                f"{first.base_url}{path}", json={"reason": "load test"}, headers=ADMIN
+            )
+            assert proposal.status_code == 202
             issued = time.monotonic()
-            response = await http.post(f"{first.base_url}{path}", json={"reason": "load test"})
+            response = await http.post(
+                f"{first.base_url}/v1/changes/{proposal.json()['change_id']}:approve",
+                json={"reason": "load test"},
+                headers=APPROVER,
+            )
             assert response.status_code == 200
             operations.append((version, issued, time.monotonic()))
     await asyncio.sleep(PROPAGATION_S)  # the last swap reaches both processes
