@@ -146,8 +146,7 @@ class ChangeDesk:
             proposed_by=proposer,
             proposed_at=now,
         )
-        await self._audit(proposer, "change.propose", change, reason)
-        await self._store.put(change)
+        await self._record(proposer, "change.propose", change, reason)
         return change
 
     async def approve(
@@ -163,8 +162,7 @@ class ChangeDesk:
                 raise ChangeError("four_eyes", "the person who proposed a change cannot approve it")
             result = await self._appliers[change.kind](change, approver)
             decided = self._decided(change, "applied", approver, reason)
-            await self._audit(approver, "change.approve", decided, reason)
-            await self._store.put(decided)
+            await self._record(approver, "change.approve", decided, reason)
         return decided, result
 
     async def reject(self, change_id: str, actor: str, reason: str) -> ChangeRequest:
@@ -175,8 +173,7 @@ class ChangeDesk:
             refuse_closed(change)
             status = "withdrawn" if change.proposed_by == actor else "rejected"
             decided = self._decided(change, status, actor, reason)
-            await self._audit(actor, "change.reject", decided, reason)
-            await self._store.put(decided)
+            await self._record(actor, "change.reject", decided, reason)
         return decided
 
     async def record_emergency(
@@ -199,8 +196,7 @@ class ChangeDesk:
             decision_reason=reason,
             emergency=True,
         )
-        await self._audit(actor, "change.emergency", change, reason)
-        await self._store.put(change)
+        await self._record(actor, "change.emergency", change, reason)
         return change
 
     def _decided(
@@ -216,7 +212,8 @@ class ChangeDesk:
             }
         )
 
-    async def _audit(self, actor: str, operation: str, change: ChangeRequest, reason: str) -> None:
+    async def _record(self, actor: str, operation: str, change: ChangeRequest, reason: str) -> None:
+        """Audits the change, then records it on the ledger."""
         await self._store.audit(
             AuditRecord.new(
                 service=self._service,
@@ -238,6 +235,7 @@ class ChangeDesk:
                 at=self._clock.now(),
             )
         )
+        await self._store.put(change)
 
 
 def refuse_closed(change: ChangeRequest) -> None:
