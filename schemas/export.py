@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 
 from schemas.actions import CustomerRiskState, RiskAction
+from schemas.decisions import CustomerExplanation, DecisionRecord
 from schemas.events import InboundEvent, OrderEvent, PaymentEvent, RefundEvent, ReviewEvent
 from schemas.features import FeatureSnapshot, FeatureUpdate
 from schemas.records import AuditRecord, DeadLetterRecord, ModelControl
@@ -41,6 +42,8 @@ _MODELS: dict[str, type[BaseModel]] = {
     "dead-letter-record": DeadLetterRecord,
     "audit-record": AuditRecord,
     "model-control": ModelControl,
+    "decision-record": DecisionRecord,
+    "customer-explanation": CustomerExplanation,
 }
 
 

@@ -1,5 +1,6 @@
-"""API-key access with two scopes: ``client`` keys may score, ``admin`` keys may also
-administer. Keys are held only as SHA-256 digests and compared in constant time.
+"""API-key access with three scopes: ``client`` keys may score, ``admin`` keys may also
+administer, ``auditor`` keys may read the decision log and nothing else. Keys are held only
+as SHA-256 digests and compared in constant time.
 
 A configured key is either the key itself or ``sha256:<hex digest of the key>``, so a
 deployment can keep only digests in its environment.
@@ -22,6 +23,7 @@ _DIGEST_PREFIX = "sha256:"
 class Scope(StrEnum):
     CLIENT = "client"
     ADMIN = "admin"
+    AUDITOR = "auditor"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +34,8 @@ class Principal:
     label: str
 
     def may(self, required: Scope) -> bool:
-        return self.scope is Scope.ADMIN or required is Scope.CLIENT
+        """Admin keys may do everything; other keys only what their own scope allows."""
+        return self.scope is Scope.ADMIN or required is self.scope
 
 
 class AuthenticationError(Exception):
@@ -57,16 +60,25 @@ def _configured_digest(key: SecretStr) -> bytes:
 class KeyRing:
     """The configured keys of one service."""
 
-    def __init__(self, client_keys: list[SecretStr], admin_keys: list[SecretStr]) -> None:
+    def __init__(
+        self,
+        client_keys: list[SecretStr],
+        admin_keys: list[SecretStr],
+        auditor_keys: list[SecretStr] | None = None,
+    ) -> None:
         self._entries: list[tuple[bytes, Principal]] = []
-        for scope, keys in ((Scope.ADMIN, admin_keys), (Scope.CLIENT, client_keys)):
+        for scope, keys in (
+            (Scope.ADMIN, admin_keys),
+            (Scope.CLIENT, client_keys),
+            (Scope.AUDITOR, auditor_keys or []),
+        ):
             for key in keys:
                 digest = _configured_digest(key)
                 self._entries.append((digest, Principal(scope, f"{scope}:{digest.hex()[:8]}")))
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings) -> KeyRing:
-        return cls(settings.client_api_keys, settings.admin_api_keys)
+        return cls(settings.client_api_keys, settings.admin_api_keys, settings.auditor_api_keys)
 
     def authenticate(self, authorization: str | None) -> Principal:
         """Resolves an ``Authorization: Bearer <key>`` header value to a principal.
