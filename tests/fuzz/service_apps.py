@@ -24,6 +24,7 @@ from services.warning.core import DEFAULT_RULES_PATH
 from services.warning.settings import WarningSettings
 from tests.services.ingest.test_ingest_api import FakePublisher
 from tests.services.scorer.scorer_bundles import build_bundle, customer_state
+from tests.services.scorer.test_scorer_api import AUDITOR_KEY
 from tests.services.scorer.test_scorer_api import Service as ScorerService
 from tests.services.warning.test_warning_api import Stack as WarningStack
 
@@ -31,6 +32,7 @@ CLIENT_KEY = "dev-client-key"
 ADMIN_KEY = "dev-admin-key"
 CLIENT = {"Authorization": f"Bearer {CLIENT_KEY}"}
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+AUDITOR = {"Authorization": f"Bearer {AUDITOR_KEY}"}
 
 
 def ingest_app(_: Path) -> FastAPI:
