@@ -24,7 +24,9 @@ from datetime import datetime
 
 from schemas.actions import ActionType, ActiveAction, RiskAction
 from schemas.scores import RiskLevel, ScoreRecord
+from services.common.texts import customer_language, texts_for
 from services.warning.core.expressions import Condition, Value
+from services.warning.core.notices import with_notices
 from services.warning.core.rules import RESTRICTIONS, REVERSALS, ActionSpec, Rule, RuleSet
 from services.warning.core.state import (
     Enforced,
@@ -60,7 +62,12 @@ def evaluate(
     run.exit_rules()
     run.enter_rules()
     run.escalate_rules()
-    return Evaluation(run.actions, run.finish(now))
+    state = run.finish(now)
+    texts = texts_for(customer_language(state.locale))
+    actions = with_notices(
+        run.actions, rules, record, lambda changed: condition_environment(changed, previous), texts
+    )
+    return Evaluation(actions, state)
 
 
 def _hours(later: datetime, earlier: datetime) -> float:
@@ -75,7 +82,7 @@ def _format(value: Value) -> str:
     return str(value)
 
 
-def _environment(record: ScoreRecord, state: WarningState) -> dict[str, Value]:
+def condition_environment(record: ScoreRecord, state: WarningState) -> dict[str, Value]:
     """Condition variables for one score (rules.BASE_VARIABLES plus the features; a NaN
     feature reads as null)."""
     env: dict[str, Value] = {
@@ -115,7 +122,7 @@ class _Run:
     actions: list[RiskAction] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.env = _environment(self.record, self.previous)
+        self.env = condition_environment(self.record, self.previous)
         self.holds = list(self.previous.holds)
         self.activations = {a.rule_id: a for a in self.previous.activations}
         self.last_entered = dict(self.previous.last_entered)
@@ -280,6 +287,7 @@ class _Run:
                 model_version=record.model_version,
                 triggered_by=record.triggered_by,
                 issued_at=self.at,
+                decision_id=record.score_id,
             )
         )
         return issued
@@ -306,4 +314,5 @@ class _Run:
             rules_version=self.rules.version,
             updated_at=now,
             version=previous.version + 1,
+            locale=self.record.locale or previous.locale,
         )
