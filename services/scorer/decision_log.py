@@ -44,6 +44,7 @@ from services.scorer.spool import Spool
 
 log = logging.getLogger(__name__)
 
+DROP_REASONS = ("queue_full", "spool_full", "spool_unwritable")
 REPLAY_CHUNKS_PER_CYCLE = 20
 """Spool chunks replayed before the queue is looked at again (the queue keeps moving)."""
 
@@ -121,6 +122,9 @@ class DecisionLogWriter:
         self._wake = asyncio.Event()
         self._retry_at = 0.0
         """Monotonic time before which Kafka is not tried again after a failure."""
+        for reason in DROP_REASONS:
+            # At 0 from the start, so an alert's increase() sees the first drop.
+            DECISION_LOG_DROPPED.labels(reason)
 
     async def start(self) -> None:
         self._spool.open()
