@@ -187,10 +187,11 @@ async def consume(
     group_id: str,
     report: Callable[[str], None],
     stop: asyncio.Event | None = None,
+    deliver: Callable[[OutgoingNotice], None] | None = None,
 ) -> None:
-    """Applies actions from ``risk.actions`` until ``stop`` is set (forever without it),
-    and delivers their notices (here: reported). A record that is not a RiskAction is
-    reported and skipped."""
+    """Applies actions from ``risk.actions`` until ``stop`` is set (forever without it);
+    after each batch, ``deliver`` sends the notices the outbox holds (without it they wait
+    there). A record that is not a RiskAction is reported and skipped."""
     consumer = make_consumer(settings, settings.topics(Topic.ACTIONS), group_id=group_id)
     await consumer.start()
     try:
@@ -207,7 +208,8 @@ async def consume(
                         report(describe(action))
             if batches:
                 await consumer.commit()
-            accounts.deliver_notices(lambda outgoing: report(describe_notice(outgoing)))
+            if deliver is not None:
+                accounts.deliver_notices(deliver)
     finally:
         await consumer.stop()
 
@@ -227,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
                     accounts,
                     f"{settings.topic_prefix}{arguments.group}",
                     lambda line: print(line, flush=True),
+                    deliver=lambda outgoing: print(describe_notice(outgoing), flush=True),
                 )
             )
     finally:

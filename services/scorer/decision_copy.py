@@ -163,7 +163,7 @@ class DecisionCopier:
         now = self._clock.now()
         now_ms = int(now.timestamp() * 1000)
         keep_ms = int(self._copy_for.total_seconds() * 1000)
-        customers: set[str] = set()
+        expiries: dict[str, int] = {}
         letters: list[tuple[bytes | None, bytes]] = []
         async with self._redis.pipeline(transaction=False) as pipe:
             for record in records:
@@ -185,17 +185,16 @@ class DecisionCopier:
                 if expires_ms <= now_ms:
                     DECISION_COPIES.labels("expired").inc()
                     continue
-                index = self._keys.customer_decisions(customer_id)
                 pipe.set(self._keys.decision(decision_id), record.value or b"", pxat=expires_ms)
-                pipe.zadd(index, {decision_id: decided_ms})
+                pipe.zadd(self._keys.customer_decisions(customer_id), {decision_id: decided_ms})
+                expiries[customer_id] = max(expiries.get(customer_id, 0), expires_ms)
+                DECISION_COPIES.labels("copied").inc()
+            for customer_id, expires_ms in expiries.items():
+                index = self._keys.customer_decisions(customer_id)
+                # The index lives as long as its newest decision; older ids leave it.
                 pipe.pexpireat(index, expires_ms, gt=True)
                 pipe.pexpireat(index, expires_ms, nx=True)
-                customers.add(customer_id)
-                DECISION_COPIES.labels("copied").inc()
-            for customer_id in customers:
-                pipe.zremrangebyscore(
-                    self._keys.customer_decisions(customer_id), "-inf", now_ms - keep_ms
-                )
+                pipe.zremrangebyscore(index, "-inf", now_ms - keep_ms)
             await pipe.execute()
         if letters:
             await self._sink.send_all(self._dlq_topic, letters)

@@ -3,10 +3,11 @@
 
 A request only appends its decisions to an in-memory queue (:meth:`DecisionLogWriter.record`,
 microseconds, never blocking). A background task takes them in batches of up to
-``batch_max``, serialises them and produces them (acks=all), keyed by customer. While Kafka
-does not acknowledge, batches go to a bounded local :class:`~services.scorer.spool.Spool`
-instead, and from then on every batch follows them there (a customer's decisions stay in
-order) until the spool has been replayed to Kafka, oldest first. On a clean shutdown the
+``batch_max`` (small, since the score API shares the event loop), serialises them and
+produces them (acks=all), keyed by customer. While Kafka does not acknowledge, batches go
+to a bounded local :class:`~services.scorer.spool.Spool` instead, and from then on every
+batch follows them there (a customer's decisions stay in order) until the spool has been
+replayed to Kafka, oldest first. On a clean shutdown the
 queue is produced, or spooled when Kafka is down, before the process exits; the next start
 replays the spool.
 
@@ -104,7 +105,7 @@ class DecisionLogWriter:
         topic: str,
         spool: Spool,
         *,
-        batch_max: int = 500,
+        batch_max: int = 100,
         linger_s: float = 0.05,
         queue_max: int = 100_000,
         retry_s: float = 2.0,

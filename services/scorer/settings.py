@@ -68,7 +68,9 @@ class ScorerSettings(ServiceSettings):
     """Where decisions wait while Kafka is down; one directory per scorer process."""
     decision_spool_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
     decision_spool_segment_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
-    decision_log_batch_max: int = Field(default=500, ge=1)
+    decision_log_batch_max: int = Field(default=100, ge=1)
+    """Decisions serialised and produced in one step (small steps keep the event loop,
+    which the score API shares, responsive)."""
     decision_log_linger_ms: float = Field(default=50.0, gt=0)
     decision_log_queue_max: int = Field(default=100_000, ge=1)
     """Decisions queued in memory at most; beyond it they are dropped (and counted)."""
@@ -79,7 +81,8 @@ class ScorerSettings(ServiceSettings):
     every scorer)."""
     decision_copy_days: int = Field(default=30, ge=1)
     """How long the Redis copy keeps a decision (``GET /v1/decisions/{id}``)."""
-    decision_copy_batch_max: int = Field(default=500, ge=1)
+    decision_copy_batch_max: int = Field(default=100, ge=1)
+    """Records the copier writes to Redis in one step (one round trip)."""
 
     @model_validator(mode="after")
     def _fallback_never_approves_credit(self) -> ScorerSettings:

@@ -133,9 +133,12 @@ class StreamScorer:
                         )
                     )
                     continue
-                scored = score_record(
-                    update, verdict, model.version, now, self._improvements(model, update, verdict)
-                )
+                found = self._improvements(model, update, verdict)
+                if found:
+                    # A search runs the model a few times (a fraction of a millisecond): let
+                    # the score API's requests in between, as this loop shares their process.
+                    await asyncio.sleep(0)
+                scored = score_record(update, verdict, model.version, now, found)
                 pending.append(
                     await self._sink.send(
                         self._scores_topic,
