@@ -22,6 +22,7 @@ from deploy.harness import BackingServices, ServiceProcess
 from riskmodel.loading import open_bundle
 from schemas.decisions import CustomerExplanation, DecisionRecord
 from schemas.features import FEATURE_SCHEMA, to_model_row
+from schemas.records import DeadLetterRecord
 from services.cli.main import app
 from services.common.redis_keys import RedisKeys
 from services.common.settings import ServiceSettings
@@ -31,7 +32,7 @@ from services.scorer.core import score_rows
 from tests.services.scorer.scorer_bundles import build_bundle
 from tests.services.scorer.test_scorer_integration import store_state
 from tests.support.polling import wait_until
-from tests.support.streams import read_topic_until
+from tests.support.streams import produce, read_records, read_topic_until
 
 pytestmark = pytest.mark.integration
 
@@ -157,6 +158,42 @@ def test_every_answer_is_kept_through_a_kafka_outage_and_a_scorer_restart(
     assert {d["decision_id"] for d in orjson.loads(listed.stdout)["decisions"]} >= {ids[0], ids[-1]}
     assert missing.exit_code == 1
     assert decision(scorer.base_url, ids[0], CLIENT).status_code == 403
+    # The copy is rebuilt from the topic when Redis loses it (the marker goes with it), and
+    # a record on the topic that is not a decision goes to the dead-letter topic.
+    client = redis.Redis.from_url(service_settings.redis_url.get_secret_value())
+    lost = list(client.scan_iter(f"{service_settings.redis_key_prefix}:v1:*decision*"))
+    client.delete(*lost)
+    client.close()
+    assert decision(scorer.base_url, ids[0]).status_code == 404
+    asyncio.run(
+        produce(service_settings, [(service_settings.topics(Topic.DECISIONS), b"c1", b"{oops")])
+    )
+    (bad_offset,) = [
+        r.offset
+        for r in asyncio.run(
+            read_records(
+                service_settings,
+                [service_settings.topics(Topic.DECISIONS)],
+                lambda read: any(r.value == b"{oops" for r in read),
+                30.0,
+            )
+        )
+        if r.value == b"{oops"
+    ]
+    wait_until(
+        lambda: all(decision(scorer.base_url, i).status_code == 200 for i in ids),
+        30.0,
+        "the copy rebuilt from risk.decisions",
+    )
+    letters = map(
+        DeadLetterRecord.model_validate_json,
+        asyncio.run(read_topic_until(service_settings, Topic.DLQ, lambda v: len(v) >= 1)),
+    )
+    # At least once: a rebuild that re-reads the bad record dead-letters it again.
+    assert {(d.source_topic, d.offset, d.reason) for d in letters} == {
+        (service_settings.topics(Topic.DECISIONS), bad_offset, "schema_violation")
+    }
+
     unknown = decision(scorer.base_url, "0" * 32)
     assert (unknown.status_code, unknown.json()["error"]) == (404, "unknown_decision")
     malformed = decision(scorer.base_url, "not-an-id")
