@@ -39,8 +39,7 @@ from services.scorer.metrics import DECISION_COPIES
 from services.scorer.settings import ScorerSettings
 
 log = logging.getLogger(__name__)
-
-LIST_LIMIT_MAX = 500
+_copies = metrics.cached_labels(DECISION_COPIES)
 
 
 class RedisDecisionReader:
@@ -164,13 +163,14 @@ class DecisionCopier:
         now_ms = int(now.timestamp() * 1000)
         keep_ms = int(self._copy_for.total_seconds() * 1000)
         expiries: dict[str, int] = {}
+        copied = 0
         letters: list[tuple[bytes | None, bytes]] = []
         async with self._redis.pipeline(transaction=False) as pipe:
             for record in records:
                 try:
                     decision_id, customer_id, decided_ms = _identity(record.value)
                 except ValueError as error:
-                    DECISION_COPIES.labels("rejected").inc()
+                    _copies("rejected").inc()
                     metrics.DEAD_LETTERS.labels(record.topic, "schema_violation").inc()
                     letter = dead_letter(
                         record,
@@ -183,12 +183,12 @@ class DecisionCopier:
                     continue
                 expires_ms = decided_ms + keep_ms
                 if expires_ms <= now_ms:
-                    DECISION_COPIES.labels("expired").inc()
+                    _copies("expired").inc()
                     continue
                 pipe.set(self._keys.decision(decision_id), record.value or b"", pxat=expires_ms)
                 pipe.zadd(self._keys.customer_decisions(customer_id), {decision_id: decided_ms})
                 expiries[customer_id] = max(expiries.get(customer_id, 0), expires_ms)
-                DECISION_COPIES.labels("copied").inc()
+                copied += 1
             for customer_id, expires_ms in expiries.items():
                 index = self._keys.customer_decisions(customer_id)
                 # The index lives as long as its newest decision; older ids leave it.
@@ -196,6 +196,7 @@ class DecisionCopier:
                 pipe.pexpireat(index, expires_ms, nx=True)
                 pipe.zremrangebyscore(index, "-inf", now_ms - keep_ms)
             await pipe.execute()
+        _copies("copied").inc(copied)
         if letters:
             await self._sink.send_all(self._dlq_topic, letters)
 

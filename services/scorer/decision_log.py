@@ -32,6 +32,7 @@ import orjson
 
 from schemas.decisions import DECISION_RECORD_VERSION
 from schemas.features import FEATURE_SCHEMA
+from services.common import metrics
 from services.common.kafka import ProducerUnavailableError
 from services.scorer.errors import SpoolError
 from services.scorer.metrics import (
@@ -44,6 +45,7 @@ from services.scorer.ports import Decided
 from services.scorer.spool import Spool
 
 log = logging.getLogger(__name__)
+_records = metrics.cached_labels(DECISION_LOG_RECORDS)
 
 DROP_REASONS = ("queue_full", "spool_full", "spool_unwritable")
 REPLAY_CHUNKS_PER_CYCLE = 20
@@ -174,7 +176,7 @@ class DecisionLogWriter:
                     self._spill(batch)
                     raise
                 else:
-                    DECISION_LOG_RECORDS.labels("produced").inc(len(batch))
+                    _records("produced").inc(len(batch))
                     continue
             self._spill(batch)
         if not self._spool.empty and self._may_try():
@@ -225,7 +227,7 @@ class DecisionLogWriter:
             log.error("decision log: spool unwritable", extra={"error": str(error)})
             self._dropped("spool_unwritable", len(lines))
             return
-        DECISION_LOG_RECORDS.labels("spooled").inc(written)
+        _records("spooled").inc(written)
         if written < len(lines):
             self._dropped("spool_full", len(lines) - written)
 
@@ -242,7 +244,7 @@ class DecisionLogWriter:
                 self._failed(error)
                 return False
             self._spool.consume(chunk)
-            DECISION_LOG_RECORDS.labels("replayed").inc(len(chunk.lines))
+            _records("replayed").inc(len(chunk.lines))
         return True
 
     def _dropped(self, reason: str, count: int) -> None:
