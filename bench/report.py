@@ -277,6 +277,23 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _decision_log_lines(counts: Mapping[str, Any] | None) -> list[str]:
+    """What the decision log did during the score API's run (it is on, as in production)."""
+    if not counts:
+        return ["Decision log: not measured.", ""]
+
+    def count(name: str) -> str:
+        return f"{int(counts.get(name) or 0):,}"
+
+    return [
+        "Decision log on (every answer recorded on `risk.decisions`, copied to Redis by the "
+        f"same process): {count('produced')} decisions produced, {count('spooled')} spooled, "
+        f"{count('replayed')} replayed, {count('copied')} copied, "
+        f"**{count('dropped')} dropped**.",
+        "",
+    ]
+
+
 def _score_section(score: Mapping[str, Any]) -> list[str]:
     lines = [
         "",
@@ -309,6 +326,7 @@ def _score_section(score: Mapping[str, Any]) -> list[str]:
         f"p50 ratio {_number(score.get('p50_ratio'), 'ratio')}, "
         f"p99 ratio {_number(score.get('p99_ratio'), 'ratio')}.",
         "",
+        *_decision_log_lines(score.get("decision_log")),
         "What limits it (py-spy, scorer process, saturated with scores):",
         "",
         *profile_lines(score.get("profile"), "scorer"),

@@ -4,7 +4,9 @@
 does no work, so the ratio of their throughputs is the share of the server's capacity
 left once the scoring itself (one Redis round trip, features computed at request time,
 the model, reason codes, the decision) is paid for. Customers ``bench-<i>`` get feature
-state in Redis first, so every score goes the whole way.
+state in Redis first, so every score goes the whole way. The decision log is on, as in
+production: every answer is queued, produced to ``risk.decisions`` and copied to Redis by
+the same process, and the report says how many decisions it moved and whether any was lost.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 from redis.asyncio import Redis
 
@@ -93,6 +96,29 @@ def score_requests(port: int, api_key: str, customers: int) -> list[bytes]:
     ]
 
 
+DECISION_LOG_SERIES = {
+    "produced": 'riskstream_decision_log_records_total{outcome="produced"}',
+    "spooled": 'riskstream_decision_log_records_total{outcome="spooled"}',
+    "replayed": 'riskstream_decision_log_records_total{outcome="replayed"}',
+    "copied": 'riskstream_decision_copies_total{outcome="copied"}',
+}
+
+
+async def decision_log_counts(port: int) -> dict[str, float]:
+    """The scorer's decision-log counters (decisions produced, spooled, replayed, copied to
+    Redis, and dropped for any reason), read from its ``/metrics``."""
+    async with httpx.AsyncClient(base_url=f"http://{HOST}:{port}", timeout=10.0) as http:
+        text = (await http.get("/metrics")).text
+    counts = dict.fromkeys([*DECISION_LOG_SERIES, "dropped"], 0.0)
+    for line in text.splitlines():
+        for name, series in DECISION_LOG_SERIES.items():
+            if line.startswith(series + " "):
+                counts[name] = float(line.rsplit(" ", 1)[1])
+        if line.startswith("riskstream_decision_log_dropped_total{"):
+            counts["dropped"] += float(line.rsplit(" ", 1)[1])
+    return counts
+
+
 async def measure(
     port: int,
     pid: int,
@@ -122,6 +148,7 @@ async def measure(
     recording = start_recording(pid, profile_s, output)
     await closed_loop(HOST, port, scores, connections, profile_s + 1.0)
     return {
+        "decision_log": await decision_log_counts(port),
         "connections": connections,
         "customers": customers,
         "bare": bare_result,

@@ -7,6 +7,13 @@ the same SQLite transaction that changes the account, so a redelivered action fi
 and changes nothing. Offsets are committed after the transaction, so a crash between the
 two only causes a redelivery, which is a no-op.
 
+An action that restricts credit (cut_limit, freeze_credit, require_prepayment,
+suspend_account) carries an adverse-action notice in the customer's language: the
+principal reasons, what would help and how to appeal. The notice goes into an outbox table
+in the same transaction as the account change, so it is sent once; a sender then delivers
+what the outbox holds (here it prints it; a real one sends a message or an app
+notification) and marks it sent, so a crash before sending only delays it.
+
 Run it against a local platform (``make up``)::
 
     python -m examples.order_system_consumer --db orders.sqlite
@@ -23,6 +30,7 @@ import contextlib
 import sqlite3
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -38,6 +46,14 @@ CREATE TABLE IF NOT EXISTS applied_actions (
     customer_id TEXT NOT NULL,
     action TEXT NOT NULL,
     issued_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS notice_outbox (
+    action_id TEXT PRIMARY KEY,
+    customer_id TEXT NOT NULL,
+    locale TEXT NOT NULL,
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    sent INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS accounts (
     customer_id TEXT PRIMARY KEY,
@@ -64,6 +80,17 @@ _UPDATES: dict[str, str] = {
 }
 # A review decision that confirms or releases closes the review (an escalation keeps it).
 _CLOSES_REVIEW = frozenset({"confirmed", "released"})
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingNotice:
+    """A notice to send to a customer, with the action it is about."""
+
+    action_id: str
+    customer_id: str
+    locale: str
+    title: str
+    body: str
 
 
 class OrderAccounts:
@@ -99,7 +126,44 @@ class OrderAccounts:
                     "UPDATE accounts SET pending_review = 0 WHERE customer_id = ?",
                     (action.customer_id,),
                 )
+            notice = action.notice
+            if notice is not None:
+                self._db.execute(
+                    "INSERT INTO notice_outbox (action_id, customer_id, locale, title, body)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (
+                        action.action_id,
+                        action.customer_id,
+                        notice.locale,
+                        notice.title,
+                        notice.body,
+                    ),
+                )
         return True
+
+    def unsent_notices(self) -> list[OutgoingNotice]:
+        """Notices recorded and not yet sent, oldest first."""
+        rows = self._db.execute(
+            "SELECT action_id, customer_id, locale, title, body FROM notice_outbox"
+            " WHERE sent = 0 ORDER BY rowid"
+        )
+        return [OutgoingNotice(*row) for row in rows]
+
+    def mark_sent(self, action_id: str) -> None:
+        with self._db:
+            self._db.execute("UPDATE notice_outbox SET sent = 1 WHERE action_id = ?", (action_id,))
+
+    def deliver_notices(self, send: Callable[[OutgoingNotice], None]) -> int:
+        """Sends every unsent notice with ``send`` and marks it sent; returns how many.
+        A notice is marked only after ``send`` returned, so none is lost; one may be
+        sent twice if the process dies in between (a sender that can should dedupe by
+        ``action_id``)."""
+        sent = 0
+        for outgoing in self.unsent_notices():
+            send(outgoing)
+            self.mark_sent(outgoing.action_id)
+            sent += 1
+        return sent
 
     def applied_ids(self) -> list[str]:
         return [row[0] for row in self._db.execute("SELECT action_id FROM applied_actions")]
@@ -110,6 +174,10 @@ class OrderAccounts:
         if row is None:
             return None
         return {column[0]: value for column, value in zip(cursor.description, row, strict=True)}
+
+
+def describe_notice(outgoing: OutgoingNotice) -> str:
+    return f"notice to {outgoing.customer_id} [{outgoing.locale}]:\n{outgoing.body}"
 
 
 def describe(action: RiskAction) -> str:
@@ -127,9 +195,11 @@ async def consume(
     group_id: str,
     report: Callable[[str], None],
     stop: asyncio.Event | None = None,
+    deliver: Callable[[OutgoingNotice], None] | None = None,
 ) -> None:
-    """Applies actions from ``risk.actions`` until ``stop`` is set (forever without it).
-    A record that is not a RiskAction is reported and skipped."""
+    """Applies actions from ``risk.actions`` until ``stop`` is set (forever without it);
+    after each batch, ``deliver`` sends the notices the outbox holds (without it they wait
+    there). A record that is not a RiskAction is reported and skipped."""
     consumer = make_consumer(settings, settings.topics(Topic.ACTIONS), group_id=group_id)
     await consumer.start()
     try:
@@ -146,6 +216,8 @@ async def consume(
                         report(describe(action))
             if batches:
                 await consumer.commit()
+            if deliver is not None:
+                accounts.deliver_notices(deliver)
     finally:
         await consumer.stop()
 
@@ -165,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
                     accounts,
                     f"{settings.topic_prefix}{arguments.group}",
                     lambda line: print(line, flush=True),
+                    deliver=lambda outgoing: print(describe_notice(outgoing), flush=True),
                 )
             )
     finally:

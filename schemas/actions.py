@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.common import Identifier, Timestamp
-from schemas.scores import Grade, RiskLevel
+from schemas.scores import Grade, LeverStep, RiskLevel
 
 ActionType = Literal[
     "notify",
@@ -34,6 +34,52 @@ ACTION_TYPES: tuple[ActionType, ...] = (
 )
 AccountStatus = Literal["active", "limited", "frozen", "suspended"]
 ReviewOutcome = Literal["confirmed", "released", "escalated"]
+
+RESTRICTING_ACTIONS: frozenset[ActionType] = frozenset(
+    {"cut_limit", "freeze_credit", "require_prepayment", "suspend_account"}
+)
+"""Actions that restrict credit: each carries an adverse-action notice."""
+
+
+class NoticeReason(BaseModel):
+    """A principal reason of an adverse action, in the notice's language."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    code: str = Field(description="The reason code (R_...) or the rule that acted.")
+    text: str
+
+
+class NoticeImprovement(BaseModel):
+    """What would improve the customer's standing: feasible changes, found by the model
+    (re-scored into ``grade``) and checked against the rule that acted
+    (``lifts_restriction``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    text: str
+    steps: list[LeverStep]
+    grade: Grade | None = Field(description="The grade the changed row scored into, if any.")
+    lifts_restriction: bool = Field(
+        description="The rule's exit condition holds on the changed row (it lifts once the "
+        "rule's minimum time has passed)."
+    )
+
+
+class AdverseActionNotice(BaseModel):
+    """What the order system tells a customer about an action that restricts credit: the
+    principal reasons, what would improve them, and how to appeal, in ``locale``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    locale: str = Field(description="The language of every text here (zh-CN or en).")
+    title: str
+    summary: str = Field(description="What changed for the customer.")
+    reasons: list[NoticeReason]
+    improvement: NoticeImprovement | None = None
+    appeal: str = Field(description="How to appeal, quoting ``appeal_reference``.")
+    appeal_reference: str = Field(description="The action_id an appeal names.")
+    body: str = Field(description="Everything above as one message, ready to send.")
 
 
 class RiskAction(BaseModel):
@@ -70,6 +116,15 @@ class RiskAction(BaseModel):
         default=None,
         description="Set on the actions of a review decision: confirmed and released close "
         "the review; escalated passes it to an approver.",
+    )
+    decision_id: str | None = Field(
+        default=None,
+        description="The decision behind the action: the score_id of the streamed score "
+        "the rules judged (null for a manual override).",
+    )
+    notice: AdverseActionNotice | None = Field(
+        default=None,
+        description="For an action that restricts credit: the notice to deliver.",
     )
 
 
@@ -108,3 +163,6 @@ class CustomerRiskState(BaseModel):
     status_since: Timestamp | None = None
     updated_at: Timestamp | None = None
     version: int = Field(default=0, ge=0, description="Bumped on every change.")
+    locale: str | None = Field(
+        default=None, description="The customer's language, from their latest event giving one."
+    )

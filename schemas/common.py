@@ -15,6 +15,11 @@ STRICT = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 """An opaque id (event, customer, order, ...): 1..64 characters."""
 
+LanguageTag = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8}){0,3}$", max_length=35)
+]
+"""A BCP 47 language tag such as ``zh-CN`` or ``en`` (``_`` is accepted for ``-``)."""
+
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 """An ISO 4217 code, three capital letters."""
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationInfo, field_validator
 
-from schemas.common import STRICT, Amount, Currency, Identifier, Timestamp
+from schemas.common import STRICT, Amount, Currency, Identifier, LanguageTag, Timestamp
 
 SCHEMA_VERSION = 1
 MAX_FUTURE_SKEW = timedelta(minutes=5)
@@ -32,6 +32,11 @@ class EventEnvelope(BaseModel):
     customer_id: Identifier
     occurred_at: Timestamp = Field(description="Event time; windows use it.")
     schema_version: Literal[1] = 1
+    locale: LanguageTag | None = Field(
+        default=None,
+        description="The customer's language (BCP 47, e.g. zh-CN, en), when the channel "
+        "knows it; notices and explanations are written in it.",
+    )
 
     @field_validator("occurred_at")
     @classmethod

@@ -12,6 +12,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from schemas.actions import CustomerRiskState, RiskAction
 from schemas.changes import ChangeRequest
+from schemas.decisions import CustomerExplanation, DecisionRecord
 from schemas.events import InboundEvent, OrderEvent, PaymentEvent, RefundEvent, ReviewEvent
 from schemas.features import FeatureSnapshot, FeatureUpdate
 from schemas.records import AuditRecord, DeadLetterRecord, ModelControl
@@ -43,6 +44,8 @@ _MODELS: dict[str, type[BaseModel]] = {
     "audit-record": AuditRecord,
     "model-control": ModelControl,
     "change-request": ChangeRequest,
+    "decision-record": DecisionRecord,
+    "customer-explanation": CustomerExplanation,
 }
 
 

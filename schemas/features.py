@@ -119,6 +119,8 @@ class FeatureUpdate(FeatureSnapshot):
     triggered_by: str
     trigger_event_type: Literal["order", "payment", "refund", "review"]
     event_occurred_at: Timestamp
+    locale: str | None = None
+    """The triggering event's ``locale`` (the customer's language), when it gave one."""
 
 
 def feature_update_json(update: FeatureUpdate) -> bytes:

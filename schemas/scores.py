@@ -51,9 +51,45 @@ class ReasonCode(BaseModel):
     text: str = Field(default="", description="A sentence a customer or analyst can read.")
 
 
+class LeverStep(BaseModel):
+    """One feasible change of behaviour in a counterfactual: ``lever`` names it (e.g.
+    ``on_time_repayments``), ``amount`` says how much (e.g. 2 repayments; 1 for a change
+    that has no amount)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lever: str
+    amount: int = Field(default=1, ge=1)
+
+
+class FeatureChange(BaseModel):
+    """A feature value a counterfactual changes (null = undefined)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    feature: str
+    current: float | None
+    changed: float | None
+
+
+class Counterfactual(BaseModel):
+    """Feasible changes of behaviour that bring a customer to ``grade``: the feature row
+    with ``changes`` applied (every other feature as it is) was scored by ``model_version``
+    and came out at ``score`` and ``grade``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    steps: list[LeverStep]
+    changes: list[FeatureChange]
+    grade: Grade
+    score: int = Field(ge=300, le=900)
+    model_version: str
+
+
 class ScoreResponse(BaseModel):
     """Answer of ``POST /v1/score``. ``fallback`` is true when a configured policy, not the
-    model, produced it; ``fallback_reason`` then names why."""
+    model, produced it; ``fallback_reason`` then names why. ``decision_id`` names the
+    decision's record on ``risk.decisions`` (``GET /v1/decisions/{id}``)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -70,6 +106,7 @@ class ScoreResponse(BaseModel):
     features_as_of: Timestamp | None
     fallback: bool
     fallback_reason: str | None
+    decision_id: str | None = None
 
 
 class ScoreBatchResponse(BaseModel):
@@ -102,3 +139,11 @@ class ScoreRecord(BaseModel):
     trigger_event_type: Literal["order", "payment", "refund", "review"] | None = None
     event_occurred_at: Timestamp | None = None
     scored_at: Timestamp
+    locale: str | None = Field(
+        default=None, description="The customer's language, when the triggering event gave it."
+    )
+    improvements: list[Counterfactual] = Field(
+        default_factory=list,
+        description="For a low grade: the least changes found that reach each better grade "
+        "up to B, each verified by scoring the changed row.",
+    )

@@ -4,6 +4,7 @@ well the fast reason codes agree with exact TreeSHAP."""
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,7 +17,9 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from schemas.scores import GRADES
+from riskmodel.quality import threshold_quality
+from riskmodel.scaling import decide
+from schemas.scores import GRADES, Grade
 
 Floats = npt.NDArray[np.float64]
 
@@ -121,3 +124,22 @@ def reason_agreement(fast: Floats, exact: Floats, k: int = 3) -> dict[str, float
         same += float(set(f) == set(e))
     n = max(len(fast_top), 1)
     return {"top1_match": top1 / n, f"top{k}_overlap": overlap / n, f"top{k}_same_set": same / n}
+
+
+def decision_quality(y: npt.ArrayLike, grades: Sequence[Grade]) -> list[dict[str, Any]]:
+    """Confusion matrix, precision, recall and F1 at the review, prepay and decline
+    thresholds (:mod:`riskmodel.quality`) of the decisions the bundle takes: each row as a
+    credit order of an active customer, decided on its grade (``riskmodel.scaling.decide``:
+    C reviews, D prepays; only a suspended account is declined)."""
+    decisions = [
+        decide(
+            grade=grade,
+            account_status="active",
+            on_credit=True,
+            order_amount=0.0,
+            available=math.inf,
+        )
+        for grade in grades
+    ]
+    labels = [bool(label) for label in np.asarray(y).tolist()]
+    return [q.to_dict() for q in threshold_quality(zip(decisions, labels, strict=True))]

@@ -61,6 +61,7 @@ from training.evaluation import (
     bad_rate_rises,
     binary_metrics,
     calibration_curve,
+    decision_quality,
     grade_table,
     reason_agreement,
 )
@@ -447,6 +448,7 @@ def fit_evaluate_export(
             "test": test_table,
             "bad_rate_rises": bad_rate_rises(test_table),
         },
+        "decision_quality": decision_quality(test.y, test_grades),
         "feature_importance_gain": importance,
         "psi_train_vs_test": psi,
         "reason_agreement": agreement,

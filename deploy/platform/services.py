@@ -33,6 +33,9 @@ class ServiceSpec:
     port: int
     health_path: str = "/ready"
     state_dir_env: str | None = None
+    process_dir_env: str | None = None
+    """The variable naming a directory that belongs to this one process (never shared by
+    instances, unlike the state directory): the platform points it at ``run_dir/<name>-own``."""
     serves_model: bool = False
     """The service scores with a model bundle: the platform gives it the default bundle
     (trained into the run directory on first use) unless RISKSTREAM_DEFAULT_BUNDLE is set."""
@@ -56,6 +59,8 @@ class ServiceSpec:
         env = {**base, self.port_env: str(self.port), "PYTHONUNBUFFERED": "1"}
         if self.state_dir_env is not None:
             env.setdefault(self.state_dir_env, str(run_dir / self.name))
+        if self.process_dir_env is not None:
+            env.setdefault(self.process_dir_env, str(run_dir / f"{self.name}-own"))
         return env
 
     def is_present(self, source_root: Path) -> bool:
@@ -73,6 +78,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         "services.scorer",
         8002,
         state_dir_env="RISKSTREAM_MODEL_REGISTRY_DIR",
+        process_dir_env="RISKSTREAM_DECISION_SPOOL_DIR",
         serves_model=True,
     ),
     ServiceSpec("warning", "services.warning", 8003),

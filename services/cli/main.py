@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from services.cli import changes, console, events, features, models, rules, topics
+from services.cli import changes, console, decisions, events, features, models, rules, topics
 from services.cli.demo import demo_command
 from services.cli.report import report_command
 from services.cli.simulate import simulate_command
@@ -23,6 +23,7 @@ app.add_typer(rules.app, name="rules")
 app.add_typer(models.app, name="model")
 app.add_typer(changes.app, name="changes")
 app.add_typer(console.app, name="console")
+app.add_typer(decisions.app, name="decisions")
 app.command("simulate")(simulate_command)
 app.command("demo")(demo_command)
 app.command("train")(train_command)

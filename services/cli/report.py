@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from schemas.actions import RiskAction
+from schemas.decisions import DecisionRecord
 from schemas.records import AuditRecord
 from schemas.scores import ScoreRecord
 from services.cli.settings import CliSettings
@@ -40,7 +41,11 @@ def parse_bound(text: str, *, end: bool) -> datetime:
 
 
 def _records(
-    period: Period, scores: Path | None, actions: Path | None, audit: Path | None
+    period: Period,
+    scores: Path | None,
+    actions: Path | None,
+    audit: Path | None,
+    decisions: Path | None,
 ) -> PeriodRecords:
     if scores is None and actions is None:
         return asyncio.run(read_kafka(CliSettings(), period))
@@ -50,6 +55,7 @@ def _records(
         read_jsonl(scores, ScoreRecord),
         read_jsonl(actions, RiskAction),
         read_jsonl(audit, AuditRecord) if audit is not None else [],
+        read_jsonl(decisions, DecisionRecord) if decisions is not None else [],
     )
 
 
@@ -72,17 +78,24 @@ def report_command(
     ] = None,
     outcomes: Annotated[
         Path | None,
-        typer.Option(help="Known outcomes (JSONL of customer_id, bad_at) for bad rates."),
+        typer.Option(
+            help="Known outcomes (JSONL of customer_id, bad_at) for bad rates and decision quality."
+        ),
+    ] = None,
+    decisions: Annotated[
+        Path | None, typer.Option(help="risk.decisions records (JSONL), with --scores.")
     ] = None,
 ) -> None:
     """Write the portfolio risk report of a period: grade mix and its change, bad rate by
-    grade, warnings and actions, customers frozen and restored, top reasons, drift and
-    model versions in service."""
+    grade, decision quality at the thresholds in force, warnings and actions, customers
+    frozen and restored, top reasons, drift and model versions in service."""
     try:
         period = Period(parse_bound(from_, end=False), parse_bound(to, end=True))
-        records = _records(period, scores, actions, audit)
+        records = _records(period, scores, actions, audit, decisions)
         known = read_outcomes(outcomes) if outcomes is not None else None
-        report = build_report(period, records.scores, records.actions, records.audit, known)
+        report = build_report(
+            period, records.scores, records.actions, records.audit, known, records.decisions
+        )
     except ReportingError as error:
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(1) from error

@@ -17,3 +17,5 @@ class CliSettings(ServiceSettings):
     """Key the command line sends to the HTTP services (RISKSTREAM_API_KEY)."""
     admin_api_key: SecretStr = SecretStr(DEVELOPMENT_ADMIN_KEY)
     """Key for administrative commands (RISKSTREAM_ADMIN_API_KEY)."""
+    auditor_api_key: SecretStr | None = None
+    """Key for reading the decision log (RISKSTREAM_AUDITOR_API_KEY); the admin key if unset."""

@@ -1,9 +1,9 @@
-"""API-key access with two scopes and, for administrators, a named identity and a role.
+"""API-key access with three scopes and, for administrators, a named identity and a role.
 
-``client`` keys may score; ``admin`` keys may also administer. Keys are held only as
-SHA-256 digests and compared in constant time. A configured key is the key itself or
-``sha256:<hex digest of the key>``, so a deployment can keep only digests in its
-environment.
+``client`` keys may score; ``admin`` keys may also administer; ``auditor`` keys may read the
+decision log and nothing else. Keys are held only as SHA-256 digests and compared in
+constant time. A configured key is the key itself or ``sha256:<hex digest of the key>``, so a
+deployment can keep only digests in its environment.
 
 An admin key may name its holder and role as ``<name>:<role>:<key>`` (roles: ``analyst``,
 ``approver``, ``admin``, ``delegate``); a key without them is an ``admin`` whose identity is
@@ -37,6 +37,7 @@ USER_NAME: Final = re.compile(r"^[a-z][a-z0-9._-]{0,31}$")
 class Scope(StrEnum):
     CLIENT = "client"
     ADMIN = "admin"
+    AUDITOR = "auditor"
 
 
 class Role(StrEnum):
@@ -71,7 +72,8 @@ class Principal:
     identity: str = ""
 
     def may(self, required: Scope) -> bool:
-        return self.scope is Scope.ADMIN or required is Scope.CLIENT
+        """Admin keys may do everything; other keys only what their own scope allows."""
+        return self.scope is Scope.ADMIN or required is self.scope
 
     @property
     def who(self) -> str:
@@ -109,17 +111,21 @@ def _admin_principal(entry: SecretStr) -> tuple[bytes, Principal]:
 class KeyRing:
     """The configured keys of one service."""
 
-    def __init__(self, client_keys: list[SecretStr], admin_keys: list[SecretStr]) -> None:
+    def __init__(
+        self,
+        client_keys: list[SecretStr],
+        admin_keys: list[SecretStr],
+        auditor_keys: list[SecretStr] | None = None,
+    ) -> None:
         self._entries: list[tuple[bytes, Principal]] = [_admin_principal(k) for k in admin_keys]
-        for key in client_keys:
-            digest = _configured_digest(key.get_secret_value())
-            self._entries.append(
-                (digest, Principal(Scope.CLIENT, f"{Scope.CLIENT}:{digest.hex()[:8]}"))
-            )
+        for scope, keys in ((Scope.CLIENT, client_keys), (Scope.AUDITOR, auditor_keys or [])):
+            for key in keys:
+                digest = _configured_digest(key.get_secret_value())
+                self._entries.append((digest, Principal(scope, f"{scope}:{digest.hex()[:8]}")))
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings) -> KeyRing:
-        return cls(settings.client_api_keys, settings.admin_api_keys)
+        return cls(settings.client_api_keys, settings.admin_api_keys, settings.auditor_api_keys)
 
     def authenticate(self, authorization: str | None) -> Principal:
         """Resolves an ``Authorization: Bearer <key>`` header value to a principal.

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from services.common.topics import TopicNames
+from services.common.topics import DEFAULT_DECISION_RETENTION_DAYS, TopicNames
 
 DEVELOPMENT_CLIENT_KEY = "dev-client-key"
 DEVELOPMENT_ADMIN_KEY = "dev-admin-key"
@@ -78,6 +78,8 @@ class ServiceSettings(BaseSettings):
     topic_prefix: str = ""
     event_partitions: int = Field(default=6, ge=1, le=1024)
     topic_replication_factor: int = Field(default=1, ge=1, le=16)
+    decision_retention_days: int = Field(default=DEFAULT_DECISION_RETENTION_DAYS, ge=1)
+    """How long ``risk.decisions`` keeps each decision (its ``retention.ms`` when created)."""
 
     redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
     redis_key_prefix: str = "rs"
@@ -91,6 +93,9 @@ class ServiceSettings(BaseSettings):
             SecretStr(f"console:delegate:{DEVELOPMENT_CONSOLE_KEY}"),
         ]
     )
+    auditor_api_keys: ApiKeyList = Field(default_factory=list)
+    """Keys that may read the decision log and nothing else (auditors, analysts); none by
+    default, when only admin keys may."""
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
@@ -115,4 +120,4 @@ class ServiceSettings(BaseSettings):
 
     @property
     def topics(self) -> TopicNames:
-        return TopicNames(self.topic_prefix)
+        return TopicNames(self.topic_prefix, self.decision_retention_days)

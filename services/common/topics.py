@@ -24,6 +24,7 @@ class Topic(StrEnum):
     AUDIT = "risk.audit"
     MODEL_CONTROL = "models.control"
     ADMIN_CHANGES = "admin.changes"
+    DECISIONS = "risk.decisions"
 
 
 EVENT_TOPICS: dict[str, Topic] = {
@@ -38,6 +39,10 @@ REPORTED_TOPICS = frozenset({Topic.SCORES, Topic.ACTIONS})
 """Topics the portfolio report reads back over a whole quarter."""
 REPORT_RETENTION_MS = str(100 * 24 * 3600 * 1000)
 """100 days: a quarter (at most 92 days) plus a week to run the report after it ends."""
+DEFAULT_DECISION_RETENTION_DAYS = 400
+"""How long ``risk.decisions`` keeps a decision by default: a year and a quarter, so a
+decision can be shown to an auditor or a customer who disputes it a year on, and the
+portfolio report of the last quarter joins it with the outcomes that followed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +59,7 @@ class TopicNames:
     """Resolves contract topic names under an optional prefix."""
 
     prefix: str = ""
+    decision_retention_days: int = DEFAULT_DECISION_RETENTION_DAYS
 
     def __call__(self, topic: Topic) -> str:
         return f"{self.prefix}{topic.value}"
@@ -70,7 +76,8 @@ class TopicNames:
         ``admin.changes`` are compacted and single-partition so every reader sees one
         ordered history.
         ``risk.scores`` and ``risk.actions`` are kept long enough for a quarterly portfolio
-        report (``riskstream report``) to read a whole quarter back.
+        report (``riskstream report``) to read a whole quarter back. ``risk.decisions``
+        is kept ``decision_retention_days``.
         """
         week_ms = str(7 * 24 * 3600 * 1000)
         specs: list[TopicSpec] = []
@@ -78,6 +85,11 @@ class TopicNames:
             if topic in REPORTED_TOPICS:
                 specs.append(
                     TopicSpec(self(topic), event_partitions, {"retention.ms": REPORT_RETENTION_MS})
+                )
+            elif topic is Topic.DECISIONS:
+                retention_ms = str(self.decision_retention_days * 24 * 3600 * 1000)
+                specs.append(
+                    TopicSpec(self(topic), event_partitions, {"retention.ms": retention_ms})
                 )
             elif topic in (Topic.MODEL_CONTROL, Topic.ADMIN_CHANGES):
                 specs.append(TopicSpec(self(topic), 1, {"cleanup.policy": "compact"}))

@@ -146,6 +146,7 @@ class FeatureProcessor:
             triggered_by=event.event_id,
             trigger_event_type=event.event_type,
             event_occurred_at=event.occurred_at,
+            locale=event.locale,
         )
         return Applied(event, state, outcome, update)
 

@@ -14,6 +14,12 @@ Definitions (the report states them too):
   had a freeze or suspension as their last such action.
 - *Drift*: the PSI of the closing score distribution against the opening one, on the
   opening scores' deciles (0.1 to 0.25 a moderate shift, above 0.25 a large one).
+- *Decision quality at thresholds*: the decisions of the score API in the period
+  (``risk.decisions``) whose customer has a known outcome, each positive when the customer
+  went bad within :data:`DECISION_HORIZON` after it; decisions taken after the customer
+  went bad are left out. At the review, prepay and decline thresholds a decision flags the
+  customer when it is at least that severe (``riskmodel.quality``): confusion matrix,
+  precision, recall and F1.
 """
 
 from __future__ import annotations
@@ -26,9 +32,11 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from riskmodel.drift import population_stability
+from riskmodel.quality import ThresholdQuality, threshold_quality
 from schemas.actions import RiskAction
+from schemas.decisions import DecisionRecord
 from schemas.records import AuditRecord
-from schemas.scores import GRADES, Grade, ScoreRecord
+from schemas.scores import GRADES, Decision, Grade, ScoreRecord
 from services.reporting.errors import ReportingError
 
 RESTRICTING = frozenset({"freeze_credit", "suspend_account"})
@@ -44,6 +52,9 @@ MODEL_OPERATIONS = frozenset(
 )
 TOP_REASONS = 10
 DRIFT_BINS = 10
+DECISION_HORIZON = timedelta(days=90)
+"""A decision is judged right or wrong by what the customer did in the 90 days after it,
+the horizon the model is trained on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +136,11 @@ class PortfolioReport:
     model_changes: list[AuditRecord]
     outcomes_known: bool
     notes: list[str] = field(default_factory=list)
+    decisions: int = 0
+    """Decisions of the score API in the period."""
+    decisions_judged: int = 0
+    """Of those, the ones with a known outcome (the decision-quality population)."""
+    decision_quality: list[ThresholdQuality] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -182,6 +198,12 @@ class PortfolioReport:
                 for a in self.model_changes
             ],
             "outcomes_known": self.outcomes_known,
+            "decision_quality": {
+                "decisions": self.decisions,
+                "judged": self.decisions_judged,
+                "horizon_days": DECISION_HORIZON.days,
+                "thresholds": [quality.to_dict() for quality in self.decision_quality],
+            },
             "notes": self.notes,
         }
 
@@ -219,10 +241,11 @@ def build_report(
     actions: Iterable[RiskAction],
     audit: Iterable[AuditRecord] = (),
     outcomes: Mapping[str, datetime | None] | None = None,
+    decisions: Iterable[DecisionRecord] = (),
 ) -> PortfolioReport:
     """The report of ``period`` from records that may span more (those outside are left
     out); ``outcomes`` maps customer ids to the instant they went bad (None: never),
-    and gives the bad-rate table."""
+    and gives the bad-rate table and, with ``decisions``, the decision quality."""
     in_period = sorted((s for s in scores if s.scored_at in period), key=lambda s: s.scored_at)
     by_customer: dict[str, list[ScoreRecord]] = defaultdict(list)
     for record in in_period:
@@ -308,6 +331,8 @@ def build_report(
         (a for a in audit if a.at in period and a.operation in MODEL_OPERATIONS),
         key=lambda a: a.at,
     )
+    period_decisions = [d for d in decisions if d.decided_at in period]
+    judged = judged_decisions(period_decisions, outcomes) if outcomes is not None else []
     psi = score_shift(
         [float(s.score) for s in opening.values()], [float(s.score) for s in closing.values()]
     )
@@ -332,4 +357,24 @@ def build_report(
         model_changes=changes,
         outcomes_known=outcomes is not None,
         notes=notes,
+        decisions=len(period_decisions),
+        decisions_judged=len(judged),
+        decision_quality=threshold_quality(judged) if judged else [],
     )
+
+
+def judged_decisions(
+    decisions: Iterable[DecisionRecord], outcomes: Mapping[str, datetime | None]
+) -> list[tuple[Decision, bool]]:
+    """``(decision, went bad within the horizon)`` for every decision whose customer has a
+    known outcome and was not already bad when it was taken (one per decision id)."""
+    judged: dict[str, tuple[Decision, bool]] = {}
+    for record in decisions:
+        if record.customer_id not in outcomes:
+            continue
+        bad_at = outcomes[record.customer_id]
+        if bad_at is not None and bad_at <= record.decided_at:
+            continue
+        went_bad = bad_at is not None and bad_at <= record.decided_at + DECISION_HORIZON
+        judged[record.decision_id] = (record.answer.decision, went_bad)
+    return list(judged.values())

@@ -136,6 +136,35 @@ def report_body(report: PortfolioReport) -> str:
         ]
     else:
         parts.append("<p>No outcomes given (<code>--outcomes FILE</code>).</p>")
+    parts.append("<h2>Decision quality at the thresholds in force</h2>")
+    if report.decision_quality:
+        parts += [
+            f"<p>{report.decisions_judged} of the period's {report.decisions} decisions of the "
+            "score API have a known outcome; a decision is right to flag a customer who went "
+            "bad within 90 days after it. At each threshold, decisions at least that severe "
+            "flag (approve &lt; review &lt; prepay &lt; decline).</p>",
+            _table(
+                ["threshold", "TP", "FP", "FN", "TN", "precision", "recall", "F1"],
+                [
+                    [
+                        q.threshold,
+                        q.true_positive,
+                        q.false_positive,
+                        q.false_negative,
+                        q.true_negative,
+                        q.precision,
+                        q.recall,
+                        q.f1,
+                    ]
+                    for q in report.decision_quality
+                ],
+            ),
+        ]
+    else:
+        parts.append(
+            f"<p>{report.decisions} decisions in the period; none with a known outcome "
+            "(decision quality needs <code>--outcomes FILE</code>).</p>"
+        )
     parts += [
         "<h2>Warnings and actions</h2>",
         _table(["action", "count"], list(report.actions_by_type.items())),

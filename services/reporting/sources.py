@@ -1,5 +1,6 @@
 """Where the report's records come from: JSONL exports (one record per line, as the topics
-carry them) or the ``risk.scores``, ``risk.actions`` and ``risk.audit`` topics themselves.
+carry them) or the ``risk.scores``, ``risk.actions``, ``risk.audit`` and ``risk.decisions``
+topics themselves.
 
 Kafka is read without a consumer group (nothing is committed, nobody else's offsets move):
 each partition is sought to the first offset at or after the period's start
@@ -10,7 +11,7 @@ early once a record's timestamp passes the period's end.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
@@ -21,6 +22,7 @@ from aiokafka.errors import KafkaError
 from pydantic import BaseModel, ValidationError
 
 from schemas.actions import RiskAction
+from schemas.decisions import DecisionRecord
 from schemas.records import AuditRecord
 from schemas.scores import ScoreRecord
 from services.common.kafka import describe_topics, make_consumer
@@ -79,6 +81,7 @@ class PeriodRecords:
     scores: list[ScoreRecord]
     actions: list[RiskAction]
     audit: list[AuditRecord]
+    decisions: list[DecisionRecord] = field(default_factory=list)
 
 
 async def _read_topic(
@@ -145,14 +148,16 @@ def parse_valid(values: list[bytes], model: type[Record]) -> list[Record]:
 async def read_kafka(
     settings: ServiceSettings, period: Period, timeout_s: float = 60.0
 ) -> PeriodRecords:
-    """The period's scores, actions and audit records from Kafka (topic names under the
-    settings' prefix)."""
+    """The period's scores, actions, audit records and decisions from Kafka (topic names
+    under the settings' prefix)."""
     topics = settings.topics
     scores = await _read_topic(settings, topics(Topic.SCORES), period, timeout_s)
     actions = await _read_topic(settings, topics(Topic.ACTIONS), period, timeout_s)
     audit = await _read_topic(settings, topics(Topic.AUDIT), period, timeout_s)
+    decisions = await _read_topic(settings, topics(Topic.DECISIONS), period, timeout_s)
     return PeriodRecords(
         parse_valid(scores, ScoreRecord),
         parse_valid(actions, RiskAction),
         parse_valid(audit, AuditRecord),
+        parse_valid(decisions, DecisionRecord),
     )

@@ -9,21 +9,31 @@ with a stable ``error`` code when the gate refuses a bundle, 404 for an unknown 
 acknowledge the control record. Activation and rollback are four-eyes changes: the call
 records a proposal (202) that a second person approves (``/v1/changes``); only an
 administrator's emergency rollback takes effect at once (200).
+
+The decision log (admin or auditor scope) answers 404 ``unknown_decision`` for an id it does
+not keep, 422 for a malformed id; every read is recorded on ``risk.audit`` first (503 when
+it cannot be). The explanation (client scope) answers 422 ``unsupported_language`` for a
+language without a catalogue; both answer 503 ``redis_unavailable`` when Redis is down.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
-from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from pathlib import Path as FilePath
+from typing import Annotated, Any, Protocol, TypeVar
 
-from fastapi import Depends, FastAPI, Request
+import orjson
+from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Send
 from starlette.types import Scope as ASGIScope
 
 from riskmodel.errors import GateRefusedError
 from schemas.common import field_errors
+from schemas.decisions import CustomerExplanation
+from schemas.records import AuditRecord
 from schemas.scores import ScoreBatchRequest, ScoreRequest
 from services.common.auth import (
     EMERGENCY_ROLLBACK,
@@ -34,6 +44,7 @@ from services.common.auth import (
 )
 from services.common.change_api import Proposer, change_view, install_change_routes
 from services.common.changes import ChangeDesk
+from services.common.clock import Clock
 from services.common.http import (
     JsonResponse,
     Lifecycle,
@@ -43,12 +54,22 @@ from services.common.http import (
     readiness_from,
     require_scope,
 )
+from services.common.logs import request_id_var
+from services.common.texts import UnsupportedLanguageError
 from services.scorer.admin import ModelAdmin
 from services.scorer.core import NO_MODEL_VERSION
-from services.scorer.errors import ControlUnavailableError, RegistryError
+from services.scorer.errors import ControlUnavailableError, RegistryError, StoreUnavailableError
+from services.scorer.explanations import Explainer
 from services.scorer.holder import ModelHolder
+from services.scorer.ports import Caller
 from services.scorer.settings import ScorerSettings
 from services.scorer.usecase import Scorer
+
+SERVICE = "scorer"
+"""``service`` of the audit records this service writes."""
+DECISION_ID = re.compile(r"[0-9a-f]{32}")
+LIST_LIMIT_MAX = 500
+CustomerId = Annotated[str, Path(min_length=1, max_length=64)]
 
 _REGISTRY_STATUS = {"unknown_version": 404, "nothing_to_roll_back": 409, "version_conflict": 409}
 
@@ -60,6 +81,20 @@ class PublishRequest(BaseModel):
 
     path: str = Field(min_length=1, description="Bundle directory readable by the scorer.")
     reason: str = Field(min_length=1, max_length=500)
+
+
+class DecisionReads(Protocol):
+    """The decision log's copy, by id and by customer (Redis, in production)."""
+
+    async def get(self, decision_id: str) -> bytes | None: ...
+
+    async def for_customer(self, customer_id: str, limit: int) -> list[bytes]: ...
+
+
+class AuditSink(Protocol):
+    async def publish_audit(self, record: AuditRecord) -> None:
+        """Returns once ``risk.audit`` acknowledged; ControlUnavailableError otherwise."""
+        ...
 
 
 class ReasonBody(BaseModel):
@@ -83,6 +118,24 @@ async def _administrator(request: Request) -> Principal:
 
 
 AdminPrincipal = Annotated[Principal, Depends(_administrator)]
+
+
+async def _auditor(request: Request) -> Principal:
+    """Admits callers whose key may read the decision log (auditor or admin scope)."""
+    keyring: KeyRing = request.app.state.keyring
+    return keyring.authorize(request.headers.get("authorization"), Scope.AUDITOR)
+
+
+AuditorPrincipal = Annotated[Principal, Depends(_auditor)]
+
+
+async def _client(request: Request) -> Principal:
+    """Admits callers whose key has the client scope (or admin)."""
+    keyring: KeyRing = request.app.state.keyring
+    return keyring.authorize(request.headers.get("authorization"), Scope.CLIENT)
+
+
+ClientPrincipal = Annotated[Principal, Depends(_client)]
 
 
 Body = TypeVar("Body", bound=BaseModel)
@@ -120,6 +173,11 @@ def create_app(
     holder: ModelHolder,
     redis_ready: Callable[[], Awaitable[bool]],
     lifecycle: Lifecycle,
+    *,
+    explainer: Explainer,
+    decisions: DecisionReads,
+    audit: AuditSink,
+    clock: Clock,
 ) -> FastAPI:
     """The score service's app; ``lifecycle`` runs beside its routes."""
 
@@ -144,6 +202,26 @@ def create_app(
     app.state.keyring = keyring
     install_change_routes(app, changes)
 
+    async def audited(principal: Principal, operation: str, subject: str, reason: str) -> None:
+        await audit.publish_audit(
+            AuditRecord.new(
+                service=SERVICE,
+                actor=principal.label,
+                operation=operation,
+                subject=subject,
+                reason=reason,
+                at=clock.now(),
+            )
+        )
+
+    @app.exception_handler(StoreUnavailableError)
+    async def on_store_unavailable(_: Request, exc: StoreUnavailableError) -> JsonResponse:
+        return error_response(503, "redis_unavailable", str(exc), {"Retry-After": "1"})
+
+    @app.exception_handler(UnsupportedLanguageError)
+    async def on_unsupported_language(_: Request, exc: UnsupportedLanguageError) -> JsonResponse:
+        return error_response(422, "unsupported_language", [{"field": "lang", "reason": str(exc)}])
+
     @app.exception_handler(GateRefusedError)
     async def on_refused(_: Request, exc: GateRefusedError) -> JsonResponse:
         return error_response(422, exc.code, str(exc))
@@ -164,30 +242,87 @@ def create_app(
 
     @app.post(
         "/v1/score",
-        dependencies=[client],
         openapi_extra=_body_schema(ScoreRequest),
         responses={422: {"description": "invalid request"}},
     )
-    async def score(request: Request) -> JsonResponse:
-        """Scores one customer (and the order in hand, if given)."""
+    async def score(request: Request, principal: ClientPrincipal) -> JsonResponse:
+        """Scores one customer (and the order in hand, if given); the answer's
+        ``decision_id`` names its record on ``risk.decisions``."""
         body = _parse(ScoreRequest, await request.body())
         if isinstance(body, JsonResponse):
             return body
-        (answer,) = await scorer.score([body])
+        (answer,) = await scorer.score([body], Caller(principal.label, request_id_var.get()))
         return JsonResponse(answer)
 
     @app.post(
         "/v1/score:batch",
-        dependencies=[client],
         openapi_extra=_body_schema(ScoreBatchRequest),
         responses={422: {"description": "invalid request"}},
     )
-    async def score_batch(request: Request) -> JsonResponse:
-        """Scores up to 1,000 requests; results in request order."""
+    async def score_batch(request: Request, principal: ClientPrincipal) -> JsonResponse:
+        """Scores up to 1,000 requests; results in request order, each a decision."""
         body = _parse(ScoreBatchRequest, await request.body())
         if isinstance(body, JsonResponse):
             return body
-        return JsonResponse({"results": await scorer.score(body.requests)})
+        caller = Caller(principal.label, request_id_var.get())
+        return JsonResponse({"results": await scorer.score(body.requests, caller)})
+
+    @app.get(
+        "/v1/customers/{customer_id}/explanation",
+        dependencies=[client],
+        response_model=CustomerExplanation,
+        responses={422: {"description": "invalid id or unsupported language"}},
+    )
+    async def explanation(
+        customer_id: CustomerId,
+        lang: Annotated[
+            str | None,
+            Query(max_length=35, description="zh-CN or en; default: the customer's language."),
+        ] = None,
+    ) -> JsonResponse:
+        """The customer's grade, limit and restrictions in plain language, the principal
+        reasons ranked by their weight in the served model, and verified counterfactuals."""
+        result = await explainer.explain(customer_id, lang)
+        return JsonResponse(result.model_dump(mode="json"))
+
+    @app.get(
+        "/v1/decisions/{decision_id}",
+        responses={404: {"description": "unknown decision"}, 422: {"description": "bad id"}},
+    )
+    async def read_decision(
+        decision_id: Annotated[str, Path(min_length=1, max_length=64)],
+        principal: AuditorPrincipal,
+    ) -> Response:
+        """The decision's record as it was frozen on ``risk.decisions`` (auditor scope)."""
+        if not DECISION_ID.fullmatch(decision_id):
+            return error_response(
+                422,
+                "validation_error",
+                [{"field": "decision_id", "reason": "a decision id is 32 hexadecimal digits"}],
+            )
+        record = await decisions.get(decision_id)
+        if record is None:
+            return error_response(
+                404,
+                "unknown_decision",
+                f"no decision {decision_id} is kept: never made, or older than the "
+                f"{settings.decision_copy_days}-day copy (risk.decisions keeps it "
+                f"{settings.decision_retention_days} days)",
+            )
+        await audited(principal, "decision.read", decision_id, "GET /v1/decisions/{id}")
+        return Response(record, media_type="application/json")
+
+    @app.get("/v1/customers/{customer_id}/decisions")
+    async def list_decisions(
+        customer_id: CustomerId,
+        principal: AuditorPrincipal,
+        limit: Annotated[int, Query(ge=1, le=LIST_LIMIT_MAX)] = 50,
+    ) -> Response:
+        """The customer's latest decisions, newest first (auditor scope)."""
+        records = await decisions.for_customer(customer_id, limit)
+        await audited(principal, "decision.list", customer_id, "GET /v1/customers/{id}/decisions")
+        body = b'{"customer_id":' + orjson.dumps(customer_id) + b',"decisions":['
+        return Response(body + b",".join(records) + b"]}", media_type="application/json")
 
     @app.get("/v1/models")
     async def list_models(_: AdminPrincipal) -> JsonResponse:
@@ -197,7 +332,7 @@ def create_app(
     @app.post("/v1/models", status_code=201)
     async def publish_model(body: PublishRequest, principal: AdminPrincipal) -> JsonResponse:
         """Runs the gate on a bundle directory and stores it in the registry."""
-        result = await admin.publish(Path(body.path), principal.label, body.reason)
+        result = await admin.publish(FilePath(body.path), principal.label, body.reason)
         return JsonResponse(result, status_code=201 if result["created"] else 200)
 
     @app.get("/v1/models/{version}/report")

@@ -24,3 +24,12 @@ class RegistryError(ScorerError):
 
 class ControlUnavailableError(ScorerError):
     """Kafka did not acknowledge a ``models.control`` or ``risk.audit`` record in time."""
+
+
+class SpoolError(ScorerError):
+    """The decision log's spool directory cannot be used (held by another process,
+    unwritable)."""
+
+
+class UnknownDecisionError(ScorerError):
+    """No decision with this id is kept (never made, or older than the copy's retention)."""

@@ -65,6 +65,43 @@ STREAM_RECORDS = Counter(
     ["outcome"],
 )
 
+DECISION_LOG_RECORDS = Counter(
+    "riskstream_decision_log_records_total",
+    "Decisions the decision log moved, by outcome: produced (to risk.decisions at once), "
+    "spooled (to the local spool while Kafka was down), replayed (from the spool to Kafka).",
+    ["outcome"],
+)
+DECISION_LOG_DROPPED = Counter(
+    "riskstream_decision_log_dropped_total",
+    "Decisions lost, by reason: queue_full, spool_full, spool_unwritable. Any is an incident.",
+    ["reason"],
+)
+DECISION_LOG_PENDING = Gauge(
+    "riskstream_decision_log_pending_records",
+    "Decisions queued in memory, not yet produced or spooled.",
+)
+DECISION_LOG_SPOOL_BYTES = Gauge(
+    "riskstream_decision_log_spool_bytes",
+    "Bytes of decisions in the local spool, still owed to Kafka.",
+)
+DECISION_COPIES = Counter(
+    "riskstream_decision_copies_total",
+    "risk.decisions records handled by the copier that keeps the Redis copy, by outcome "
+    "(copied, expired: older than the copy's retention, rejected: unreadable).",
+    ["outcome"],
+)
+EXPLANATIONS = Counter(
+    "riskstream_scorer_explanations_total",
+    "Customer explanations given, by language.",
+    ["lang"],
+)
+COUNTERFACTUAL_SECONDS = Histogram(
+    "riskstream_scorer_counterfactual_seconds",
+    "Time to search and verify the counterfactuals of one customer, by path (stream, explanation).",
+    ["path"],
+    buckets=LATENCY_BUCKETS_S,
+)
+
 FEATURES_AGE = Histogram(
     "riskstream_scorer_features_age_seconds",
     "Age of the feature state a sync score read: seconds since its customer's last event "

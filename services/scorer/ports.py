@@ -3,10 +3,13 @@ scorer: what they need from the store, the model registry and the metrics."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime
+from typing import Any, Protocol
 
+from schemas.actions import AccountStatus
+from schemas.scores import ScoreRequest
 from services.scorer.core import FloatMatrix, RowScore, ServedModel
 
 
@@ -62,4 +65,38 @@ class ModelMonitor(Protocol):
         self, model: ServedModel, rows: FloatMatrix, verdicts: Sequence[RowScore | None]
     ) -> None:
         """``model`` scored ``rows``; ``verdicts[i]`` is row i's verdict (None: unscorable)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who asked for a decision: the API key's label (never the key) and the request id."""
+
+    label: str
+    request_id: str | None = None
+
+
+INTERNAL_CALLER = Caller("internal")
+"""The caller of a decision asked from inside the process (tools and tests)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """One answer of the score API, for the decision log: what was asked and answered,
+    the feature values the model saw (None: it saw none) and the account status read."""
+
+    decided_at: datetime
+    request: ScoreRequest
+    answer: Mapping[str, Any]
+    features: Mapping[str, float | None] | None
+    account_status: AccountStatus | None
+    caller: Caller
+    batch_size: int
+    batch_index: int
+
+
+class DecisionLog(Protocol):
+    def record(self, decisions: Sequence[Decided]) -> None:
+        """Queues decisions for ``risk.decisions``. Returns at once (the write is off the
+        latency path) and never raises: a decision that cannot be kept is counted."""
         ...

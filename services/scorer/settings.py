@@ -58,6 +58,31 @@ class ScorerSettings(ServiceSettings):
 
     stream_enabled: bool = True
     stream_batch_max: int = Field(default=500, ge=1)
+    stream_counterfactuals: bool = True
+    """Streamed scores of grade C or D carry the model's counterfactuals (the least feasible
+    changes reaching each better grade up to B), which adverse-action notices state."""
+
+    decision_log_enabled: bool = True
+    """Every answer of the score API is recorded on ``risk.decisions``."""
+    decision_spool_dir: Path = Path(".run/decision-spool")
+    """Where decisions wait while Kafka is down; one directory per scorer process."""
+    decision_spool_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
+    decision_spool_segment_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    decision_log_batch_max: int = Field(default=100, ge=1)
+    """Decisions serialised and produced in one step (small steps keep the event loop,
+    which the score API shares, responsive)."""
+    decision_log_linger_ms: float = Field(default=50.0, gt=0)
+    decision_log_queue_max: int = Field(default=100_000, ge=1)
+    """Decisions queued in memory at most; beyond it they are dropped (and counted)."""
+    decision_produce_timeout_s: float = Field(default=5.0, gt=0)
+    """How long a batch of decisions may wait for Kafka before it is spooled."""
+    decision_copy_enabled: bool = True
+    """This process keeps the Redis copy of ``risk.decisions`` (a consumer group shared by
+    every scorer)."""
+    decision_copy_days: int = Field(default=30, ge=1)
+    """How long the Redis copy keeps a decision (``GET /v1/decisions/{id}``)."""
+    decision_copy_batch_max: int = Field(default=100, ge=1)
+    """Records the copier writes to Redis in one step (one round trip)."""
 
     @model_validator(mode="after")
     def _fallback_never_approves_credit(self) -> ScorerSettings:
@@ -68,7 +93,21 @@ class ScorerSettings(ServiceSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _copy_within_the_record(self) -> ScorerSettings:
+        if self.decision_copy_days > self.decision_retention_days:
+            raise ConfigurationError(
+                "RISKSTREAM_DECISION_COPY_DAYS may not exceed RISKSTREAM_DECISION_RETENTION_DAYS: "
+                "the Redis copy must be rebuildable from risk.decisions"
+            )
+        return self
+
     @property
     def stream_group_id(self) -> str:
         """Consumer group of the streaming scorer (shared by every scorer instance)."""
         return f"{self.topic_prefix}riskstream-scorer"
+
+    @property
+    def decision_copy_group_id(self) -> str:
+        """Consumer group of the decision copier (shared by every scorer instance)."""
+        return f"{self.topic_prefix}riskstream-decision-copy"

@@ -7,12 +7,17 @@ acknowledged by Kafka (at-least-once). A score's id depends only on its trigger 
 version, so a redelivered update yields the same id. A record that cannot be scored goes to
 ``events.dlq`` with its topic, partition, offset and reason; the consumer never stops for
 one. While no model is loaded nothing is consumed: the updates wait in Kafka.
+
+A score of grade C or D carries the model's counterfactuals (``improvements``: the least
+feasible changes found that re-score into each better grade up to B), for the notices the
+warning service attaches to restricting actions; the update's ``locale`` goes along.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,14 +26,22 @@ from aiokafka import ConsumerRecord
 from pydantic import ValidationError
 
 from schemas.features import FEATURE_SCHEMA, FeatureUpdate, to_model_row
+from schemas.scores import Counterfactual
 from services.common import metrics
 from services.common.clock import Clock
 from services.common.consuming import consume_batches, run_consumer
 from services.common.dead_letters import dead_letter
 from services.common.kafka import LagReporter, make_consumer
 from services.common.topics import Topic
-from services.scorer.core import score_record
-from services.scorer.metrics import STREAM_RECORDS
+from services.scorer.core import (
+    STANDARD_GRADE,
+    RowScore,
+    ServedModel,
+    better_grades,
+    improvements,
+    score_record,
+)
+from services.scorer.metrics import COUNTERFACTUAL_SECONDS, STREAM_RECORDS
 from services.scorer.ports import ModelMonitor, ModelSource, ScoringObserver
 from services.scorer.producer import KafkaSink
 from services.scorer.settings import ScorerSettings
@@ -36,6 +49,8 @@ from services.scorer.usecase import observed_score_rows, shadow_score
 
 log = logging.getLogger(__name__)
 _stream_records = metrics.cached_labels(STREAM_RECORDS)
+_counterfactual_seconds = COUNTERFACTUAL_SECONDS.labels("stream")
+LOW_GRADES = frozenset({"C", "D"})
 
 
 class StreamScorer:
@@ -118,7 +133,12 @@ class StreamScorer:
                         )
                     )
                     continue
-                scored = score_record(update, verdict, model.version, now)
+                found = self._improvements(model, update, verdict)
+                if found:
+                    # A search runs the model a few times (a fraction of a millisecond): let
+                    # the score API's requests in between, as this loop shares their process.
+                    await asyncio.sleep(0)
+                scored = score_record(update, verdict, model.version, now, found)
                 pending.append(
                     await self._sink.send(
                         self._scores_topic,
@@ -131,6 +151,19 @@ class StreamScorer:
             if challenger is not None and challenger is not model:
                 await shadow_score(challenger, model, matrix, verdicts, self._observer)
         return pending
+
+    def _improvements(
+        self, model: ServedModel, update: FeatureUpdate, verdict: RowScore
+    ) -> list[Counterfactual]:
+        """For grade C or D (the grades the rules restrict), the model's counterfactuals up
+        to the standard grade B, which the warning service's notices state."""
+        grade = verdict.assessment.grade
+        if not self._settings.stream_counterfactuals or grade not in LOW_GRADES:
+            return []
+        started = time.perf_counter()
+        found = improvements(model, update.features, better_grades(grade, STANDARD_GRADE))
+        _counterfactual_seconds.observe(time.perf_counter() - started)
+        return found
 
     async def _dead_letter(
         self, record: ConsumerRecord[bytes, bytes], reason: str, detail: str

@@ -39,12 +39,17 @@ from services.scorer.core import (
     ThinFileDefault,
     account_status,
     capped_limit,
+    new_decision_id,
     on_credit,
     score_answer,
     score_rows,
 )
 from services.scorer.errors import StoreUnavailableError
 from services.scorer.ports import (
+    INTERNAL_CALLER,
+    Caller,
+    Decided,
+    DecisionLog,
     FeatureStore,
     ModelMonitor,
     ModelSource,
@@ -77,12 +82,26 @@ def observed_score_rows(
     return verdicts
 
 
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """A customer's standing (see :meth:`Scorer.standing`): the answer, the features the
+    model saw (None: none), the risk state read (None: none) and the model (None: none)."""
+
+    answer: dict[str, Any]
+    features: Mapping[str, float | None] | None
+    risk: CustomerRiskState | None
+    model: ServedModel | None
+    at: datetime
+
+
 @dataclass(slots=True)
 class _Customer:
     """One request's customer while it is being scored."""
 
     request: ScoreRequest
+    now: datetime
     risk: CustomerRiskState | None = None
+    risk_read: bool = False
     features: Mapping[str, float | None] | None = None
     row: int | None = None
     answer: dict[str, Any] | None = None
@@ -101,8 +120,10 @@ class Scorer:
         fallback: FallbackPolicy,
         thin_file: ThinFileDefault,
         monitor: ModelMonitor | None = None,
+        decisions: DecisionLog | None = None,
     ) -> None:
         self._store = store
+        self._decisions = decisions
         self._monitor = monitor
         self._models = models
         self._clock = clock
@@ -112,17 +133,53 @@ class Scorer:
         self._thin_file = thin_file
         self._shadow_tasks: set[asyncio.Task[None]] = set()
 
-    async def score(self, requests: Sequence[ScoreRequest]) -> list[dict[str, Any]]:
-        """One answer per request, in order; never raises for a dependency failure (the
-        fallback policy answers, with ``fallback: true`` and the reason)."""
+    async def score(
+        self, requests: Sequence[ScoreRequest], caller: Caller = INTERNAL_CALLER
+    ) -> list[dict[str, Any]]:
+        """One answer per request, in order, each with a fresh ``decision_id``; never raises
+        for a dependency failure (the fallback policy answers, with ``fallback: true`` and
+        the reason). Every answer is handed to the decision log, off the latency path."""
         now = self._clock.now()
+        customers = [_Customer(request, now) for request in requests]
+        answers = await self._answer(customers, now, self._models.champion())
+        if self._decisions is not None:
+            self._decisions.record(
+                [
+                    Decided(
+                        decided_at=now,
+                        request=customer.request,
+                        answer=answer,
+                        features=customer.features,
+                        account_status=account_status(customer.risk)
+                        if customer.risk_read
+                        else None,
+                        caller=caller,
+                        batch_size=len(customers),
+                        batch_index=index,
+                    )
+                    for index, (customer, answer) in enumerate(zip(customers, answers, strict=True))
+                ]
+            )
+        return answers
+
+    async def standing(self, customer_id: str) -> Standing:
+        """The customer's standing now, as the score API would answer "may they buy on
+        credit" (no order), with what it read and the model that judged. Not a decision:
+        nothing goes to the decision log."""
+        now = self._clock.now()
+        customer = _Customer(ScoreRequest(customer_id=customer_id), now)
         champion = self._models.champion()
-        customers = [_Customer(request) for request in requests]
+        (answer,) = await self._answer([customer], now, champion)
+        return Standing(answer, customer.features, customer.risk, champion, now)
+
+    async def _answer(
+        self, customers: list[_Customer], now: datetime, champion: ServedModel | None
+    ) -> list[dict[str, Any]]:
         started = time.perf_counter()
         try:
             # asyncio.timeout, not wait_for: no task per request on the hot path.
             async with asyncio.timeout(self._budgets.redis_s):
-                stored = await self._store.fetch([r.customer_id for r in requests])
+                stored = await self._store.fetch([c.request.customer_id for c in customers])
         except (StoreUnavailableError, TimeoutError) as error:
             self._observer.stage("redis", time.perf_counter() - started)
             log.warning("store unavailable, answering fallback", extra={"error": repr(error)})
@@ -168,10 +225,12 @@ class Scorer:
         champion: ServedModel | None,
     ) -> None:
         """Parses the stored state; answers at once when no model run is needed."""
+        customer.risk_read = True
         if record.risk_state is not None:
             try:
                 customer.risk = CustomerRiskState.model_validate_json(record.risk_state)
             except ValidationError:
+                customer.risk_read = False
                 customer.answer = self._fallback_answer(
                     customer, FallbackReason.FEATURES_UNREADABLE, champion
                 )
@@ -309,6 +368,7 @@ class Scorer:
             model_version=model_version,
             features_as_of=features_as_of,
             fallback_reason=None,
+            decision_id=new_decision_id(customer.now),
         )
 
     def _fallback_answer(
@@ -333,6 +393,7 @@ class Scorer:
             model_version=version,
             features_as_of=None,
             fallback_reason=reason,
+            decision_id=new_decision_id(customer.now),
         )
 
     def _start_shadow(

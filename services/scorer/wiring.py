@@ -11,21 +11,30 @@ from schemas.changes import ChangeKind, ChangeRequest
 from schemas.features import FEATURE_SCHEMA
 from services.common.changes import Applier, ChangeDesk, ChangeError, ChangeLedger
 from services.common.clock import SystemClock
-from services.common.http import Lifecycle
+from services.common.http import Background, Lifecycle
+from services.common.kafka import ResilientProducer
 from services.common.redis_client import make_redis
 from services.common.redis_keys import RedisKeys
+from services.common.topics import Topic
 from services.scorer.admin import SERVICE, ModelAdmin
 from services.scorer.api import create_app
 from services.scorer.control import ControlFollower
 from services.scorer.core import FallbackPolicy, ThinFileDefault
+from services.scorer.decision_copy import DecisionCopier, RedisDecisionReader
+from services.scorer.decision_log import DecisionLogWriter
+from services.scorer.explanations import Explainer
 from services.scorer.holder import ModelHolder
 from services.scorer.metrics import MODEL_LOAD_FAILURES, MODEL_MONITOR, PrometheusObserver
 from services.scorer.producer import KafkaControlPublisher, KafkaSink
 from services.scorer.registry import ModelRegistry
 from services.scorer.settings import ScorerSettings
+from services.scorer.spool import Spool
 from services.scorer.store import RedisFeatureStore
 from services.scorer.stream import StreamScorer
 from services.scorer.usecase import Budgets, Scorer
+
+BACKGROUND_REDIS_TIMEOUT_MS = 2000.0
+"""Redis timeout of the decision copy's reads and writes (batches, off the checkout path)."""
 
 
 def model_appliers(admin: ModelAdmin) -> dict[ChangeKind, Applier]:
@@ -65,7 +74,22 @@ def build_app(settings: ScorerSettings) -> FastAPI:
     observer = PrometheusObserver()
     holder = ModelHolder()
     redis = make_redis(settings)
-    store = RedisFeatureStore(redis, RedisKeys(settings.redis_key_prefix))
+    background_redis = make_redis(settings, timeout_ms=BACKGROUND_REDIS_TIMEOUT_MS)
+    keys = RedisKeys(settings.redis_key_prefix)
+    store = RedisFeatureStore(redis, keys)
+    decision_sink = ResilientProducer(settings, timeout_s=settings.decision_produce_timeout_s)
+    decision_log = DecisionLogWriter(
+        decision_sink,
+        settings.topics(Topic.DECISIONS),
+        Spool(
+            settings.decision_spool_dir,
+            settings.decision_spool_max_bytes,
+            settings.decision_spool_segment_bytes,
+        ),
+        batch_max=settings.decision_log_batch_max,
+        linger_s=settings.decision_log_linger_ms / 1000,
+        queue_max=settings.decision_log_queue_max,
+    )
     scorer = Scorer(
         store,
         holder,
@@ -92,12 +116,14 @@ def build_app(settings: ScorerSettings) -> FastAPI:
             credit_limit=settings.thin_file_credit_limit,
         ),
         MODEL_MONITOR,
+        decision_log if settings.decision_log_enabled else None,
     )
     registry = ModelRegistry(settings.model_registry_dir, FEATURE_SCHEMA)
     sink = KafkaSink(settings, timeout_s=10.0)
+    publisher = KafkaControlPublisher(sink, settings)
     admin = ModelAdmin(
         registry,
-        KafkaControlPublisher(sink, settings),
+        publisher,
         holder,
         clock,
         settings.swap_wait_s,
@@ -106,7 +132,15 @@ def build_app(settings: ScorerSettings) -> FastAPI:
     follower = ControlFollower(settings, holder, registry, FEATURE_SCHEMA)
     ledger = ChangeLedger(settings, sink)
     changes = ChangeDesk(SERVICE, ledger, clock, model_appliers(admin))
-    background = [follower.run, ledger.run]
+    background: list[Background] = [follower.run, ledger.run]
+    starts = [sink.start]
+    stops = [sink.stop]
+    if settings.decision_log_enabled:
+        starts += [decision_sink.start, decision_log.start]
+        stops = [decision_log.close, *stops, decision_sink.stop]
+        background.append(decision_log.run)
+    if settings.decision_copy_enabled:
+        background.append(DecisionCopier(settings, background_redis, keys, sink, clock).run)
     if settings.stream_enabled:
         background.append(
             StreamScorer(
@@ -116,6 +150,7 @@ def build_app(settings: ScorerSettings) -> FastAPI:
 
     async def close_redis() -> None:
         await redis.aclose()
+        await background_redis.aclose()
 
     return create_app(
         settings,
@@ -124,5 +159,9 @@ def build_app(settings: ScorerSettings) -> FastAPI:
         changes,
         holder,
         store.ready,
-        Lifecycle(starts=[sink.start], stops=[sink.stop, close_redis], background=background),
+        Lifecycle(starts=starts, stops=[*stops, close_redis], background=background),
+        explainer=Explainer(scorer),
+        decisions=RedisDecisionReader(background_redis, keys),
+        audit=publisher,
+        clock=clock,
     )

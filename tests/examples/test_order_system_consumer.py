@@ -4,14 +4,30 @@ from pathlib import Path
 
 import pytest
 
-from examples.order_system_consumer import OrderAccounts, describe
-from schemas.actions import ActionType, RiskAction
+from examples.order_system_consumer import OrderAccounts, OutgoingNotice, describe
+from schemas.actions import ActionType, AdverseActionNotice, NoticeReason, RiskAction
 
 AT = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
+def notice(action_id: str, locale: str = "en") -> AdverseActionNotice:
+    return AdverseActionNotice(
+        locale=locale,
+        title="Buying on credit is paused on your account",
+        summary="From 27 November 2026, new orders cannot be paid on credit.",
+        reasons=[NoticeReason(code="R_FAILED_PAY_30D", text="Failed payments in 30 days: 4")],
+        appeal=f"You can appeal within 30 days, quoting reference {action_id}.",
+        appeal_reference=action_id,
+        body="Buying on credit is paused on your account\n...",
+    )
+
+
 def action(
-    action_id: str, kind: ActionType, credit_limit: float | None = None, customer: str = "c-1"
+    action_id: str,
+    kind: ActionType,
+    credit_limit: float | None = None,
+    customer: str = "c-1",
+    with_notice: AdverseActionNotice | None = None,
 ) -> RiskAction:
     return RiskAction(
         action_id=action_id,
@@ -27,6 +43,7 @@ def action(
         model_version="m-1",
         triggered_by="e-1",
         issued_at=AT,
+        notice=with_notice,
     )
 
 
@@ -83,3 +100,32 @@ def test_applied_ids_survive_a_restart(tmp_path: Path) -> None:
 def test_describe_names_the_action_limit_customer_and_reason() -> None:
     line = describe(action("a-1", "cut_limit", 500.0))
     assert line == "applied cut_limit (limit 500) to c-1 [yellow, grade_d]: Grade D"
+
+
+def test_a_notice_is_delivered_once_with_its_action_and_not_again_on_redelivery(
+    accounts: OrderAccounts,
+) -> None:
+    freeze = action("a-1", "freeze_credit", with_notice=notice("a-1"))
+    accounts.apply(freeze)
+    accounts.apply(action("a-2", "notify"))
+    delivered: list[OutgoingNotice] = []
+
+    first = accounts.deliver_notices(delivered.append)
+    accounts.apply(freeze)  # a redelivery
+    second = accounts.deliver_notices(delivered.append)
+
+    assert (first, second) == (1, 0)
+    (sent,) = delivered
+    assert (sent.action_id, sent.customer_id, sent.locale) == ("a-1", "c-1", "en")
+    assert sent.title == "Buying on credit is paused on your account"
+
+
+def test_an_undelivered_notice_survives_a_restart(tmp_path: Path) -> None:
+    first = OrderAccounts(tmp_path / "orders.sqlite")
+    first.apply(action("a-1", "cut_limit", 500.0, with_notice=notice("a-1", "zh-CN")))
+    first.close()
+    second = OrderAccounts(tmp_path / "orders.sqlite")
+    try:
+        assert [n.action_id for n in second.unsent_notices()] == ["a-1"]
+    finally:
+        second.close()

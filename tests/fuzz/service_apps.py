@@ -26,6 +26,7 @@ from services.warning.settings import WarningSettings
 from services.warning.wiring import rules_applier
 from tests.services.ingest.test_ingest_api import FakePublisher
 from tests.services.scorer.scorer_bundles import build_bundle, customer_state
+from tests.services.scorer.test_scorer_api import AUDITOR_KEY
 from tests.services.scorer.test_scorer_api import Service as ScorerService
 from tests.services.warning.test_warning_api import Stack as WarningStack
 
@@ -40,6 +41,7 @@ ANALYST = {
     "X-Riskstream-Actor-Role": "analyst",
 }
 """A console user, as the console's delegate key presents them."""
+AUDITOR = {"Authorization": f"Bearer {AUDITOR_KEY}"}
 
 
 def ingest_app(_: Path) -> FastAPI:

@@ -15,7 +15,15 @@ from pydantic import SecretStr
 
 from services.common import auth
 from services.common.auth import AuthenticationError, KeyRing
-from tests.fuzz.service_apps import ADMIN, ANALYST, APP_FACTORIES, APPROVER, CLIENT, client_for
+from tests.fuzz.service_apps import (
+    ADMIN,
+    ANALYST,
+    APP_FACTORIES,
+    APPROVER,
+    AUDITOR,
+    CLIENT,
+    client_for,
+)
 
 PUBLIC = {
     "/live",
@@ -71,14 +79,21 @@ CLIENT_ROUTES = {
     ("scorer", "GET", "/v1/bare"),
     ("warning", "GET", "/v1/customers/{customer_id}/risk"),
     ("warning", "GET", "/v1/rules"),
+    ("scorer", "GET", "/v1/customers/{customer_id}/explanation"),
 }
-"""Every protected route, by scope. A new route fails the walk until it is listed here."""
+AUDITOR_ROUTES = {
+    ("scorer", "GET", "/v1/decisions/{decision_id}"),
+    ("scorer", "GET", "/v1/customers/{customer_id}/decisions"),
+}
+"""Every protected route, by scope. A new route fails the walk until it is listed here.
+Auditor routes (the decision log) admit auditor and admin keys, and nothing else does."""
 
 PATH_VALUES = {
     "{version}": "v1",
     "{customer_id}": "c1",
     "{case_id}": "0a1b",
     "{change_id}": "0a1b",
+    "{decision_id}": "0" * 32,
 }
 ROLE_ROUTES = REVIEWER_ROUTES | APPROVER_ROUTES
 
@@ -110,7 +125,7 @@ def test_every_route_is_public_or_classified(tmp_path: Path) -> None:
         protected, public = routes_of(service, tmp_path / service)
         found |= protected
         assert {"/live", "/ready", "/metrics"} <= public
-    assert found == ADMIN_ROUTES | ROLE_ROUTES | CLIENT_ROUTES
+    assert found == ADMIN_ROUTES | ROLE_ROUTES | CLIENT_ROUTES | AUDITOR_ROUTES
 
 
 async def call(
@@ -128,7 +143,8 @@ async def call(
     ids=["no key", "unknown key", "basic auth"],
 )
 @pytest.mark.parametrize(
-    ("service", "method", "path"), sorted(ADMIN_ROUTES | ROLE_ROUTES | CLIENT_ROUTES)
+    ("service", "method", "path"),
+    sorted(ADMIN_ROUTES | ROLE_ROUTES | CLIENT_ROUTES | AUDITOR_ROUTES),
 )
 async def test_protected_routes_answer_401_without_a_valid_key(
     service: str, method: str, path: str, headers: dict[str, str], tmp_path: Path
@@ -163,6 +179,30 @@ async def test_role_routes_refuse_other_roles_and_admit_theirs(
         assert refused.json()["error"] == "forbidden"
     admitted = await call(service, method, path, own, tmp_path / "own")
     assert admitted.status_code not in (401, 403)
+
+
+@pytest.mark.parametrize(("service", "method", "path"), sorted(AUDITOR_ROUTES))
+async def test_decision_log_routes_admit_auditor_and_admin_keys_only(
+    service: str, method: str, path: str, tmp_path: Path
+) -> None:
+    refused = await call(service, method, path, CLIENT, tmp_path)
+    auditor = await call(service, method, path, AUDITOR, tmp_path / "auditor")
+    admin = await call(service, method, path, ADMIN, tmp_path / "admin")
+    assert refused.status_code == 403
+    assert refused.json()["error"] == "forbidden"
+    assert auditor.status_code not in (401, 403)
+    assert admin.status_code not in (401, 403)
+
+
+@pytest.mark.parametrize(
+    ("service", "method", "path"),
+    sorted(route for route in ADMIN_ROUTES | CLIENT_ROUTES if route[0] == "scorer"),
+)
+async def test_an_auditor_key_may_neither_score_nor_administer(
+    service: str, method: str, path: str, tmp_path: Path
+) -> None:
+    response = await call(service, method, path, AUDITOR, tmp_path)
+    assert response.status_code == 403
 
 
 @pytest.mark.parametrize(("service", "method", "path"), sorted(CLIENT_ROUTES))

@@ -7,6 +7,7 @@ from training.evaluation import (
     bad_rate_rises,
     binary_metrics,
     calibration_curve,
+    decision_quality,
     grade_table,
     ks_statistic,
     reason_agreement,
@@ -56,3 +57,11 @@ def test_reason_agreement_compares_top_sets() -> None:
     assert agreement["top1_match"] == 0.5
     assert agreement["top2_overlap"] == pytest.approx(0.75)
     assert agreement["top2_same_set"] == 0.5
+
+
+def test_decision_quality_follows_the_bundles_decisions_on_grades() -> None:
+    review, prepay, decline = decision_quality([1, 0, 1, 0], ["D", "C", "C", "A"])
+
+    assert (review["true_positive"], review["false_positive"], review["true_negative"]) == (2, 1, 1)
+    assert (prepay["true_positive"], prepay["false_negative"]) == (1, 1)
+    assert decline["flagged"] == 0  # only a suspended account is declined

@@ -3,7 +3,9 @@ it (fallback, thin file, the warning service's limits) and the answer it gives. 
 framework and no model runtime is imported here; this module is the core's import surface.
 """
 
-from services.scorer.core.answers import score_answer
+from services.scorer.core.answers import new_decision_id, score_answer
+from services.scorer.core.counterfactuals import STANDARD_GRADE, better_grades, improvements
+from services.scorer.core.explaining import customer_explanation
 from services.scorer.core.policy import (
     NO_MODEL_VERSION,
     ON_CREDIT_METHODS,
@@ -28,6 +30,7 @@ from services.scorer.core.verdicts import (
 __all__ = [
     "NO_MODEL_VERSION",
     "ON_CREDIT_METHODS",
+    "STANDARD_GRADE",
     "THIN_FILE_REASON",
     "FallbackPolicy",
     "FallbackReason",
@@ -37,7 +40,11 @@ __all__ = [
     "StageTimer",
     "ThinFileDefault",
     "account_status",
+    "better_grades",
     "capped_limit",
+    "customer_explanation",
+    "improvements",
+    "new_decision_id",
     "on_credit",
     "score_answer",
     "score_id_of",

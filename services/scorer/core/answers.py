@@ -3,6 +3,7 @@ model, the thin-file policy or the fallback policy gave it."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -21,6 +22,12 @@ def reason_dict(reason: ReasonCode) -> dict[str, Any]:
     }
 
 
+def new_decision_id(now: datetime) -> str:
+    """A fresh decision id: 32 hex digits, the first 12 the milliseconds since the epoch
+    (ids sort by time), the rest random (80 bits: no two answers share one)."""
+    return f"{int(now.timestamp() * 1000):012x}{secrets.token_hex(10)}"
+
+
 def score_answer(
     customer_id: str,
     *,
@@ -35,6 +42,7 @@ def score_answer(
     model_version: str,
     features_as_of: datetime | None,
     fallback_reason: str | None,
+    decision_id: str,
 ) -> dict[str, Any]:
     """The answer as a JSON-ready dict (built by hand: the hot path serialises it once,
     without a response model). ``fallback`` is true exactly when ``fallback_reason`` is
@@ -53,4 +61,5 @@ def score_answer(
         "features_as_of": features_as_of.isoformat() if features_as_of else None,
         "fallback": fallback_reason is not None,
         "fallback_reason": fallback_reason,
+        "decision_id": decision_id,
     }

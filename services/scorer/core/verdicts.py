@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -20,7 +20,7 @@ from riskmodel.manifest import BundleManifest
 from riskmodel.reasons import reasons_from_contributions
 from riskmodel.scaling import Assessment, assess
 from schemas.features import FeatureUpdate
-from schemas.scores import ReasonCode, ScoreRecord
+from schemas.scores import Counterfactual, ReasonCode, ScoreRecord
 
 FloatMatrix = npt.NDArray[np.float64]
 
@@ -90,9 +90,14 @@ def score_id_of(triggered_by: str, model_version: str) -> str:
 
 
 def score_record(
-    update: FeatureUpdate, verdict: RowScore, model_version: str, now: datetime
+    update: FeatureUpdate,
+    verdict: RowScore,
+    model_version: str,
+    now: datetime,
+    improvements: Sequence[Counterfactual] = (),
 ) -> ScoreRecord:
-    """The ``risk.scores`` record for a streamed feature update and the model's verdict."""
+    """The ``risk.scores`` record for a streamed feature update and the model's verdict
+    (with the model's counterfactuals for the row, when searched)."""
     assessment = verdict.assessment
     return ScoreRecord(
         score_id=score_id_of(update.triggered_by, model_version),
@@ -111,4 +116,6 @@ def score_record(
         trigger_event_type=update.trigger_event_type,
         event_occurred_at=update.event_occurred_at,
         scored_at=now,
+        locale=update.locale,
+        improvements=list(improvements),
     )

@@ -24,9 +24,11 @@ from datetime import datetime
 
 from schemas.actions import ActionType, ActiveAction, RiskAction
 from schemas.scores import RiskLevel, ScoreRecord
+from services.common.texts import customer_language, texts_for
 from services.warning.core.case_record import ReviewCase
 from services.warning.core.cases import case_id, open_rule_case, with_case
 from services.warning.core.expressions import Condition, Value
+from services.warning.core.notices import with_notices
 from services.warning.core.rules import RESTRICTIONS, REVERSALS, ActionSpec, Rule, RuleSet
 from services.warning.core.state import (
     Enforced,
@@ -62,7 +64,12 @@ def evaluate(
     run.exit_rules()
     run.enter_rules()
     run.escalate_rules()
-    return Evaluation(run.actions, run.finish(now))
+    state = run.finish(now)
+    texts = texts_for(customer_language(state.locale))
+    actions = with_notices(
+        run.actions, rules, record, lambda changed: condition_environment(changed, previous), texts
+    )
+    return Evaluation(actions, state)
 
 
 def _hours(later: datetime, earlier: datetime) -> float:
@@ -77,7 +84,7 @@ def _format(value: Value) -> str:
     return str(value)
 
 
-def _environment(record: ScoreRecord, state: WarningState) -> dict[str, Value]:
+def condition_environment(record: ScoreRecord, state: WarningState) -> dict[str, Value]:
     """Condition variables for one score (rules.BASE_VARIABLES plus the features; a NaN
     feature reads as null)."""
     env: dict[str, Value] = {
@@ -118,7 +125,7 @@ class _Run:
     cases: list[ReviewCase] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.env = _environment(self.record, self.previous)
+        self.env = condition_environment(self.record, self.previous)
         self.holds = list(self.previous.holds)
         self.activations = {a.rule_id: a for a in self.previous.activations}
         self.last_entered = dict(self.previous.last_entered)
@@ -297,6 +304,7 @@ class _Run:
                 triggered_by=record.triggered_by,
                 issued_at=self.at,
                 case_id=opens,
+                decision_id=record.score_id,
             )
         )
         return issued
@@ -324,6 +332,7 @@ class _Run:
             updated_at=now,
             version=previous.version + 1,
             cases=previous.cases,
+            locale=self.record.locale or previous.locale,
         )
         for case in self.cases:
             state = with_case(state, case)

@@ -10,6 +10,8 @@ from typing import Final
 
 from schemas.actions import ActionType, ActiveAction, RiskAction
 from schemas.scores import RiskLevel
+from services.common.texts import customer_language, texts_for
+from services.warning.core.notices import override_notice
 from services.warning.core.rules import RESTRICTIONS, REVERSALS
 from services.warning.core.state import Enforced, Evaluation, WarningState, action_id
 from services.warning.errors import StateError
@@ -107,4 +109,5 @@ def manual_override(
             "version": state.version + 1,
         }
     )
-    return Evaluation([risk_action], new_state)
+    texts = texts_for(customer_language(state.locale))
+    return Evaluation([override_notice(risk_action, reason, texts)], new_state)

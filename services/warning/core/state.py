@@ -71,6 +71,8 @@ class WarningState(BaseModel):
     updated_at: Timestamp | None = None
     version: int = Field(default=0, ge=0)
     cases: tuple[ReviewCase, ...] = ()
+    locale: str | None = None
+    """The customer's language as their latest event giving one said (notices use it)."""
 
     @property
     def status(self) -> AccountStatus:
@@ -172,4 +174,5 @@ def risk_state_view(state: WarningState) -> CustomerRiskState:
         status_since=state.status_since,
         updated_at=state.updated_at,
         version=state.version,
+        locale=state.locale,
     )

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from schemas.actions import RiskAction
+from schemas.decisions import DecisionRecord
 from schemas.records import AuditRecord
-from schemas.scores import Grade, ReasonCode, ScoreRecord
+from schemas.scores import Decision, Grade, ReasonCode, ScoreRecord
 
 START = datetime(2026, 7, 1, tzinfo=UTC)
 GRADE_SCORES: dict[Grade, int] = {"S": 780, "A": 700, "B": 630, "C": 560, "D": 450}
@@ -68,4 +69,35 @@ def audit(operation: str, subject: str, day: float) -> AuditRecord:
         subject=subject,
         reason="quarterly retrain",
         at=START + timedelta(days=day),
+    )
+
+
+def decision(customer_id: str, verdict: Decision, day: float, number: int = 0) -> DecisionRecord:
+    """A decision of the score API on ``day`` of the period."""
+    at = START + timedelta(days=day)
+    decision_id = f"{customer_id}{number:04d}".encode().hex()[:32].ljust(32, "0")
+    return DecisionRecord.model_validate(
+        {
+            "decision_id": decision_id,
+            "decided_at": at.isoformat(),
+            "customer_id": customer_id,
+            "request": {"customer_id": customer_id},
+            "answer": {
+                "customer_id": customer_id,
+                "score": 600,
+                "probability_of_default": 0.05,
+                "grade": "B",
+                "risk_level": "green",
+                "decision": verdict,
+                "credit_limit": 1000.0,
+                "available_credit": 1000.0,
+                "reasons": [],
+                "model_version": "v1",
+                "features_as_of": at.isoformat(),
+                "fallback": False,
+                "fallback_reason": None,
+                "decision_id": decision_id,
+            },
+            "caller": "client:00000000",
+        }
     )

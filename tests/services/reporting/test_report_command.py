@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from services.cli.main import app
 from services.cli.report import parse_bound
-from tests.services.reporting.reporting_records import START, action, audit, score
+from tests.services.reporting.reporting_records import START, action, audit, decision, score
 
 runner = CliRunner()
 
@@ -91,3 +91,42 @@ def test_period_bounds_read_days_inclusively_and_instants_as_given() -> None:
     assert parse_bound("2026-06-30", end=True) == START
     assert parse_bound("2026-07-01T00:00:00", end=True) == START
     assert parse_bound("2026-07-01T08:00:00+08:00", end=False) == START
+
+
+def test_decision_quality_comes_from_a_decision_log_export(tmp_path: Path) -> None:
+    scores = write_jsonl(
+        tmp_path / "scores.jsonl", [score("c1", "C", 1).model_dump_json().encode()]
+    )
+    actions = write_jsonl(tmp_path / "actions.jsonl", [])
+    decisions = write_jsonl(
+        tmp_path / "decisions.jsonl",
+        [
+            decision("c1", "review", 2).model_dump_json().encode(),
+            decision("c2", "approve", 3, number=1).model_dump_json().encode(),
+        ],
+    )
+    outcomes = write_jsonl(
+        tmp_path / "labels.jsonl",
+        [
+            orjson.dumps({"customer_id": "c1", "bad_at": "2026-08-15T00:00:00+00:00"}),
+            orjson.dumps({"customer_id": "c2", "bad_at": None}),
+        ],
+    )
+    out = tmp_path / "q3.html"
+    result = runner.invoke(
+        app,
+        ["report", "--from", "2026-07-01", "--to", "2026-09-30", "--scores", str(scores),
+         "--actions", str(actions), "--decisions", str(decisions), "--outcomes", str(outcomes),
+         "--out", str(out)],
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    quality = orjson.loads(out.with_suffix(".json").read_bytes())["decision_quality"]
+    review = quality["thresholds"][0]
+    assert (quality["judged"], review["threshold"], review["precision"], review["recall"]) == (
+        2,
+        "review",
+        1.0,
+        1.0,
+    )
+    assert "Decision quality at the thresholds in force" in out.read_text()

@@ -9,7 +9,7 @@ import pytest
 from services.common.topics import Topic, TopicNames
 from services.reporting.core import Period, build_report, score_shift
 from services.reporting.errors import ReportingError
-from tests.services.reporting.reporting_records import START, action, audit, score
+from tests.services.reporting.reporting_records import START, action, audit, decision, score
 
 PERIOD = Period(START, START + timedelta(days=92))
 
@@ -136,3 +136,32 @@ def test_the_reported_topics_keep_a_whole_quarter() -> None:
     for topic in (Topic.SCORES, Topic.ACTIONS):
         assert int(specs[topic.value].config["retention.ms"]) >= quarter_ms
     assert specs[Topic.AUDIT.value].config["retention.ms"] == "-1"
+
+
+def test_decision_quality_joins_the_decision_log_with_what_customers_did_next() -> None:
+    outcomes = {
+        "bad-soon": START + timedelta(days=40),
+        "bad-late": START + timedelta(days=200),
+        "bad-before": START + timedelta(days=1),
+        "good": None,
+    }
+    decisions = [
+        decision("bad-soon", "prepay", 10),
+        decision("bad-soon", "prepay", 10),  # a redelivered record counts once
+        decision("bad-late", "approve", 10, number=1),
+        decision("bad-before", "decline", 20, number=2),  # taken after the customer went bad
+        decision("good", "review", 10, number=3),
+        decision("unknown", "approve", 10, number=4),  # no known outcome
+        decision("good", "approve", 100, number=5),  # outside the period
+    ]
+
+    report = build_report(PERIOD, [], [], outcomes=outcomes, decisions=decisions)
+
+    assert (report.decisions, report.decisions_judged) == (6, 3)
+    review, prepay, decline = report.decision_quality
+    assert (review.true_positive, review.false_positive, review.false_negative) == (1, 1, 0)
+    assert (prepay.precision, prepay.recall) == (1.0, 1.0)
+    assert decline.flagged == 0
+    document = report.to_dict()["decision_quality"]
+    assert document["horizon_days"] == 90
+    assert document["thresholds"][0]["f1"] == review.f1

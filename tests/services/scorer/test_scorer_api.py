@@ -3,13 +3,17 @@ registry operations, with a fake store and a fake Kafka that loops control recor
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
+from pydantic import SecretStr
 
+from schemas.actions import ActiveAction, CustomerRiskState
+from schemas.decisions import CustomerExplanation, DecisionRecord
 from schemas.features import FEATURE_SCHEMA
 from schemas.records import AuditRecord, ModelControl
 from schemas.scores import ScoreResponse
@@ -20,7 +24,10 @@ from services.scorer.admin import ModelAdmin
 from services.scorer.api import create_app
 from services.scorer.control import ControlFollower
 from services.scorer.core import FallbackPolicy, ThinFileDefault
+from services.scorer.decision_log import decision_json
+from services.scorer.explanations import Explainer
 from services.scorer.holder import ModelHolder
+from services.scorer.ports import Decided
 from services.scorer.registry import ModelRegistry
 from services.scorer.settings import ScorerSettings
 from services.scorer.usecase import Budgets, Scorer
@@ -32,6 +39,8 @@ from tests.support.changes import FakeChangeStore
 CLIENT = {"Authorization": "Bearer dev-client-key"}
 ADMIN = {"Authorization": "Bearer dev-admin-key"}
 APPROVER = {"Authorization": "Bearer dev-approver-key"}
+AUDITOR_KEY = "auditor-key"
+AUDITOR = {"Authorization": f"Bearer {AUDITOR_KEY}"}
 
 
 class LoopbackPublisher:
@@ -51,9 +60,33 @@ class LoopbackPublisher:
         self.audits.append(record)
 
 
+class DecisionCopy:
+    """Stands in for the decision log and its Redis copy: each decision is kept at once."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, bytes] = {}
+        self.decided: list[Decided] = []
+
+    def record(self, decisions: Sequence[Decided]) -> None:
+        for decided in decisions:
+            self.decided.append(decided)
+            self.records[decided.answer["decision_id"]] = decision_json(decided)
+
+    async def get(self, decision_id: str) -> bytes | None:
+        return self.records.get(decision_id)
+
+    async def for_customer(self, customer_id: str, limit: int) -> list[bytes]:
+        mine = [r for r in self.records.values() if orjson.loads(r)["customer_id"] == customer_id]
+        return mine[::-1][:limit]
+
+
 class Service:
     def __init__(self, tmp_path: Path) -> None:
-        self.settings = ScorerSettings(env="test", model_registry_dir=tmp_path / "registry")
+        self.settings = ScorerSettings(
+            env="test",
+            model_registry_dir=tmp_path / "registry",
+            auditor_api_keys=[SecretStr(AUDITOR_KEY)],
+        )
         self.store = FakeStore()
         self.holder = ModelHolder()
         self.publisher = LoopbackPublisher()
@@ -62,6 +95,7 @@ class Service:
             self.settings, self.holder, self.registry, FEATURE_SCHEMA
         )
         self.load_failures: list[str] = []
+        self.decisions = DecisionCopy()
         scorer = Scorer(
             self.store,
             self.holder,
@@ -70,6 +104,7 @@ class Service:
             Budgets(0.05, 0.05, 64, timedelta(days=90)),
             FallbackPolicy("review", "approve", "C", "yellow", 560, 0.1, 0.0),
             ThinFileDefault(0.08, "C", 0.0),
+            decisions=self.decisions,
         )
         admin = ModelAdmin(
             self.registry,
@@ -86,7 +121,17 @@ class Service:
         self.changes = FakeChangeStore()
         desk = ChangeDesk("scorer", self.changes, SystemClock(), model_appliers(admin))
         self.app = create_app(
-            self.settings, scorer, admin, desk, self.holder, redis_ready, Lifecycle()
+            self.settings,
+            scorer,
+            admin,
+            desk,
+            self.holder,
+            redis_ready,
+            Lifecycle(),
+            explainer=Explainer(scorer),
+            decisions=self.decisions,
+            audit=self.publisher,
+            clock=SystemClock(),
         )
 
 
@@ -403,3 +448,96 @@ async def test_a_stale_activation_is_refused_and_an_emergency_rollback_is_audite
     assert champion is not None
     assert champion.version == "v1"
     assert service.publisher.audits[-1].operation == "model.rollback.emergency"
+
+
+async def serving(service: Service, http: httpx.AsyncClient, tmp_path: Path) -> None:
+    """Publishes and activates a tiny bundle, and stores a customer ``c1`` with three failed
+    payments (grade D under it) whose risk state says English and a frozen account."""
+    assert (await publish(http, build_bundle(tmp_path / "b1", "v1"))).status_code == 201
+    await activate(http, "v1", "go")
+    now = datetime.now(UTC)
+    risk = CustomerRiskState(
+        customer_id="c1",
+        status="frozen",
+        active_actions=[
+            ActiveAction(
+                action_id="a-1",
+                action="freeze_credit",
+                rule_id="grade_d",
+                reason="Grade D",
+                issued_at=now,
+            )
+        ],
+        locale="en",
+    )
+    service.store.records["c1"] = StoredCustomer(
+        customer_state("c1", now, failed_payments=3).to_bytes(), risk.model_dump_json().encode()
+    )
+
+
+async def test_every_answer_is_a_decision_readable_by_auditors_and_each_read_is_audited(
+    service: Service, http: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    await serving(service, http, tmp_path)
+    answer = (
+        await http.post(
+            "/v1/score:batch",
+            json={"requests": [{"customer_id": "c1"}, {"customer_id": "new"}]},
+            headers=CLIENT,
+        )
+    ).json()["results"]
+    decision_id = answer[0]["decision_id"]
+
+    read = await http.get(f"/v1/decisions/{decision_id}", headers=AUDITOR)
+    listed = await http.get("/v1/customers/c1/decisions", headers=ADMIN)
+    by_client = await http.get(f"/v1/decisions/{decision_id}", headers=CLIENT)
+    unknown = await http.get(f"/v1/decisions/{'0' * 32}", headers=AUDITOR)
+    malformed = await http.get("/v1/decisions/DROP-TABLE", headers=AUDITOR)
+    too_many = await http.get("/v1/customers/c1/decisions?limit=501", headers=AUDITOR)
+
+    record = DecisionRecord.model_validate(read.json())
+    assert record.answer.model_dump(mode="json") == answer[0]
+    assert record.account_status == "frozen"
+    assert record.caller.startswith("client:")
+    assert record.features is not None
+    assert record.features["payments_failed_30d"] == 3.0
+    assert [d["decision_id"] for d in listed.json()["decisions"]] == [decision_id]
+    assert (by_client.status_code, unknown.status_code) == (403, 404)
+    assert unknown.json()["error"] == "unknown_decision"
+    assert malformed.json()["detail"] == [
+        {"field": "decision_id", "reason": "a decision id is 32 hexadecimal digits"}
+    ]
+    assert too_many.status_code == 422
+    reads = [a for a in service.publisher.audits if a.operation.startswith("decision.")]
+    assert [(a.operation, a.subject, a.actor.split(":")[0] + ":") for a in reads] == [
+        ("decision.read", decision_id, "auditor:"),
+        ("decision.list", "c1", "admin:"),
+    ]
+
+
+async def test_the_explanation_ranks_the_models_reasons_and_states_verified_improvements(
+    service: Service, http: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    await serving(service, http, tmp_path)
+    score = (await http.post("/v1/score", json={"customer_id": "c1"}, headers=CLIENT)).json()
+
+    default = await http.get("/v1/customers/c1/explanation", headers=CLIENT)
+    chinese = await http.get("/v1/customers/c1/explanation?lang=zh", headers=CLIENT)
+    newcomer = await http.get("/v1/customers/nobody/explanation", headers=CLIENT)
+    unsupported = await http.get("/v1/customers/c1/explanation?lang=de-DE", headers=CLIENT)
+
+    english = CustomerExplanation.model_validate(default.json())
+    assert english.lang == "en"  # the customer's language, from the risk state
+    assert [r.code for r in english.reasons] == [r["code"] for r in score["reasons"]]
+    assert english.reasons[0].text == "Failed payments in the last 30 days: 3"
+    assert (english.grade, english.account_status) == (score["grade"], "frozen")
+    assert english.restrictions[0].text == "Buying on credit paused"
+    assert english.improvements
+    assert english.improvements[0].steps[0].lever == "no_failed_payments_30d"
+    assert english.improvements[0].text.startswith("No failed payment for 30 days would bring")
+    assert "version v1" in english.procedure
+    assert CustomerExplanation.model_validate(chinese.json()).lang == "zh-CN"
+    thin = CustomerExplanation.model_validate(newcomer.json())
+    assert (thin.lang, thin.reasons[0].code, thin.improvements) == ("zh-CN", "R_NO_HISTORY", [])
+    assert unsupported.status_code == 422
+    assert unsupported.json()["error"] == "unsupported_language"

@@ -383,7 +383,8 @@ async def test_shadow_challenger_is_measured_and_never_decides(
     await asyncio.sleep(0.01)  # the shadow run follows the answer
 
     (alone,) = await scorer_for(store, model_v1).score([request("c1")])
-    assert answer == alone
+    assert answer["decision_id"] != alone["decision_id"]  # each answer is a decision of its own
+    assert {**answer, "decision_id": None} == {**alone, "decision_id": None}
     ((champion, challenger, points),) = observer.divergences
     assert (champion, challenger) == ("v1", "v2")
     assert points > 0
