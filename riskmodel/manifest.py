@@ -207,6 +207,9 @@ class ColumnEncoding(BaseModel):
         return self
 
 
+_APPROVED: tuple[Grade, ...] = ("S", "A", "B")
+
+
 class ProtectedColumn(BaseModel):
     """An input column that is, or stands for, a protected attribute."""
 
@@ -235,7 +238,7 @@ class FairnessRecord(BaseModel):
     excluded: list[ProtectedColumn] = Field(default_factory=list)
     kept: list[ProtectedColumn] = Field(default_factory=list)
     adverse_impact_ratio: float | None = Field(default=None, ge=0)
-    approved_grades: list[Grade] = Field(default_factory=lambda: ["S", "A", "B"])
+    approved_grades: list[Grade] = Field(default_factory=lambda: list(_APPROVED))
 
 
 DRIFT_SCORE = "score"

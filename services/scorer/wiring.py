@@ -58,7 +58,9 @@ def build_app(settings: ScorerSettings) -> FastAPI:
         ),
         MODEL_MONITOR,
     )
-    registry = ModelRegistry(settings.model_registry_dir, FEATURE_SCHEMA)
+    registry = ModelRegistry(
+        settings.model_registry_dir, FEATURE_SCHEMA, settings.min_adverse_impact_ratio
+    )
     sink = KafkaSink(settings, timeout_s=10.0)
     admin = ModelAdmin(
         registry,
