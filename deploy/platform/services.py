@@ -67,6 +67,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         serves_model=True,
     ),
     ServiceSpec("warning", "services.warning", 8003),
+    ServiceSpec("reporting", "services.reporting", 8005),
 )
 """Every service, in start order (``down`` stops them in reverse)."""
 

@@ -1,5 +1,6 @@
 """Where the report's records come from: JSONL exports (one record per line, as the topics
-carry them) or the ``risk.scores``, ``risk.actions`` and ``risk.audit`` topics themselves.
+carry them) or the ``risk.scores``, ``risk.actions``, ``risk.audit`` and ``events.payments``
+topics themselves.
 
 Kafka is read without a consumer group (nothing is committed, nobody else's offsets move):
 each partition is sought to the first offset at or after the period's start
@@ -10,8 +11,8 @@ early once a record's timestamp passes the period's end.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -21,6 +22,7 @@ from aiokafka.errors import KafkaError
 from pydantic import BaseModel, ValidationError
 
 from schemas.actions import RiskAction
+from schemas.events import PaymentEvent
 from schemas.records import AuditRecord
 from schemas.scores import ScoreRecord
 from services.common.kafka import describe_topics, make_consumer
@@ -79,6 +81,8 @@ class PeriodRecords:
     scores: list[ScoreRecord]
     actions: list[RiskAction]
     audit: list[AuditRecord]
+    payments: list[PaymentEvent] = field(default_factory=list)
+    """Payment events from the period's start on (outcomes come after the scores)."""
 
 
 async def _read_topic(
@@ -151,6 +155,11 @@ async def read_kafka(
     scores = await _read_topic(settings, topics(Topic.SCORES), period, timeout_s)
     actions = await _read_topic(settings, topics(Topic.ACTIONS), period, timeout_s)
     audit = await _read_topic(settings, topics(Topic.AUDIT), period, timeout_s)
+    since_start = Period(period.start, max(period.end, datetime.now(UTC)))
+    payments = await _read_topic(settings, topics(Topic.PAYMENTS), since_start, timeout_s)
     return PeriodRecords(
-        _parsed(scores, ScoreRecord), _parsed(actions, RiskAction), _parsed(audit, AuditRecord)
+        _parsed(scores, ScoreRecord),
+        _parsed(actions, RiskAction),
+        _parsed(audit, AuditRecord),
+        _parsed(payments, PaymentEvent),
     )
