@@ -84,16 +84,17 @@ def vintage_section(by_grade: Sequence[VintageCell], by_band: Sequence[VintageCe
     (see :mod:`services.reporting.vintages` for the definitions)."""
 
     def curves(ax: Any) -> None:
-        for cell in by_grade:
-            if cell.curve and cell.customers >= 10:
-                months = list(range(1, len(cell.curve) + 1))
-                ax.plot(months, cell.curve, marker="o", label=f"{cell.cohort} {cell.segment}")
+        shown = [cell for cell in by_grade if cell.curve and cell.customers >= 10]
+        for cell in shown:
+            months = list(range(1, len(cell.curve) + 1))
+            ax.plot(months, cell.curve, marker="o", label=f"{cell.cohort} {cell.segment}")
         ax.set(
             title="Vintage curves by cohort and grade",
             xlabel="months on book",
             ylabel="cumulative bad rate",
         )
-        ax.legend(fontsize="x-small", ncol=2)
+        if shown:
+            ax.legend(fontsize="x-small", ncol=2)
 
     def against(ax: Any) -> None:
         labels = [f"{c.cohort} {c.segment}" for c in by_grade]
