@@ -14,7 +14,7 @@ from pathlib import Path
 from riskmodel.manifest import MANIFEST_FILE
 from training.train import TrainResult, train_from_simulation
 
-DEFAULT_CUSTOMERS = 2_000
+DEFAULT_CUSTOMERS = 2_500
 DEFAULT_DAYS = 240
 DEFAULT_SEED = 20_261_127
 DEFAULT_START = datetime(2025, 6, 1, tzinfo=UTC)
@@ -22,7 +22,7 @@ DEFAULT_START = datetime(2025, 6, 1, tzinfo=UTC)
 
 
 def train_default_bundle(out_dir: str | Path) -> TrainResult:
-    """Trains the default bundle (2,000 simulated customers over 240 days) into
+    """Trains the default bundle (2,500 simulated customers over 240 days) into
     ``out_dir``, with its report."""
     return train_from_simulation(
         DEFAULT_CUSTOMERS, DEFAULT_DAYS, DEFAULT_SEED, out_dir, start=DEFAULT_START
