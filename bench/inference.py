@@ -5,6 +5,8 @@ A tiny model is trained in the run (no binary is committed): the training packag
 the bundle the scorer serves, and the same deterministic fit, repeated on the same rows,
 gives the Booster to compare with. Their outputs are checked to agree before any timing.
 Single-row calls are what the sync API makes; batch calls what the stream scorer makes.
+The served reason contributions are compared with LightGBM's exact TreeSHAP
+(``pred_contrib``) on the same rows: top-3 agreement and the largest difference.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from simulator import simulate
 from training.bundle import snap_thresholds_to_float32
 from training.catalogue import monotone_constraints
 from training.dataset import build_dataset, split_by_time
+from training.evaluation import reason_agreement
 from training.train import Rows, TrainingConfig, fit_lightgbm, train_from_simulation
 
 FloatMatrix = npt.NDArray[np.float64]
@@ -129,6 +132,12 @@ def measure(bundle_dir: Path, profile_dir: Path) -> dict[str, Any]:
     model = open_bundle(bundle_dir, FEATURE_SCHEMA)
     rows = np.ascontiguousarray(test_rows[:300])
     agreement = float(np.max(np.abs(model.probabilities(rows) - booster.predict(rows))))
+    exact = np.asarray(booster.predict(rows, pred_contrib=True))[:, :-1]
+    served = model.contributions(rows)
+    treeshap = {
+        **reason_agreement(served, exact, k=3),
+        "max_abs_diff": float(np.max(np.abs(served - exact))),
+    }
 
     def booster_predict(x: FloatMatrix) -> object:
         return booster.predict(x, num_threads=1)
@@ -162,6 +171,7 @@ def measure(bundle_dir: Path, profile_dir: Path) -> dict[str, Any]:
     return {
         "model": trained,
         "max_abs_diff_onnx_vs_booster": agreement,
+        "reasons_vs_exact_treeshap": treeshap,
         "single_row": {k: round(v, 2) for k, v in single.items()},
         "batch_1000": {k: round(v, 2) for k, v in batch.items()},
         "single_row_ratios_to_booster_predict": {

@@ -196,6 +196,21 @@ def _check_golden(model: LoadedModel) -> float:
     return float(errors[worst])
 
 
+def check_adverse_impact(manifest: BundleManifest, minimum: float | None) -> None:
+    """The publish gate's fairness check: GateRefusedError ``adverse_impact_below_threshold``
+    when ``minimum`` is set and the bundle's measured adverse-impact ratio is below it. A
+    bundle that measured none (its data named no protected group) passes: there is nothing
+    to hold against it."""
+    if minimum is None or manifest.fairness is None:
+        return
+    ratio = manifest.fairness.adverse_impact_ratio
+    if ratio is not None and ratio < minimum:
+        raise GateRefusedError(
+            "adverse_impact_below_threshold",
+            f"bundle's adverse-impact ratio {ratio:.3f} is below the required {minimum:.3f}",
+        )
+
+
 def open_bundle(bundle: Path, schema: FeatureSchema) -> LoadedModel:
     """Loads and gates the bundle directory ``bundle``; GateRefusedError if it must not be
     served. Blocking (file reads and session construction): call it off the event loop."""

@@ -8,6 +8,7 @@ of default), ``manifest.json`` (this model) and the reason table named in
 
 from __future__ import annotations
 
+import itertools
 import math
 import string
 from typing import Any, Literal
@@ -37,13 +38,15 @@ class PlattCalibration(BaseModel):
 
 class ScoreScaling(BaseModel):
     """Points-to-double-odds scaling: ``base_score`` at good:bad odds ``base_odds``, and
-    ``pdo`` more points each time the odds double; clamped to ``[min_score, max_score]``."""
+    ``pdo`` more points each time the odds double; clamped to ``[min_score, max_score]``.
+    The defaults are the industry's usual 600 points at 50:1 and 20 points to double the
+    odds (bundles store their scaling, so older ones keep theirs)."""
 
     model_config = _FROZEN
 
     base_score: float = 600.0
-    base_odds: float = Field(default=20.0, gt=0)
-    pdo: float = Field(default=40.0, gt=0)
+    base_odds: float = Field(default=50.0, gt=0)
+    pdo: float = Field(default=20.0, gt=0)
     min_score: int = 300
     max_score: int = 900
 
@@ -55,7 +58,12 @@ class ScoreScaling(BaseModel):
 
 
 class GradeCutoffs(BaseModel):
-    """Lowest score of each grade (a score at or above the cut-off earns it); below C is D."""
+    """Lowest score of each grade (a score at or above the cut-off earns it); below C is D.
+
+    ``max_probability_of_default`` (S, A, B and C), when present, is the target bad rate each
+    cut-off was derived from: the cut-off is the score of that probability under the
+    bundle's scaling, so a grade's customers are predicted to go bad at most that often.
+    """
 
     model_config = _FROZEN
 
@@ -63,11 +71,19 @@ class GradeCutoffs(BaseModel):
     A: int
     B: int
     C: int
+    max_probability_of_default: dict[Grade, float] | None = None
 
     @model_validator(mode="after")
     def _descending(self) -> GradeCutoffs:
         if not self.S > self.A > self.B > self.C:
             raise ValueError("grade cut-offs must fall strictly from S to C")
+        targets = self.max_probability_of_default
+        if targets is not None:
+            if set(targets) != {"S", "A", "B", "C"}:
+                raise ValueError("max_probability_of_default needs S, A, B and C")
+            rates = [targets[g] for g in ("S", "A", "B", "C")]
+            if not all(0.0 < a < b < 1.0 for a, b in itertools.pairwise(rates)):
+                raise ValueError("target bad rates must rise strictly from S to C within (0, 1)")
         return self
 
     def as_pairs(self) -> tuple[tuple[Grade, int], ...]:
@@ -122,7 +138,9 @@ class ReasonCodeSpec(BaseModel):
 
     model_config = _FROZEN
 
-    method: Literal["saabas_leaf_table"] = "saabas_leaf_table"
+    method: Literal["saabas_leaf_table", "tree_shap_leaf_table"] = "tree_shap_leaf_table"
+    """``tree_shap_leaf_table``: exact TreeSHAP values per leaf and pattern; bundles written
+    before it carry ``saabas_leaf_table`` (path contributions, an approximation)."""
     table: str = "reasons.npz"
     max_reasons: int = Field(default=3, ge=1)
     features: dict[str, ReasonText]
@@ -160,14 +178,67 @@ class ThinFilePolicy(BaseModel):
 
 
 class ColumnEncoding(BaseModel):
-    """How one raw tabular column becomes one model input: numeric as is; categorical as the
-    index of its value in ``categories`` (an unseen or empty value becomes NaN)."""
+    """How one raw tabular column becomes one model input.
+
+    - ``numeric``: the number as is.
+    - ``woe``: the weight of evidence of the value's category, ``values[i]`` for
+      ``categories[i]`` (ln of the category's good:bad odds over the training odds,
+      smoothed), fitted on training rows only; an unseen category scores ``unseen_value``
+      (0: no evidence either way) and a missing value its own ``missing_value``.
+    - ``categorical``: the index of the value in ``categories`` (bundles written before
+      ``woe``; an unseen or empty value becomes NaN).
+    """
 
     model_config = _FROZEN
 
     name: str
-    kind: Literal["numeric", "categorical"]
+    kind: Literal["numeric", "categorical", "woe"]
     categories: list[str] = Field(default_factory=list)
+    values: list[float] = Field(default_factory=list)
+    unseen_value: float = 0.0
+    missing_value: float = 0.0
+
+    @model_validator(mode="after")
+    def _one_value_per_category(self) -> ColumnEncoding:
+        if self.kind == "woe" and len(self.values) != len(self.categories):
+            raise ValueError(f"column {self.name!r}: a woe encoding needs one value per category")
+        if len(set(self.categories)) != len(self.categories):
+            raise ValueError(f"column {self.name!r}: categories must be unique")
+        return self
+
+
+_APPROVED: tuple[Grade, ...] = ("S", "A", "B")
+
+
+class ProtectedColumn(BaseModel):
+    """An input column that is, or stands for, a protected attribute."""
+
+    model_config = _FROZEN
+
+    name: str
+    attribute: str
+    """What it is or stands for: sex, marital_status, age, race, religion, nationality,
+    disability."""
+
+
+class FairnessRecord(BaseModel):
+    """What the fairness guard did, and how the model treats groups on the test set.
+
+    ``excluded``: protected columns present in the data and left out of the model (the
+    default). ``kept``: protected columns used as inputs because training was told so
+    explicitly (``keep_protected``); a bundle with any is marked by it.
+    ``adverse_impact_ratio``: the lowest, over the protected attributes present in the
+    data, of the lowest group's approval rate over the highest group's (the four-fifths
+    rule wants at least 0.8); null when the data names no group. ``approved_grades``: the
+    grades that count as approved.
+    """
+
+    model_config = _FROZEN
+
+    excluded: list[ProtectedColumn] = Field(default_factory=list)
+    kept: list[ProtectedColumn] = Field(default_factory=list)
+    adverse_impact_ratio: float | None = Field(default=None, ge=0)
+    approved_grades: list[Grade] = Field(default_factory=lambda: list(_APPROVED))
 
 
 DRIFT_SCORE = "score"
@@ -234,6 +305,11 @@ class BundleManifest(BaseModel):
         default=None,
         description="Training distributions of the score and the most important features, "
         "the drift baseline; null in bundles written before it existed.",
+    )
+    fairness: FairnessRecord | None = Field(
+        default=None,
+        description="Protected columns excluded or explicitly kept and the adverse-impact "
+        "ratio on the test set; null in bundles written before the fairness guard.",
     )
 
     @model_validator(mode="after")

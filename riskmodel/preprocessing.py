@@ -16,8 +16,17 @@ def _is_missing(value: object) -> bool:
 
 
 def encode_value(value: object, column: ColumnEncoding) -> float:
-    """One raw value as a model input: numeric as a float, categorical as its category's
-    index; missing (None, empty, NaN) or an unseen category is NaN."""
+    """One raw value as a model input (see :class:`ColumnEncoding`): numeric as a float;
+    ``woe`` as its category's weight of evidence (``unseen_value`` for a category training
+    never saw, ``missing_value`` when missing); ``categorical`` as its category's index.
+    Missing (None, empty, NaN) is NaN except under ``woe``."""
+    if column.kind == "woe":
+        if _is_missing(value):
+            return column.missing_value
+        text = str(value)
+        if text in column.categories:
+            return column.values[column.categories.index(text)]
+        return column.unseen_value
     if _is_missing(value):
         return math.nan
     if column.kind == "categorical":

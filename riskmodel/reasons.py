@@ -1,14 +1,16 @@
 """Reason codes from the bundle alone, fast enough for the synchronous path.
 
-The bundle's reason table holds the model's trees flattened into arrays and, for every leaf,
-the per-feature contribution along the path from the root (Saabas): each split moves the
-node value from parent to child, and that change is credited to the split's feature. For a
-row, the contributions of the leaves it reaches (one per tree) add up to its raw log-odds
-minus ``expected_value``. Finding the leaves is a walk of all trees at once, one level per
-step, in numpy.
+The bundle's reason table holds the model's trees flattened into arrays. Tables written since
+exact TreeSHAP came in (``ReasonCodeSpec.method`` ``tree_shap_leaf_table``) also hold, for
+every leaf and every pattern of which of its path features a row satisfies, the leaf's exact
+TreeSHAP values (see :mod:`training.reason_table`): a row's contributions are one vectorised
+pass that decides every split, turns each leaf's path into its pattern and adds up the
+looked-up values. They equal LightGBM's ``pred_contrib`` and add up, with
+``expected_value``, to the model's raw log-odds.
 
-Saabas contributions approximate exact TreeSHAP; the training report measures how often
-their top reasons agree.
+Older tables hold only the per-leaf Saabas contributions (each split's change in node value
+credited to its feature, summed over the leaves a row reaches), an approximation of TreeSHAP;
+they are still served as they are.
 """
 
 from __future__ import annotations
@@ -40,6 +42,18 @@ TABLE_ARRAYS = (
     "leaf_value",
     "expected_value",
 )
+SHAP_ARRAYS = (
+    "shap_path_node",
+    "shap_path_right",
+    "shap_path_bit",
+    "shap_slot_feature",
+    "shap_full_mask",
+    "shap_values",
+)
+"""Exact TreeSHAP arrays, one row per leaf (in ``leaf_slot`` order): the nodes of its path,
+the side taken at each, each step's bit (its feature's slot among the path's distinct
+features), each slot's feature, the mask of all its slots, and its Shapley values
+``[2**width, width]`` per mask of satisfied slots."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -75,10 +89,16 @@ class ReasonTable:
     split_threshold: FloatArray
     sparse_feature: IntArray
     sparse_value: FloatArray
+    shap: dict[str, npt.NDArray[np.generic]] | None = None
 
     @property
     def n_features(self) -> int:
         return int(self.contributions.shape[1])
+
+    @property
+    def exact(self) -> bool:
+        """Whether contributions are exact TreeSHAP values (else Saabas)."""
+        return self.shap is not None
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, npt.NDArray[np.generic]]) -> ReasonTable:
@@ -117,7 +137,12 @@ class ReasonTable:
         nonzero = contributions != 0
         width = max(1, int(nonzero.sum(axis=1).max(initial=0)))
         order = np.argsort(~nonzero, axis=1, kind="stable")[:, :width]
+        input_index = (feature + contributions.shape[1] * ~nan_left).astype(np.int32)
+        split_threshold = np.clip(threshold, -largest, largest)
         return cls(
+            shap=_shap_arrays(
+                arrays, len(leaf_value), contributions.shape[1], input_index, split_threshold
+            ),
             feature=feature,
             threshold=threshold,
             nan_left=nan_left,
@@ -129,8 +154,8 @@ class ReasonTable:
             leaf_value=leaf_value,
             expected_value=float(np.asarray(arrays["expected_value"]).reshape(-1)[0]),
             depth=_depth(roots, left, right, leaf_slot),
-            input_index=(feature + contributions.shape[1] * ~nan_left).astype(np.int32),
-            split_threshold=np.clip(threshold, -largest, largest),
+            input_index=input_index,
+            split_threshold=split_threshold,
             sparse_feature=order.astype(np.int32),
             sparse_value=np.take_along_axis(contributions, order, axis=1),
         )
@@ -146,7 +171,11 @@ class ReasonTable:
 
     def save(self, path: str | Path) -> None:
         """Writes the table as a compressed ``.npz``."""
-        arrays = {name: np.asarray(getattr(self, name)) for name in TABLE_ARRAYS}
+        arrays: dict[str, npt.NDArray[np.generic]] = {
+            name: np.asarray(getattr(self, name)) for name in TABLE_ARRAYS
+        }
+        if self.shap is not None:
+            arrays.update({name: self.shap[name] for name in SHAP_ARRAYS})
         np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
 
     def _extended(self, rows: FloatArray) -> FloatArray:
@@ -169,19 +198,46 @@ class ReasonTable:
             result[begin : begin + chunk] = node
         return result
 
-    def contributions_of(self, rows: FloatArray) -> FloatArray:
+    def contributions_of(self, rows: FloatArray, chunk: int = 256) -> FloatArray:
         """Per-feature log-odds contributions ``[n_rows, n_features]`` (> 0 raises risk).
         A single row takes the latency-tuned :meth:`contributions_of_row`."""
         x = np.atleast_2d(np.asarray(rows, dtype=np.float64))
         if x.shape[0] == 1:
             return self.contributions_of_row(x[0])[np.newaxis, :]
-        slots = self.leaf_slot[self.leaves(x)]
-        return np.asarray(self.contributions[slots].sum(axis=1), dtype=np.float64)
+        if self.shap is None:
+            slots = self.leaf_slot[self.leaves(x)]
+            return np.asarray(self.contributions[slots].sum(axis=1), dtype=np.float64)
+        return np.stack([self._shap_of(self._extended(row)) for row in x])
+
+    def _shap_of(self, extended: FloatArray) -> FloatArray:
+        """Exact TreeSHAP values of one row, given as :meth:`_extended` makes it.
+
+        Works slot-major (``[width, leaves]``): decide every path step, set the bit of each
+        step the row does not follow, OR the bits per leaf, and look up each leaf's values
+        for the mask of the slots left satisfied."""
+        shap = self.shap
+        assert shap is not None
+        steps = shap["step_input"]
+        went_right = extended[steps] > shap["step_threshold"]
+        missed = (went_right != shap["step_right"]) * shap["step_bit"]
+        violated = missed[0].copy()
+        for step in missed[1:]:
+            violated |= step
+        position = shap["leaf_base"] + (shap["full_mask"] & ~violated)
+        summed = np.bincount(
+            shap["slot_feature"],
+            weights=shap["values_by_slot"][:, position].ravel(),
+            minlength=self.n_features,
+        )
+        return np.asarray(summed, dtype=np.float64)
 
     def contributions_of_row(self, row: FloatArray) -> FloatArray:
         """:meth:`contributions_of` for a single row ``[n_features]``, tuned for latency:
-        every node's next step is decided at once, the walk is then one gather per level,
-        and the leaves' sparse contributions are summed with one ``bincount``."""
+        every node's next step is decided at once; exact tables then look up each leaf's
+        values by its pattern, Saabas tables walk to the leaves (one gather per level) and
+        sum their sparse contributions with one ``bincount``."""
+        if self.shap is not None:
+            return self._shap_of(self._extended(row))
         go_right = self._extended(row)[self.input_index] > self.split_threshold
         step = np.where(go_right, self.right, self.left)
         node = self.roots
@@ -201,6 +257,58 @@ class ReasonTable:
         loader check the table against the model (``sigmoid`` of it is the probability)."""
         slots = self.leaf_slot[self.leaves(rows)]
         return np.asarray(self.leaf_value[slots].sum(axis=1), dtype=np.float64)
+
+
+def _shap_arrays(
+    arrays: Mapping[str, npt.NDArray[np.generic]],
+    leaves: int,
+    n_features: int,
+    input_index: IntArray,
+    split_threshold: FloatArray,
+) -> dict[str, npt.NDArray[np.generic]] | None:
+    """The exact TreeSHAP arrays as stored (checked) and in the slot-major layout the
+    per-row pass reads; None for a Saabas-only table; BundleError when only some are
+    present or they do not fit the trees."""
+    present = [name for name in SHAP_ARRAYS if name in arrays]
+    if not present:
+        return None
+    if len(present) != len(SHAP_ARRAYS):
+        missing = sorted(set(SHAP_ARRAYS) - set(present))
+        raise BundleError(f"reason table lacks {', '.join(missing)}")
+    stored = {name: np.asarray(arrays[name]) for name in SHAP_ARRAYS}
+    path_node = stored["shap_path_node"].astype(np.intp)
+    slot_feature = stored["shap_slot_feature"].astype(np.intp)
+    full_mask = stored["shap_full_mask"].astype(np.int32)
+    values = stored["shap_values"].astype(np.float64)
+    width = path_node.shape[1] if path_node.ndim == 2 else -1
+    shapes_fit = (
+        width >= 1
+        and path_node.shape
+        == stored["shap_path_right"].shape
+        == stored["shap_path_bit"].shape
+        == slot_feature.shape
+        and path_node.shape[0] == leaves == len(full_mask)
+        and values.shape == (leaves, 1 << width, width)
+    )
+    if not shapes_fit:
+        raise BundleError("reason table TreeSHAP arrays do not fit its leaves")
+    if path_node.min() < 0 or path_node.max() >= len(input_index):
+        raise BundleError("reason table TreeSHAP paths leave the node arrays")
+    if slot_feature.min() < 0 or slot_feature.max() >= n_features:
+        raise BundleError("reason table TreeSHAP slots name a feature it has no column for")
+    if full_mask.min() < 0 or full_mask.max() >= 1 << width:
+        raise BundleError("reason table TreeSHAP masks do not fit its width")
+    return {
+        **stored,
+        "step_input": np.ascontiguousarray(input_index[path_node].T),
+        "step_threshold": np.ascontiguousarray(split_threshold[path_node].T),
+        "step_right": np.ascontiguousarray(stored["shap_path_right"].astype(np.bool_).T),
+        "step_bit": np.ascontiguousarray(stored["shap_path_bit"].astype(np.int32).T),
+        "full_mask": full_mask,
+        "leaf_base": np.arange(leaves, dtype=np.intp) << width,
+        "slot_feature": np.ascontiguousarray(slot_feature.T).ravel(),
+        "values_by_slot": np.ascontiguousarray(values.transpose(2, 0, 1).reshape(width, -1)),
+    }
 
 
 def _depth(roots: IntArray, left: IntArray, right: IntArray, leaf_slot: IntArray) -> int:

@@ -35,6 +35,7 @@ _CASH_P = (0.45, 0.35, 0.1, 0.1)
 _HONEST_REFUND_REASONS = ("defective", "not_as_described", "changed_mind", "other", "not_received")
 _HONEST_REFUND_P = (0.3, 0.25, 0.3, 0.1, 0.05)
 _INSTALMENT_COUNTS = (3, 6, 12)
+_HABITUAL_LATE_MAX_DAYS = 26
 _MONTH_DAYS = 30.0
 _FESTIVALS = ((6, 18), (11, 11))
 """Shopping festivals ("618" and "Double 11"): order rate and basket size jump around them."""
@@ -216,13 +217,37 @@ class _CustomerSimulator:
         self.addresses = [self._address(k) for k in range(behaviour.addresses)]
         self.first_weekday = calendar.start.weekday()
         self.festival_days = calendar.festival_days
+        self.bust_day: float | None = None
 
     def run(self) -> _CustomerLog:
-        for t in self._order_times():
-            self._order(t, bust=False)
-        if self.b.bust_day is not None and self.b.bust_day < self.days:
-            self._bust_out(self.b.bust_day)
+        times = self._order_times()
+        # Whether each order is paid on credit is drawn up front: a bust-out's burst waits
+        # for the repayments of its first credit orders.
+        credit_draws = self.rng.random(len(times))
+        on_credit = [
+            bool(u < self._credit_share(t)) for u, t in zip(credit_draws, times, strict=True)
+        ]
+        self.bust_day = self._bust_day(times, on_credit)
+        for t, credit in zip(times, on_credit, strict=True):
+            if self.bust_day is not None and t >= self.bust_day:
+                break
+            self._order(t, on_credit=credit)
+        if self.bust_day is not None and self.bust_day < self.days:
+            self._bust_out(self.bust_day)
         return self.log
+
+    def _bust_day(self, times: list[float], on_credit: list[bool]) -> float | None:
+        """A bust-out strikes a few days after the repayment that brings its
+        ``limit_rises``-th limit rise: the due date of its ``limit_rises``-th credit order
+        (every repayment before the burst is on time). None for other customers."""
+        if self.b.limit_rises is None:
+            return None
+        credit_times = [t for t, credit in zip(times, on_credit, strict=True) if credit]
+        if len(credit_times) < self.b.limit_rises:
+            return None
+        return (
+            credit_times[self.b.limit_rises - 1] + _MONTH_DAYS + float(self.rng.uniform(0.5, 4.0))
+        )
 
     # --- behaviour over time -------------------------------------------------------------
 
@@ -232,9 +257,15 @@ class _CustomerSimulator:
             return 0.0
         return min((t - self.b.onset) / self.b.ramp, 1.5)
 
+    def _strain(self, t: float) -> float:
+        """How much stress shows in behaviour: the square root of stress, so the first weeks
+        after the onset already show (more orders, larger baskets, more on credit, failed
+        charges, late repayments) long before the customer stops repaying."""
+        return float(self._stress(t) ** 0.25)
+
     def _defaulted(self, t: float) -> bool:
         """Whether the customer has stopped repaying by ``t`` (vanished or overwhelmed)."""
-        if self.b.bust_day is not None and t >= self.b.bust_day:
+        if self.bust_day is not None and t >= self.bust_day:
             return True
         return self.b.onset is not None and self._stress(t) >= self.b.default_stress
 
@@ -244,19 +275,21 @@ class _CustomerSimulator:
         seasonal = 1.0 + 0.15 * np.sin(2 * np.pi * t / 365.0)
         festival = np.ones_like(t)
         for day in self.festival_days:
-            festival[np.abs(t - day) <= 1.5] = 3.0
-        stress = np.zeros_like(t)
+            festival[np.abs(t - day) <= 1.5] = 3.0 * self.b.festival_binge
+        behaviour = np.ones_like(t)
         if self.b.onset is not None:
             stress = np.clip((t - self.b.onset) / self.b.ramp, 0.0, 1.5)
-        return np.asarray(weekly * seasonal * festival * (1.0 + 0.8 * stress))
+            # Spending to cope, until the customer is overwhelmed and all but stops.
+            behaviour = np.where(stress >= self.b.default_stress, 0.15, 1.0 + 0.8 * stress**0.25)
+        return np.asarray(weekly * seasonal * festival * behaviour)
 
     def _festival(self, t: float) -> float:
         return 3.0 if any(abs(t - day) <= 1.5 for day in self.festival_days) else 1.0
 
     def _order_times(self) -> list[float]:
         """Thinning of a Poisson process with rate ``order_rate * multiplier(t)``."""
-        peak = self.b.order_rate * 1.3 * 1.15 * 3.0 * 2.2
-        end = min(self.days, self.b.bust_day) if self.b.bust_day is not None else self.days
+        peak = self.b.order_rate * 1.3 * 1.15 * 3.0 * self.b.festival_binge * 2.2
+        end = self.days
         span = end - self.b.joined
         if span <= 0:
             return []
@@ -272,24 +305,27 @@ class _CustomerSimulator:
 
     # --- one order ------------------------------------------------------------------------
 
-    def _order(self, t: float, *, bust: bool) -> None:
+    def _credit_share(self, t: float) -> float:
+        """The chance an order at ``t`` is paid on credit: stress pushes it up."""
+        return min(self.b.credit_share + 0.6 * self._strain(t), 0.95)
+
+    def _order(self, t: float, *, on_credit: bool, bust: bool = False) -> None:
         rng = self.rng
         b = self.b
-        stress = self._stress(t)
-        amount_log = b.amount_log_mean + (0.4 if self._festival(t) > 1.0 else 0.0) + 0.6 * stress
+        strain = self._strain(t)
+        amount_log = b.amount_log_mean + (0.4 if self._festival(t) > 1.0 else 0.0) + 0.6 * strain
         if bust:
             amount_log += float(rng.uniform(1.5, 2.8))
         amount = round(min(float(rng.lognormal(amount_log, 0.8)), 500_000.0) + 1.0, 2)
-        credit_share = 0.95 if bust else min(b.credit_share + 0.4 * stress, 0.95)
-        on_credit = bool(rng.random() < credit_share)
         if on_credit:
             method = "instalment" if rng.random() < 0.35 else "bnpl"
         else:
             method = _pick(rng, _CASH_METHODS, _CASH_P)
         order_id = self.log.next_id("o")
+        one_off = bust or (b.gift_share > 0.0 and rng.random() < b.gift_share)
         address = (
-            self._address(int(rng.integers(10, 1_000)))
-            if bust
+            self._address(int(rng.integers(10, 1_000_000)))
+            if one_off
             else self.addresses[int(rng.integers(len(self.addresses)))]
         )
         common = {
@@ -310,7 +346,7 @@ class _CustomerSimulator:
                 {"event_type": "order", "status": "cancelled", **common},
             )
             return
-        fail_p = min(b.charge_fail_p + 0.3 * stress, 0.9)
+        fail_p = min(b.charge_fail_p + 0.4 * strain, 0.9)
         if method in ("card", "wallet", "bank_transfer"):
             paid_at = t + 0.001
             if rng.random() < fail_p:
@@ -367,13 +403,16 @@ class _CustomerSimulator:
                 )
             self.log.mark_bad(due + BAD_DAYS_PAST_DUE)
             return
-        stress = self._stress(due)
+        strain = self._strain(due)
         days_past_due = 0
-        if rng.random() < self.b.severe_late_p + 0.25 * stress:
+        if rng.random() < self.b.severe_late_p + 0.25 * strain:
             days_past_due = int(rng.integers(20, 75))
-        elif rng.random() < min(self.b.late_p + 0.6 * stress, 0.95):
-            mean = self.b.late_mean_days + 25.0 * stress
+        elif rng.random() < min(self.b.late_p + 0.6 * strain, 0.95):
+            mean = self.b.late_mean_days + 25.0 * strain
             days_past_due = 1 + int(rng.exponential(mean))
+            if strain == 0.0:
+                # A habitual late payer pays before the debt turns bad.
+                days_past_due = min(days_past_due, _HABITUAL_LATE_MAX_DAYS)
         # Automatic collection fails at the due date, and again a fortnight on if still unpaid.
         for attempt in (0, 15):
             if days_past_due > attempt:
@@ -404,12 +443,15 @@ class _CustomerSimulator:
             self.log.mark_bad(due + BAD_DAYS_PAST_DUE)
 
     def _maybe_refund(self, delivered: float, order_id: str, amount: float) -> float | None:
-        """Returns when a refund was approved, if one was."""
+        """Returns when a refund was approved, if one was. A refund abuser refunds like
+        everybody else until its abuse starts."""
         rng = self.rng
-        if rng.random() >= self.b.refund_p:
+        abusing = self.b.abuse_onset is None or delivered >= self.b.abuse_onset
+        refund_p = self.b.refund_p if abusing else 0.04
+        if rng.random() >= refund_p:
             return None
         requested = delivered + float(rng.uniform(0.5, 12.0))
-        abusive = rng.random() < self.b.abusive_refund_p
+        abusive = abusing and rng.random() < self.b.abusive_refund_p
         if abusive:
             reason, goods_returned, approve_p = "not_received", False, 0.85
         else:
@@ -431,7 +473,7 @@ class _CustomerSimulator:
         decided = requested + float(rng.uniform(0.2, 3.0))
         approved = rng.random() < approve_p
         self._emit(decided, {**body, "status": "approved" if approved else "rejected"})
-        if approved and abusive and rng.random() < 0.45:
+        if approved and abusive and rng.random() < 0.6:
             # The carrier's proof of delivery turns up in a later investigation.
             self.log.mark_bad(decided + float(rng.uniform(10.0, 45.0)))
         return decided if approved else None
@@ -467,8 +509,9 @@ class _CustomerSimulator:
             and event_t < t
         ]
         for offset in np.sort(self.rng.uniform(0.0, 3.0, size=int(self.rng.integers(4, 11)))):
-            self._order(t + float(offset), bust=True)
-        if card_orders:
+            self._order(t + float(offset), on_credit=self.rng.random() < 0.95, bust=True)
+        # Half of them also charge back earlier card payments (which turns bad sooner).
+        if card_orders and self.rng.random() < 0.5:
             picks = self.rng.choice(len(card_orders), size=min(len(card_orders), 3), replace=False)
             for pick in picks:
                 _, payload = card_orders[int(pick)]

@@ -30,6 +30,7 @@ class ReportCurves:
     baseline_probability: npt.NDArray[np.float64]
     scores: npt.NDArray[np.float64]
     grades: list[str]
+    logistic_probability: npt.NDArray[np.float64] | None = None
 
 
 def _training_png(draw: Callable[[Any], None]) -> str:
@@ -56,6 +57,58 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def _cross_validation(report: dict[str, Any]) -> list[str]:
+    """The CSV path's cross-validation table: every model on the same folds."""
+    cv = report.get("cross_validation")
+    if not cv:
+        return []
+    rows = [
+        {
+            "model": name,
+            "mean AUC": m["mean"],
+            "std": m["std"],
+            "folds": ", ".join(f"{a:.3f}" for a in m["aucs"]),
+        }
+        for name, m in cv["models"].items()
+    ]
+    return [
+        f"<h2>{cv['folds']}-fold cross-validation, every model on the same folds</h2>",
+        f"<p>{html.escape(cv['protocol'])}</p>",
+        _table(rows, ["model", "mean AUC", "std", "folds"]),
+    ]
+
+
+def _fairness(fairness: dict[str, Any]) -> list[str]:
+    """Which protected columns were excluded or kept, and the per-group figures."""
+    parts = ["<h2>Fairness</h2>"]
+    excluded = ", ".join(f"{p['name']} ({p['attribute']})" for p in fairness["excluded"])
+    kept = ", ".join(f"{p['name']} ({p['attribute']})" for p in fairness["kept"])
+    parts.append(
+        f"<p>Protected columns excluded from the model: {html.escape(excluded or 'none')}. "
+        f"Kept on explicit request: {html.escape(kept or 'none')}. Approved means grade "
+        f"{', '.join(fairness['approved_grades'])}.</p>"
+    )
+    groups = fairness.get("groups")
+    if not groups:
+        parts.append("<p>The data names no protected group, so none can be compared.</p>")
+        return parts
+    parts.append(
+        f"<p>Lowest adverse-impact ratio: {groups['adverse_impact_ratio']} "
+        "(the four-fifths rule wants at least 0.8).</p>"
+    )
+    for column, detail in groups["columns"].items():
+        parts.append(
+            f"<h3>{html.escape(column)}: adverse-impact ratio {detail['adverse_impact_ratio']}</h3>"
+        )
+        parts.append(
+            _table(
+                detail["groups"],
+                ["group", "rows", "approval_rate", "auc", "predicted_pd", "observed_bad_rate"],
+            )
+        )
+    return parts
+
+
 def render_html(report: dict[str, Any], curves: ReportCurves) -> str:
     """The report as one HTML page with no external resources."""
     metrics = report["metrics"]
@@ -64,8 +117,11 @@ def render_html(report: dict[str, Any], curves: ReportCurves) -> str:
     def roc(ax: Any) -> None:
         for label, p in (
             ("LightGBM", curves.model_probability),
-            ("scorecard", curves.baseline_probability),
+            ("WoE scorecard", curves.baseline_probability),
+            ("logistic", curves.logistic_probability),
         ):
+            if p is None:
+                continue
             fpr, tpr, _ = roc_curve(curves.y_test, p)
             ax.plot(fpr, tpr, label=label)
         ax.plot([0, 1], [0, 1], color="grey", linestyle=":")
@@ -100,26 +156,60 @@ def render_html(report: dict[str, Any], curves: ReportCurves) -> str:
         ax.set(xlabel="gain", title="Feature importance")
         ax.tick_params(axis="y", labelsize=7)
 
+    logistic = report["logistic"]["metrics"]
+    test_metrics = {**metrics, "auc": metrics.get("test_auc", metrics["auc"])}
     summary = [
-        {"measure": name, "LightGBM": metrics.get(name), "scorecard": baseline.get(name)}
+        {
+            "measure": name,
+            "LightGBM": test_metrics.get(name),
+            "WoE scorecard": baseline.get(name),
+            "logistic": logistic.get(name),
+        }
         for name in ("auc", "ks", "gini", "pr_auc", "brier")
     ]
-    extra = {k: v for k, v in metrics.items() if k not in {"auc", "ks", "gini", "pr_auc", "brier"}}
+    extra = {
+        k: v
+        for k, v in metrics.items()
+        if k not in {"auc", "ks", "gini", "pr_auc", "brier", "cv_aucs"}
+    }
+    scaling = report["scaling"]
     sections = [
         f"<h1>riskstream model {html.escape(report['model_version'])}</h1>",
         f"<p>{html.escape(report['source'])}. Target: {html.escape(report['target'])}.</p>",
-        "<h2>Test metrics, LightGBM against the scorecard baseline</h2>",
-        _table(summary, ["measure", "LightGBM", "scorecard"]),
+        *_cross_validation(report),
+        "<h2>Test metrics: LightGBM, the WoE scorecard and a logistic regression</h2>",
+        "<p>All three fitted on the same training rows and measured on the same test rows.</p>",
+        _table(summary, ["measure", "LightGBM", "WoE scorecard", "logistic"]),
         _table([{"measure": k, "value": v} for k, v in extra.items()], ["measure", "value"]),
         _training_png(roc),
         _training_png(calibration),
+        "<h2>Score scaling</h2>",
+        f"<p>score = {scaling['base_score']:g} + {scaling['pdo']:g} / ln 2 &times; "
+        f"ln(odds / {scaling['base_odds']:g}), odds = (1 &minus; PD) / PD: "
+        f"{scaling['base_score']:g} points at {scaling['base_odds']:g}:1 good:bad odds, "
+        f"{scaling['pdo']:g} more points each time the odds double, clamped to "
+        f"{scaling['min_score']}&ndash;{scaling['max_score']}. Test scores span "
+        f"{scaling['test_score_min']:.0f}&ndash;{scaling['test_score_max']:.0f} (1st to 99th "
+        f"percentile {scaling['test_score_p01']:.0f}&ndash;{scaling['test_score_p99']:.0f}).</p>",
         "<h2>Grades</h2>",
+        "<p>Each grade's cut-off is the score of its target bad rate (max_pd); D is the "
+        "rest. Limits follow the grade.</p>",
         _table(
             report["grades"]["test"],
-            ["grade", "count", "share", "bad", "bad_rate", "score_min", "score_max"],
+            [
+                "grade",
+                "count",
+                "share",
+                "max_pd",
+                "predicted_pd",
+                "bad_rate",
+                "score_min",
+                "score_max",
+            ],
         ),
         f"<p>Bad rate rises from S to D: {report['grades']['bad_rate_rises']}. "
-        f"Cut-offs: {html.escape(json.dumps(report['grade_cutoffs']))}.</p>",
+        f"Cut-offs: {html.escape(json.dumps(report['grade_cutoffs']))}. Limits: "
+        f"{html.escape(json.dumps(report['limits']['by_grade']))}.</p>",
         _training_png(distribution),
         _training_png(bad_rate),
         "<h3>Decisions at the thresholds in force (test set, bad outcome = positive)</h3>",
@@ -136,6 +226,7 @@ def render_html(report: dict[str, Any], curves: ReportCurves) -> str:
                 "f1",
             ],
         ),
+        *_fairness(report["fairness"]),
         "<h2>Features</h2>",
         _training_png(importance),
         "<h3>Population stability, train against test</h3>",
@@ -151,6 +242,11 @@ def render_html(report: dict[str, Any], curves: ReportCurves) -> str:
         _table(
             [{"measure": k, "value": v} for k, v in report["reason_agreement"].items()],
             ["measure", "value"],
+        ),
+        "<h2>The WoE scorecard's points table</h2>",
+        "<p>Optimal monotone binning per input; points per bin under the scaling above.</p>",
+        _table(
+            report["scorecard_points"], ["variable", "bin", "count", "event_rate", "woe", "points"]
         ),
     ]
     style = (

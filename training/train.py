@@ -1,6 +1,7 @@
 """Training: LightGBM with credit-sense monotone constraints and early stopping, Platt
-calibration on the validation set, a logistic-regression scorecard baseline on the same
-split, grade cut-offs from the training score distribution, then the bundle and the report.
+calibration on the validation set, the WoE scorecard and a logistic regression as baselines
+on the same split, points-to-double-the-odds scaling with grade cut-offs from target bad
+rates, the fairness guard, then the bundle and the report.
 
 Entry points: :func:`train_from_simulation` and :func:`train_from_csv`
 (:mod:`training.tabular`).
@@ -20,20 +21,19 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
-from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from riskmodel.drift import sample_stability, training_distribution
 from riskmodel.manifest import (
     DRIFT_SCORE,
     BundleManifest,
     ColumnEncoding,
+    FairnessRecord,
     GoldenRows,
     GradeCutoffs,
     LimitPolicy,
     PlattCalibration,
+    ProtectedColumn,
     ReasonCodeSpec,
     ReasonText,
     ScoreScaling,
@@ -65,14 +65,19 @@ from training.evaluation import (
     grade_table,
     reason_agreement,
 )
+from training.fairness import group_report, guard
 from training.reason_table import build_reason_table
 from training.report import ReportCurves, write_report
+from training.scorecard import fit_logistic, fit_woe_scorecard
 
 Floats = npt.NDArray[np.float64]
 Labels = npt.NDArray[np.int64]
 
-GRADE_SHARES: dict[Grade, float] = {"S": 0.10, "A": 0.20, "B": 0.35, "C": 0.20, "D": 0.15}
-"""Target share of the training population in each grade; cut-offs are its score quantiles."""
+GRADE_MAX_PD: dict[Grade, float] = {"S": 0.02, "A": 0.05, "B": 0.10, "C": 0.25}
+"""Target bad rate (90-day probability of default) each grade may reach at most; D is
+everything above C's. The cut-offs are the scores of these probabilities."""
+APPROVED_GRADES: list[Grade] = ["S", "A", "B"]
+"""Grades approved on credit without review: the approval rate the fairness report uses."""
 
 DEFAULT_LIMITS: dict[Grade, float] = {"S": 20_000, "A": 10_000, "B": 5_000, "C": 1_000, "D": 0}
 RISK_LEVELS: dict[RiskLevel, list[Grade]] = {
@@ -92,17 +97,19 @@ class TrainingConfig:
     """LightGBM settings. Shallow trees keep the reason-code walk fast; at most
     ``n_estimators`` rounds, stopped early when validation log-loss stalls."""
 
-    learning_rate: float = 0.03
-    num_leaves: int = 15
-    max_depth: int = 5
-    min_child_samples: int = 100
+    learning_rate: float = 0.05
+    num_leaves: int = 7
+    max_depth: int = 3
+    min_child_samples: int = 30
     feature_fraction: float = 0.8
     bagging_fraction: float = 0.8
     lambda_l2: float = 1.0
     n_estimators: int = 800
     early_stopping_rounds: int = 60
     seed: int = 0
-    threads: int = 2
+    threads: int = 1
+    """One thread: the models are small, and on a busy two-core machine LightGBM's OpenMP
+    threads spin against other processes (a tenfold slowdown measured with two)."""
 
     def lightgbm_params(self, monotone: Sequence[int]) -> dict[str, Any]:
         return {
@@ -128,10 +135,20 @@ class TrainingConfig:
 
 @dataclass(frozen=True, slots=True)
 class Rows:
-    """A model matrix (float32 values held as float64, NaN undefined) and its labels."""
+    """A model matrix (float32 values held as float64, NaN undefined), its labels and, when
+    the data has protected columns, each row's group under each of them (never a model
+    input: the fairness report's groups)."""
 
     x: Floats
     y: Labels
+    groups: dict[str, list[str]] | None = None
+
+    def take(self, index: npt.NDArray[np.intp]) -> Rows:
+        """The rows at ``index``."""
+        groups = None
+        if self.groups is not None:
+            groups = {k: [v[i] for i in index] for k, v in self.groups.items()}
+        return Rows(self.x[index], self.y[index], groups)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +166,11 @@ class ModelSpec:
     newcomer_feature: str | None = None
     extra_metrics: dict[str, Any] = field(default_factory=dict)
     """Reported with the test metrics; ``cv_auc_mean`` here becomes the headline AUC."""
+    excluded: list[ProtectedColumn] = field(default_factory=list)
+    """Protected inputs the model may not use: they are blanked (all missing) in training."""
+    kept: list[ProtectedColumn] = field(default_factory=list)
+    extra_report: dict[str, Any] = field(default_factory=dict)
+    """Sections added to report.json as they are (the CSV path's cross-validation)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,10 +196,12 @@ def train_from_simulation(
     horizon_days: int = 90,
     every_days: int = 15,
     config: TrainingConfig | None = None,
+    keep_protected: Sequence[str] = (),
 ) -> TrainResult:
     """Simulates customers, builds point-in-time rows, splits them by observation date and
     trains, evaluates and exports a bundle into ``out_dir``. ``start`` defaults to ``days``
-    days before today (UTC midnight)."""
+    days before today (UTC midnight). Features that are protected attributes
+    (:mod:`training.fairness`) are left out unless ``keep_protected`` names them."""
     began = time.perf_counter()
     if start is None:
         today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -187,6 +211,7 @@ def train_from_simulation(
     dataset = build_dataset(simulation, horizon_days=horizon_days, every_days=every_days)
     built = time.perf_counter()
     split = split_by_time(dataset)
+    excluded, kept = guard(dataset.feature_names, keep_protected)
     spec = ModelSpec(
         feature_names=dataset.feature_names,
         feature_schema_version=FEATURE_SCHEMA.version,
@@ -205,6 +230,8 @@ def train_from_simulation(
             "dataset_seconds": built - simulated,
             "events": float(len(simulation.events)),
         },
+        excluded=excluded,
+        kept=kept,
     )
     return fit_evaluate_export(
         Rows(split.train.x, split.train.y),
@@ -244,31 +271,13 @@ def fit_platt(probability: Floats, y: Labels) -> PlattCalibration:
     return PlattCalibration(a=a, b=b)
 
 
-def _signed_log(x: Floats) -> Floats:
-    return np.sign(x) * np.log1p(np.abs(x))
-
-
-def fit_scorecard(train: Rows, seed: int) -> Pipeline:
-    """The baseline: logistic regression on signed-log, median-imputed, standardized
-    features with a missing-value indicator per feature that has gaps."""
-    pipeline = make_pipeline(
-        FunctionTransformer(_signed_log),
-        SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
-        StandardScaler(),
-        LogisticRegression(C=0.5, max_iter=2000, random_state=seed),
-    )
-    return pipeline.fit(train.x, train.y)
-
-
-def grade_cutoffs(train_scores: Floats) -> GradeCutoffs:
-    """Cut-offs that put about :data:`GRADE_SHARES` of the training scores in each grade,
-    forced strictly descending."""
-    below = np.cumsum([GRADE_SHARES[g] for g in ("D", "C", "B", "A")])
-    c, b, a, s = (int(np.ceil(np.quantile(train_scores, q))) for q in below)
-    b = max(b, c + 1)
-    a = max(a, b + 1)
-    s = max(s, a + 1)
-    return GradeCutoffs(S=s, A=a, B=b, C=c)
+def grade_cutoffs(scaling: ScoreScaling, max_pd: dict[Grade, float] | None = None) -> GradeCutoffs:
+    """Cut-offs from target bad rates: grade G starts at the score of its maximum
+    probability of default (:data:`GRADE_MAX_PD` by default) under ``scaling``, so the
+    cut-offs fall from S to C whenever the targets rise."""
+    targets = dict(max_pd or GRADE_MAX_PD)
+    scores = {g: score_from_probability(targets[g], scaling) for g in ("S", "A", "B", "C")}
+    return GradeCutoffs(**scores, max_probability_of_default=targets)
 
 
 def fingerprint(*rows: Rows, names: Sequence[str]) -> str:
@@ -320,6 +329,15 @@ def thin_file_policy(
     )
 
 
+def _blank(rows: Rows, columns: Sequence[int]) -> Rows:
+    """``rows`` with ``columns`` all missing: a model trained on them cannot split on them."""
+    if not columns:
+        return rows
+    x = rows.x.copy()
+    x[:, list(columns)] = np.nan
+    return Rows(x, rows.y, rows.groups)
+
+
 def fit_evaluate_export(
     train: Rows,
     validation: Rows,
@@ -328,11 +346,15 @@ def fit_evaluate_export(
     out_dir: Path,
     config: TrainingConfig,
 ) -> TrainResult:
-    """Trains, calibrates, evaluates against the baseline, exports the bundle (failing on
+    """Trains, calibrates, evaluates against the baselines, exports the bundle (failing on
     any parity breach) and writes the report; returns what was written."""
     for name, part in (("train", train), ("validation", validation), ("test", test)):
         if len(np.unique(part.y)) < 2:
             raise TrainingError(f"the {name} set needs both good and bad rows")
+    blanked = [
+        spec.feature_names.index(p.name) for p in spec.excluded if p.name in spec.feature_names
+    ]
+    train, validation, test = (_blank(part, blanked) for part in (train, validation, test))
     fitted_at = time.perf_counter()
     booster = snap_thresholds_to_float32(fit_lightgbm(train, validation, spec.monotone, config))
     calibration = fit_platt(booster.predict(validation.x), validation.y)
@@ -345,20 +367,30 @@ def fit_evaluate_export(
     scaling = ScoreScaling()
     train_scores = np.asarray([score_from_probability(p, scaling) for p in train_pd], dtype=float)
     test_scores = np.asarray([score_from_probability(p, scaling) for p in test_pd], dtype=float)
-    cutoffs = grade_cutoffs(train_scores)
+    cutoffs = grade_cutoffs(scaling)
     test_grades = [grade_of(int(s), cutoffs) for s in test_scores]
     train_grades = [grade_of(int(s), cutoffs) for s in train_scores]
     limit_policy = LimitPolicy(currency="CNY", by_grade=DEFAULT_LIMITS)
 
-    scorecard = fit_scorecard(train, config.seed)
-    baseline_pd = scorecard.predict_proba(test.x)[:, 1]
+    used = [i for i in range(len(spec.feature_names)) if i not in blanked]
+    used_names = [spec.feature_names[i] for i in used]
+    baselines_at = time.perf_counter()
+    scorecard = fit_woe_scorecard(train.x[:, used], train.y, used_names, scaling)
+    scorecard_pd = scorecard.predict_proba(test.x[:, used])
+    logistic = fit_logistic(train.x[:, used], train.y, config.seed)
+    logistic_pd = logistic.predict_proba(test.x[:, used])[:, 1]
+    baseline_seconds = time.perf_counter() - baselines_at
 
     model = convert_to_onnx(booster, len(spec.feature_names))
     table = build_reason_table(booster)
     parity = check_parity(booster, model, table, test.x)
     n_features = len(spec.feature_names)
     exact = booster.predict(test.x, pred_contrib=True)[:, :n_features]
-    agreement = reason_agreement(table.contributions_of(test.x), exact, k=3)
+    served = table.contributions_of(test.x)
+    agreement = {
+        **reason_agreement(served, exact, k=3),
+        "max_abs_diff_vs_treeshap": float(np.max(np.abs(served - exact))),
+    }
     reason_spec = ReasonCodeSpec(features=spec.reasons)
     session = onnx_session(model)
     serving = {
@@ -378,12 +410,14 @@ def fit_evaluate_export(
         **spec.extra_metrics,
         "boosting_rounds": float(booster.num_trees()),
         "training_seconds": training_seconds,
+        "baseline_seconds": baseline_seconds,
     }
     if "cv_auc_mean" in spec.extra_metrics:
         # A CSV model's headline AUC is the cross-validated mean; the split's test AUC stays.
         metrics["test_auc"] = metrics["auc"]
         metrics["auc"] = spec.extra_metrics["cv_auc_mean"]
-    baseline_metrics = binary_metrics(test.y, baseline_pd)
+    scorecard_metrics = binary_metrics(test.y, scorecard_pd)
+    logistic_metrics = binary_metrics(test.y, logistic_pd)
     gains = booster.feature_importance(importance_type="gain")
     importance = sorted(
         (
@@ -399,6 +433,19 @@ def fit_evaluate_export(
         psi[item["feature"]] = sample_stability(train.x[:, column], test.x[:, column])
         distributions.append(training_distribution(item["feature"], train.x[:, column]))
     test_table = grade_table(test.y, test_grades, test_scores)
+    for row in test_table:
+        row["max_pd"] = (cutoffs.max_probability_of_default or {}).get(row["grade"])
+        in_grade = np.asarray(test_grades) == row["grade"]
+        row["predicted_pd"] = float(test_pd[in_grade].mean()) if in_grade.any() else None
+
+    approved = np.isin(np.asarray(test_grades), APPROVED_GRADES)
+    groups = group_report(test.groups, test.y, test_pd, approved) if test.groups else None
+    fairness = FairnessRecord(
+        excluded=spec.excluded,
+        kept=spec.kept,
+        adverse_impact_ratio=groups["adverse_impact_ratio"] if groups else None,
+        approved_grades=APPROVED_GRADES,
+    )
 
     created_at = datetime.now(UTC).replace(microsecond=0)
     version = model_version(created_at.strftime("%Y%m%d"), model)
@@ -417,7 +464,8 @@ def fit_evaluate_export(
             "gini": metrics["gini"],
             "pr_auc": metrics["pr_auc"],
             "brier": metrics["brier"],
-            "baseline_auc": baseline_metrics["auc"],
+            "baseline_auc": scorecard_metrics["auc"],
+            "logistic_auc": logistic_metrics["auc"],
             **{k: v for k, v in metrics.items() if k.startswith("cv_") or k == "test_auc"},
         },
         calibration=calibration,
@@ -429,19 +477,32 @@ def fit_evaluate_export(
         grade_cutoffs=cutoffs,
         limit_policy=limit_policy,
         training_distributions=distributions,
+        fairness=fairness,
     )
     write_bundle(out_dir, model, table, manifest)
 
+    test_auc = metrics.get("test_auc", metrics["auc"])
     report: dict[str, Any] = {
         "model_version": version,
         "created_at": created_at.isoformat(),
         "source": spec.source,
         "target": spec.target,
         "metrics": metrics,
-        "baseline": {"model": "logistic regression scorecard", "metrics": baseline_metrics},
-        "lightgbm_beats_baseline": metrics["auc"] > baseline_metrics["auc"],
+        "baseline": {"model": "WoE scorecard (optbinning)", "metrics": scorecard_metrics},
+        "logistic": {"model": "logistic regression", "metrics": logistic_metrics},
+        "lightgbm_beats_baseline": test_auc > scorecard_metrics["auc"],
+        "lightgbm_margin_over_scorecard": test_auc - scorecard_metrics["auc"],
+        "scorecard_points": scorecard.points_table(),
         "calibration": calibration.model_dump(),
         "calibration_curve": calibration_curve(test.y, test_pd),
+        "scaling": {
+            **scaling.model_dump(),
+            "points_per_unit_log_odds": scaling.pdo / math.log(2.0),
+            "test_score_min": float(test_scores.min()),
+            "test_score_max": float(test_scores.max()),
+            "test_score_p01": float(np.percentile(test_scores, 1)),
+            "test_score_p99": float(np.percentile(test_scores, 99)),
+        },
         "grade_cutoffs": cutoffs.model_dump(),
         "grades": {
             "train": grade_table(train.y, train_grades, train_scores),
@@ -449,16 +510,24 @@ def fit_evaluate_export(
             "bad_rate_rises": bad_rate_rises(test_table),
         },
         "decision_quality": decision_quality(test.y, test_grades),
+        "limits": limit_policy.model_dump(),
+        "fairness": {
+            "excluded": [p.model_dump() for p in spec.excluded],
+            "kept": [p.model_dump() for p in spec.kept],
+            "approved_grades": APPROVED_GRADES,
+            "groups": groups,
+        },
         "feature_importance_gain": importance,
         "psi_train_vs_test": psi,
         "reason_agreement": agreement,
         "serving": serving,
         "rows": {"train": len(train.y), "validation": len(validation.y), "test": len(test.y)},
+        **spec.extra_report,
     }
     write_report(
         out_dir,
         report,
-        ReportCurves(test.y, test_pd, baseline_pd, test_scores, test_grades),
+        ReportCurves(test.y, test_pd, scorecard_pd, test_scores, test_grades, logistic_pd),
     )
     return TrainResult(out_dir=out_dir, manifest=manifest, report=report)
 

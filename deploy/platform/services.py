@@ -83,6 +83,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ),
     ServiceSpec("warning", "services.warning", 8003),
     ServiceSpec("console", "services.console", 8004),
+    ServiceSpec("reporting", "services.reporting", 8005),
 )
 """Every service, in start order (``down`` stops them in reverse)."""
 
@@ -96,8 +97,8 @@ def service_spec(name: str) -> ServiceSpec:
 
 
 def ensure_default_bundle(run_dir: Path) -> Path:
-    """``run_dir/default-bundle``, trained on simulated customers the first time (about half
-    a minute on two cores), so a fresh platform scores from the start."""
+    """``run_dir/default-bundle``, trained on simulated customers the first time (under a
+    minute on two cores), so a fresh platform scores from the start."""
     bundle = run_dir / "default-bundle"
     if not (bundle / "manifest.json").is_file():
         logging.getLogger(__name__).info("training the default model bundle into %s", bundle)

@@ -8,18 +8,21 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
+import orjson
 import typer
 from rich.console import Console
 
 from schemas.actions import RiskAction
 from schemas.decisions import DecisionRecord
+from schemas.events import PaymentEvent
 from schemas.records import AuditRecord
 from schemas.scores import ScoreRecord
 from services.cli.settings import CliSettings
 from services.reporting.core import Period, build_report
 from services.reporting.errors import ReportingError
-from services.reporting.render import report_html, report_json
+from services.reporting.render import report_html, report_json, vintage_section
 from services.reporting.sources import PeriodRecords, read_jsonl, read_kafka, read_outcomes
+from services.reporting.vintages import build_book
 
 console = Console(stderr=True)
 
@@ -46,6 +49,7 @@ def _records(
     actions: Path | None,
     audit: Path | None,
     decisions: Path | None,
+    payments: Path | None,
 ) -> PeriodRecords:
     if scores is None and actions is None:
         return asyncio.run(read_kafka(CliSettings(), period))
@@ -56,6 +60,7 @@ def _records(
         read_jsonl(actions, RiskAction),
         read_jsonl(audit, AuditRecord) if audit is not None else [],
         read_jsonl(decisions, DecisionRecord) if decisions is not None else [],
+        read_jsonl(payments, PaymentEvent) if payments is not None else [],
     )
 
 
@@ -85,13 +90,20 @@ def report_command(
     decisions: Annotated[
         Path | None, typer.Option(help="risk.decisions records (JSONL), with --scores.")
     ] = None,
+    payments: Annotated[
+        Path | None,
+        typer.Option(
+            help="Payment events (JSONL), with --scores: realised bad rates and vintage "
+            "curves by cohort, grade and score band against the predicted PD."
+        ),
+    ] = None,
 ) -> None:
     """Write the portfolio risk report of a period: grade mix and its change, bad rate by
     grade, decision quality at the thresholds in force, warnings and actions, customers
     frozen and restored, top reasons, drift and model versions in service."""
     try:
         period = Period(parse_bound(from_, end=False), parse_bound(to, end=True))
-        records = _records(period, scores, actions, audit, decisions)
+        records = _records(period, scores, actions, audit, decisions, payments)
         known = read_outcomes(outcomes) if outcomes is not None else None
         report = build_report(
             period, records.scores, records.actions, records.audit, known, records.decisions
@@ -99,10 +111,20 @@ def report_command(
     except ReportingError as error:
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(1) from error
+    in_period = [s for s in records.scores if s.scored_at in period]
+    book = build_book(in_period, records.payments)
+    as_of = max([period.end, *(p.occurred_at for p in records.payments)])
+    by_grade, by_band = book.cells(as_of), book.cells(as_of, by="band")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(report_html(report), encoding="utf-8")
+    out.write_text(report_html(report, vintage_section(by_grade, by_band)), encoding="utf-8")
     json_path = out.with_suffix(".json")
-    json_path.write_bytes(report_json(report))
+    document = orjson.loads(report_json(report))
+    document["outcomes"] = {
+        "as_of": as_of.isoformat(),
+        "by_grade": [c.to_dict() for c in by_grade],
+        "by_score_band": [c.to_dict() for c in by_band],
+    }
+    json_path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
     console.print(
         f"{report.customers_scored} customers, {report.scores} scores, "
         f"{sum(report.actions_by_type.values())} actions: wrote {out} and {json_path}"

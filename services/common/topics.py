@@ -35,8 +35,9 @@ EVENT_TOPICS: dict[str, Topic] = {
 }
 """Inbound ``event_type`` to the topic that carries it."""
 
-REPORTED_TOPICS = frozenset({Topic.SCORES, Topic.ACTIONS})
-"""Topics the portfolio report reads back over a whole quarter."""
+REPORTED_TOPICS = frozenset({Topic.SCORES, Topic.ACTIONS, Topic.PAYMENTS})
+"""Topics the portfolio report and the outcomes monitor read back over a whole quarter
+(payments: the bad outcomes of the customers scored in it)."""
 REPORT_RETENTION_MS = str(100 * 24 * 3600 * 1000)
 """100 days: a quarter (at most 92 days) plus a week to run the report after it ends."""
 DEFAULT_DECISION_RETENTION_DAYS = 400

@@ -12,6 +12,7 @@ import orjson
 from schemas.scores import GRADES
 from services.common.charts import png_image
 from services.reporting.core import PortfolioReport
+from services.reporting.vintages import HORIZON_MONTHS, VintageCell
 
 
 def report_json(report: PortfolioReport) -> bytes:
@@ -77,8 +78,105 @@ def _weekly_chart(report: PortfolioReport) -> str:
     return png_image(draw)
 
 
-def report_html(report: PortfolioReport) -> str:
-    """The report as a self-contained HTML page."""
+def vintage_section(by_grade: Sequence[VintageCell], by_band: Sequence[VintageCell]) -> str:
+    """Outcomes against predictions: vintage curves per grade, realised bad rate beside the
+    predicted PD and its calibrated band per cohort and grade, and the same per score band
+    (see :mod:`services.reporting.vintages` for the definitions)."""
+
+    def curves(ax: Any) -> None:
+        shown = [cell for cell in by_grade if cell.curve and cell.customers >= 10]
+        for cell in shown:
+            months = list(range(1, len(cell.curve) + 1))
+            ax.plot(months, cell.curve, marker="o", label=f"{cell.cohort} {cell.segment}")
+        ax.set(
+            title="Vintage curves by cohort and grade",
+            xlabel="months on book",
+            ylabel="cumulative bad rate",
+        )
+        if shown:
+            ax.legend(fontsize="x-small", ncol=2)
+
+    def against(ax: Any) -> None:
+        labels = [f"{c.cohort} {c.segment}" for c in by_grade]
+        positions = list(range(len(by_grade)))
+        ax.bar(
+            [p - 0.2 for p in positions],
+            [c.predicted_pd for c in by_grade],
+            0.4,
+            label="predicted PD",
+        )
+        ax.bar(
+            [p + 0.2 for p in positions],
+            [c.realised_bad_rate or 0.0 for c in by_grade],
+            0.4,
+            label="realised",
+        )
+        ax.errorbar(
+            [p - 0.2 for p in positions],
+            [c.predicted_pd for c in by_grade],
+            yerr=[
+                [c.predicted_pd - c.band[0] for c in by_grade],
+                [c.band[1] - c.predicted_pd for c in by_grade],
+            ],
+            fmt="none",
+            ecolor="black",
+            capsize=2,
+        )
+        ax.set_xticks(positions, labels)
+        ax.tick_params(axis="x", labelrotation=60, labelsize="x-small")
+        ax.set(
+            title=f"Realised ({HORIZON_MONTHS * 30} days) against predicted PD", ylabel="bad rate"
+        )
+        ax.legend()
+
+    columns = [
+        "cohort",
+        "segment",
+        "customers",
+        "predicted PD",
+        "band",
+        "realised",
+        "mature",
+        "outside band",
+    ]
+
+    def rows(cells: Sequence[VintageCell]) -> list[list[object]]:
+        return [
+            [
+                c.cohort,
+                c.segment,
+                c.customers,
+                c.predicted_pd,
+                f"{c.band[0]:.3f}-{c.band[1]:.3f}",
+                c.realised_bad_rate,
+                c.mature,
+                c.outside_band,
+            ]
+            for c in cells
+        ]
+
+    parts = [
+        "<h2>Outcomes against predictions</h2>",
+        "<p>Customers by the month of their first score (cohort) and that score's grade; "
+        "bad: a chargeback or a repayment 30 days past due after the score. Realised: bad "
+        f"within {HORIZON_MONTHS * 30} days (the model's horizon) once observable, else so "
+        "far; band: 99 % around the mean predicted PD.</p>",
+    ]
+    if not by_grade:
+        parts.append("<p>No scored customer in the period.</p>")
+        return "\n".join(parts)
+    parts += [
+        png_image(curves),
+        png_image(against),
+        _table(columns, rows(by_grade)),
+        "<h3>By score band</h3>",
+        _table(columns, rows(by_band)),
+    ]
+    return "\n".join(parts)
+
+
+def report_html(report: PortfolioReport, extra: str = "") -> str:
+    """The report as a self-contained HTML page; ``extra`` (HTML) goes before the notes."""
     return "\n".join(
         [
             "<!doctype html><html><head><meta charset='utf-8'>",
@@ -88,15 +186,16 @@ def report_html(report: PortfolioReport) -> str:
             "td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}",
             "</style></head><body>",
             "<h1>Portfolio risk report</h1>",
-            report_body(report),
+            report_body(report, extra),
             "</body></html>",
         ]
     )
 
 
-def report_body(report: PortfolioReport) -> str:
+def report_body(report: PortfolioReport, extra: str = "") -> str:
     """The report's sections as HTML (headings, tables and inline charts; every value
-    escaped), for a page of its own or the console's."""
+    escaped), for a page of its own or the console's; ``extra`` (HTML) goes before the
+    notes."""
     period = report.period
     parts = [
         f"<p>{html.escape(period.start.isoformat())} to {html.escape(period.end.isoformat())}: "
@@ -219,6 +318,7 @@ def report_body(report: PortfolioReport) -> str:
             ],
         ),
     ]
+    parts.append(extra)
     if report.notes:
         parts.append("<h2>Notes</h2><ul>")
         parts += [f"<li>{html.escape(note)}</li>" for note in report.notes]

@@ -1,6 +1,6 @@
 """Where the report's records come from: JSONL exports (one record per line, as the topics
-carry them) or the ``risk.scores``, ``risk.actions``, ``risk.audit`` and ``risk.decisions``
-topics themselves.
+carry them) or the ``risk.scores``, ``risk.actions``, ``risk.audit``, ``risk.decisions`` and
+``events.payments`` topics themselves.
 
 Kafka is read without a consumer group (nothing is committed, nobody else's offsets move):
 each partition is sought to the first offset at or after the period's start
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from schemas.actions import RiskAction
 from schemas.decisions import DecisionRecord
+from schemas.events import PaymentEvent
 from schemas.records import AuditRecord
 from schemas.scores import ScoreRecord
 from services.common.kafka import describe_topics, make_consumer
@@ -82,6 +83,8 @@ class PeriodRecords:
     actions: list[RiskAction]
     audit: list[AuditRecord]
     decisions: list[DecisionRecord] = field(default_factory=list)
+    payments: list[PaymentEvent] = field(default_factory=list)
+    """Payment events from the period's start on (outcomes come after the scores)."""
 
 
 async def _read_topic(
@@ -155,9 +158,12 @@ async def read_kafka(
     actions = await _read_topic(settings, topics(Topic.ACTIONS), period, timeout_s)
     audit = await _read_topic(settings, topics(Topic.AUDIT), period, timeout_s)
     decisions = await _read_topic(settings, topics(Topic.DECISIONS), period, timeout_s)
+    since_start = Period(period.start, max(period.end, datetime.now(UTC)))
+    payments = await _read_topic(settings, topics(Topic.PAYMENTS), since_start, timeout_s)
     return PeriodRecords(
         parse_valid(scores, ScoreRecord),
         parse_valid(actions, RiskAction),
         parse_valid(audit, AuditRecord),
         parse_valid(decisions, DecisionRecord),
+        parse_valid(payments, PaymentEvent),
     )

@@ -35,7 +35,7 @@ from typing import Any
 import orjson
 
 from riskmodel.errors import GateRefusedError
-from riskmodel.loading import LoadedModel, open_bundle, read_manifest
+from riskmodel.loading import LoadedModel, check_adverse_impact, open_bundle, read_manifest
 from riskmodel.manifest import MANIFEST_FILE, BundleManifest
 from schemas.features import FeatureSchema
 from services.scorer.errors import RegistryError
@@ -87,9 +87,12 @@ def _digest(directory: Path) -> str:
 
 
 class ModelRegistry:
-    def __init__(self, root: Path, schema: FeatureSchema) -> None:
+    def __init__(
+        self, root: Path, schema: FeatureSchema, min_adverse_impact_ratio: float | None = None
+    ) -> None:
         self.root = root
         self._schema = schema
+        self._min_adverse_impact_ratio = min_adverse_impact_ratio
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -103,6 +106,7 @@ class ModelRegistry:
 
     def publish(self, source: Path) -> tuple[RegisteredModel, bool]:
         """Gates a copy of the bundle directory ``source`` and stores it under its version.
+        With a minimum adverse-impact ratio set, a bundle measured below it is refused.
 
         Returns the entry and whether it was new (publishing the same content again is a
         no-op). Raises GateRefusedError when the gate refuses it, and RegistryError
@@ -117,6 +121,7 @@ class ModelRegistry:
         try:
             _copy_bundle_files(source, staging)
             model = open_bundle(staging, self._schema)
+            check_adverse_impact(model.manifest, self._min_adverse_impact_ratio)
             version = model.version
             if not _VERSION.match(version):
                 raise GateRefusedError(

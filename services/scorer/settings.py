@@ -51,6 +51,9 @@ class ScorerSettings(ServiceSettings):
     model_registry_dir: Path = Path(".run/models")
     default_bundle: Path | None = None
     """Bundle published and served when the registry and ``models.control`` name none."""
+    min_adverse_impact_ratio: float | None = Field(default=None, ge=0, le=1)
+    """When set (0.8 is the four-fifths rule), publishing refuses a bundle whose measured
+    adverse-impact ratio is below it."""
     control_wait_s: float = Field(default=10.0, gt=0)
     """How long start-up waits for ``models.control`` before serving the default bundle."""
     swap_wait_s: float = Field(default=10.0, gt=0)

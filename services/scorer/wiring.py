@@ -118,7 +118,9 @@ def build_app(settings: ScorerSettings) -> FastAPI:
         MODEL_MONITOR,
         decision_log if settings.decision_log_enabled else None,
     )
-    registry = ModelRegistry(settings.model_registry_dir, FEATURE_SCHEMA)
+    registry = ModelRegistry(
+        settings.model_registry_dir, FEATURE_SCHEMA, settings.min_adverse_impact_ratio
+    )
     sink = KafkaSink(settings, timeout_s=10.0)
     publisher = KafkaControlPublisher(sink, settings)
     admin = ModelAdmin(

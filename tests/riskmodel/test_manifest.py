@@ -7,7 +7,15 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from riskmodel.manifest import BundleManifest, GradeCutoffs, LimitPolicy, ReasonText
+from riskmodel.errors import GateRefusedError
+from riskmodel.loading import check_adverse_impact
+from riskmodel.manifest import (
+    BundleManifest,
+    FairnessRecord,
+    GradeCutoffs,
+    LimitPolicy,
+    ReasonText,
+)
 
 
 def _document(**changes: Any) -> dict[str, Any]:
@@ -87,3 +95,15 @@ def test_cutoffs_list_grades_from_best_down() -> None:
 def test_reason_templates_may_only_format_the_value(template: str) -> None:
     with pytest.raises(ValidationError, match="may only use"):
         ReasonText(code="R", template=template, missing_text="-")
+
+
+def test_the_publish_gate_refuses_a_bundle_below_the_adverse_impact_threshold() -> None:
+    manifest = BundleManifest.model_validate(_document())
+    measured = manifest.model_copy(update={"fairness": FairnessRecord(adverse_impact_ratio=0.7)})
+    check_adverse_impact(measured, None)
+    check_adverse_impact(measured, 0.6)
+    with pytest.raises(GateRefusedError) as refused:
+        check_adverse_impact(measured, 0.8)
+    assert refused.value.code == "adverse_impact_below_threshold"
+    # Nothing measured (no protected group in the data): nothing to hold against it.
+    check_adverse_impact(manifest, 0.8)

@@ -30,3 +30,25 @@ def test_an_absent_column_is_missing() -> None:
 def test_a_numeric_column_refuses_non_numbers(value: object) -> None:
     with pytest.raises(EncodingError, match="income"):
         encode_value(value, INCOME)
+
+
+PURPOSE = ColumnEncoding(
+    name="purpose",
+    kind="woe",
+    categories=["car", "education"],
+    values=[0.4, -0.7],
+    missing_value=-0.1,
+)
+
+
+def test_woe_columns_score_their_category_an_unseen_one_as_no_evidence() -> None:
+    assert encode_value("car", PURPOSE) == 0.4
+    assert encode_value("education", PURPOSE) == -0.7
+    assert encode_value("yacht", PURPOSE) == 0.0
+    assert encode_value(None, PURPOSE) == -0.1
+    assert encode_value("", PURPOSE) == -0.1
+
+
+def test_a_woe_column_needs_one_value_per_category() -> None:
+    with pytest.raises(ValueError, match="one value per category"):
+        ColumnEncoding(name="purpose", kind="woe", categories=["car"], values=[])

@@ -192,3 +192,15 @@ def test_assess_derives_every_figure_from_the_manifest() -> None:
 def test_assess_refuses_a_broken_model_output(bad: float) -> None:
     with pytest.raises(ValueError, match="model output"):
         assess(bad, _manifest())
+
+
+def test_pdo_scaling_by_hand() -> None:
+    # The default scaling: 600 points at good:bad odds of 50:1, 20 points to double them.
+    scaling = ScoreScaling()
+    assert (scaling.base_score, scaling.base_odds, scaling.pdo) == (600.0, 50.0, 20.0)
+    assert score_from_probability(1 / 51, scaling) == 600  # odds 50:1
+    assert score_from_probability(1 / 101, scaling) == 620  # odds doubled
+    assert score_from_probability(1 / 26, scaling) == 580  # odds halved
+    assert score_from_probability(1 / 11, scaling) == 554  # 600 + 20 log2(10/50) = 553.56
+    assert score_from_probability(0.999, scaling) == 300  # clamped
+    assert score_from_probability(1e-9, scaling) == 900

@@ -33,6 +33,16 @@ def test_table_reproduces_lightgbm_log_odds_and_treeshap_totals() -> None:
     np.testing.assert_allclose(contributions.sum(axis=1) + table.expected_value, raw, atol=1e-9)
     shap = booster.predict(probe, pred_contrib=True)
     np.testing.assert_allclose(shap.sum(axis=1), raw, atol=1e-9)
+    # The table's contributions are exact TreeSHAP, row by row and in a batch.
+    assert table.exact
+    np.testing.assert_allclose(contributions, shap[:, :-1], atol=1e-9)
+    assert table.expected_value == pytest.approx(shap[0, -1])
+    for row in probe[:20]:
+        np.testing.assert_allclose(
+            table.contributions_of_row(row),
+            booster.predict(row[None, :], pred_contrib=True)[0, :-1],
+            atol=1e-9,
+        )
     assert table.depth <= 4
 
 

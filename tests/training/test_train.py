@@ -7,15 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from riskmodel.manifest import MANIFEST_FILE, MODEL_FILE
+from riskmodel.manifest import MANIFEST_FILE, MODEL_FILE, ScoreScaling
 from riskmodel.reasons import explain
 from riskmodel.scaling import assess
 from schemas.features import FEATURE_SCHEMA
+from schemas.scores import Grade
 from training.bundle import Bundle, load_bundle, onnx_predict, onnx_session
 from training.catalogue import RISK_INCREASING
 from training.errors import TrainingError
 from training.report import REPORT_HTML, REPORT_JSON
 from training.train import (
+    GRADE_MAX_PD,
     TrainingConfig,
     TrainResult,
     fit_platt,
@@ -56,7 +58,22 @@ def test_report_json_carries_the_contract_metrics(trained: tuple[TrainResult, Bu
     assert report["metrics"]["auc"] == result.manifest.metrics["auc"]
     assert report["baseline"]["metrics"]["auc"] > 0
     assert report["serving"]["onnx_max_abs_diff"] <= 1e-5
-    assert set(report["reason_agreement"]) == {"top1_match", "top3_overlap", "top3_same_set"}
+    agreement = report["reason_agreement"]
+    assert set(agreement) == {
+        "top1_match",
+        "top3_overlap",
+        "top3_same_set",
+        "max_abs_diff_vs_treeshap",
+    }
+    # The served reasons are exact TreeSHAP: LightGBM's own pred_contrib.
+    assert agreement["top3_overlap"] >= 0.95
+    assert agreement["max_abs_diff_vs_treeshap"] < 1e-9
+    assert {"WoE scorecard", "logistic regression"} == {
+        report["baseline"]["model"].split(" (")[0],
+        report["logistic"]["model"],
+    }
+    assert report["fairness"]["excluded"] == []
+    assert report["scaling"]["pdo"] == 20.0
     assert [row["grade"] for row in report["grades"]["test"]] == ["S", "A", "B", "C", "D"]
     assert "score" in report["psi_train_vs_test"]
 
@@ -116,12 +133,15 @@ def test_bundle_drives_scores_grades_and_readable_reasons(
         assert len(reasons) <= manifest.reason_codes.max_reasons
 
 
-def test_grade_cutoffs_come_from_the_training_scores(trained: tuple[TrainResult, Bundle]) -> None:
-    result, _ = trained
-    train_grades = result.report["grades"]["train"]
-    shares = {row["grade"]: row["share"] for row in train_grades}
-    assert shares["D"] == pytest.approx(0.15, abs=0.08)
-    assert shares["S"] == pytest.approx(0.10, abs=0.08)
+def test_grade_cutoffs_come_from_target_bad_rates(trained: tuple[TrainResult, Bundle]) -> None:
+    result, bundle = trained
+    cutoffs = bundle.manifest.grade_cutoffs
+    assert cutoffs == grade_cutoffs(bundle.manifest.score_scaling)
+    assert cutoffs.max_probability_of_default == GRADE_MAX_PD
+    for row in result.report["grades"]["test"]:
+        if row["grade"] != "D" and row["count"]:
+            # Every customer of a grade is predicted to go bad at most its target rate.
+            assert row["predicted_pd"] <= row["max_pd"] + 1e-9
 
 
 def test_bundle_loading_needs_the_model_file(
@@ -146,14 +166,18 @@ def test_single_row_walk_matches_the_batch_walk(trained: tuple[TrainResult, Bund
         np.testing.assert_allclose(table.contributions_of_row(row), expected, atol=1e-12)
 
 
-def test_cutoffs_stay_strictly_descending_on_tied_scores() -> None:
-    cutoffs = grade_cutoffs(np.full(100, 600.0))
-    assert cutoffs.S > cutoffs.A > cutoffs.B > cutoffs.C == 600
+def test_cutoffs_are_the_scores_of_the_target_bad_rates_by_hand() -> None:
+    # 600 points at 50:1 good:bad odds, 20 points to double them: odds 100:1 score 620,
+    # 50:1 600, 25:1 580 and 12.5:1 560; a PD of 1/(1 + odds) has those odds.
+    targets: dict[Grade, float] = {"S": 1 / 101, "A": 1 / 51, "B": 1 / 26, "C": 1 / 13.5}
+    cutoffs = grade_cutoffs(ScoreScaling(), targets)
+    assert (cutoffs.S, cutoffs.A, cutoffs.B, cutoffs.C) == (620, 600, 580, 560)
+    assert cutoffs.max_probability_of_default == targets
 
 
-def test_cutoffs_split_the_training_scores_by_the_grade_shares() -> None:
-    cutoffs = grade_cutoffs(np.arange(300.0, 900.0))
-    assert (cutoffs.C, cutoffs.B, cutoffs.A, cutoffs.S) == (390, 510, 720, 840)
+def test_default_cutoffs_fall_from_s_to_c() -> None:
+    cutoffs = grade_cutoffs(ScoreScaling(base_score=600, base_odds=50, pdo=20))
+    assert cutoffs.S > cutoffs.A > cutoffs.B > cutoffs.C
 
 
 def test_platt_recovers_a_known_miscalibration() -> None:

@@ -25,7 +25,19 @@ def test_train_on_a_csv_writes_bundle_and_report(tmp_path: Path) -> None:
     out = tmp_path / "bundle"
     result = CliRunner().invoke(
         app,
-        ["train", "--csv", str(table), "--target", "defaulted", "--folds", "3", "--out", str(out)],
+        [
+            "train",
+            "--csv",
+            str(table),
+            "--target",
+            "defaulted",
+            "--folds",
+            "3",
+            "--trials",
+            "2",
+            "--out",
+            str(out),
+        ],
     )
     assert result.exit_code == 0, result.output
     report = json.loads((out / "report.json").read_text())
