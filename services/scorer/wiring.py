@@ -30,7 +30,9 @@ def build_app(settings: ScorerSettings) -> FastAPI:
     observer = PrometheusObserver()
     holder = ModelHolder()
     redis = make_redis(settings)
-    store = RedisFeatureStore(redis, RedisKeys(settings.redis_key_prefix))
+    store = RedisFeatureStore(
+        redis, RedisKeys(settings.redis_key_prefix), settings.event_partitions
+    )
     scorer = Scorer(
         store,
         holder,
@@ -87,4 +89,5 @@ def build_app(settings: ScorerSettings) -> FastAPI:
         holder,
         store.ready,
         Lifecycle(starts=[sink.start], stops=[sink.stop, close_redis], background=background),
+        store.completeness,
     )
