@@ -23,6 +23,7 @@ class Topic(StrEnum):
     ACTIONS = "risk.actions"
     AUDIT = "risk.audit"
     MODEL_CONTROL = "models.control"
+    WARNING_STATE = "warning.state"
 
 
 EVENT_TOPICS: dict[str, Topic] = {
@@ -68,7 +69,9 @@ class TopicNames:
         customer's records stay co-partitioned from ingest to scoring. ``models.control``
         is compacted and single-partition so every scorer sees one ordered history.
         ``risk.scores`` and ``risk.actions`` are kept long enough for a quarterly portfolio
-        report (``riskstream report``) to read a whole quarter back.
+        report (``riskstream report``) to read a whole quarter back. ``warning.state`` is
+        the warning service's compacted changelog: keyed by customer like ``risk.scores``
+        and with as many partitions, so a partition's scores and states go together.
         """
         week_ms = str(7 * 24 * 3600 * 1000)
         specs: list[TopicSpec] = []
@@ -79,6 +82,10 @@ class TopicNames:
                 )
             elif topic is Topic.MODEL_CONTROL:
                 specs.append(TopicSpec(self(topic), 1, {"cleanup.policy": "compact"}))
+            elif topic is Topic.WARNING_STATE:
+                specs.append(
+                    TopicSpec(self(topic), event_partitions, {"cleanup.policy": "compact"})
+                )
             elif topic is Topic.AUDIT:
                 specs.append(TopicSpec(self(topic), 1, {"retention.ms": "-1"}))
             elif topic is Topic.DLQ:

@@ -4,7 +4,8 @@ rule set.
 Status codes: 201 for an override published, recorded and stored; 409 when an override does
 not fit the customer's state (nothing to reverse, a limit without cut_limit); 422 for an
 invalid body or rule set (a rule set's error names its line); 503 with ``Retry-After`` when
-Kafka or Redis could not complete the change (nothing has changed then).
+Kafka or Redis could not complete the change (nothing has changed then), or while Redis is
+being rebuilt from ``warning.state`` (``store_rebuilding``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from services.common.http import (
     JsonResponse,
     Lifecycle,
     ReadinessCheck,
+    ReadinessDetails,
     error_response,
     install_common,
     require_scope,
@@ -30,6 +32,7 @@ from services.warning.errors import (
     PublishUnavailableError,
     RulesError,
     StateError,
+    StoreRebuildingError,
     StoreUnavailableError,
 )
 from services.warning.rulebook import LiveRules, Rulebook
@@ -110,9 +113,10 @@ def create_app(
     rulebook: Rulebook,
     readiness: ReadinessCheck,
     lifecycle: Lifecycle | None = None,
+    readiness_details: ReadinessDetails | None = None,
 ) -> FastAPI:
-    """The warning service's app (the consumer and rule file watcher run as ``lifecycle``
-    background tasks)."""
+    """The warning service's app (the consumer, the state guard and the rule file watcher
+    run as ``lifecycle`` background tasks)."""
     app = FastAPI(
         title="riskstream warning",
         version="1",
@@ -120,7 +124,7 @@ def create_app(
         lifespan=(lifecycle or Lifecycle()).lifespan,
         default_response_class=JsonResponse,
     )
-    install_common(app, readiness, settings.max_body_bytes)
+    install_common(app, readiness, settings.max_body_bytes, readiness_details)
     keyring = KeyRing.from_settings(settings)
     client = Depends(require_scope(keyring, Scope.CLIENT))
     app.state.keyring = keyring
@@ -141,7 +145,8 @@ def create_app(
 
     @app.exception_handler(StoreUnavailableError)
     async def on_redis_unavailable(_: Request, exc: StoreUnavailableError) -> JsonResponse:
-        return error_response(503, "redis_unavailable", str(exc), retry_after)
+        code = "store_rebuilding" if isinstance(exc, StoreRebuildingError) else "redis_unavailable"
+        return error_response(503, code, str(exc), retry_after)
 
     @app.exception_handler(RulesError)
     async def on_rules_error(_: Request, exc: RulesError) -> JsonResponse:

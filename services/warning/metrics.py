@@ -8,7 +8,8 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 from schemas.actions import RiskAction
-from services.common.metrics import LATENCY_BUCKETS_S
+from services.common.metrics import LATENCY_BUCKETS_S, REDIS_REBUILT_KEYS
+from services.common.redis_keys import Writer
 from services.warning.core import MANUAL_OVERRIDE_RULE_ID
 
 ACTIONS = Counter(
@@ -48,6 +49,10 @@ REDIS_ERRORS = Counter(
     ["operation"],
 )
 
+KEYS_PER_STATE = 2
+"""Redis keys per customer: the service's own state and the contract view."""
+_rebuilt_keys = REDIS_REBUILT_KEYS.labels(Writer.WARNING.value)
+
 STAGE = "warning"
 """This service's ``stage`` label on ``riskstream_stage_event_age_seconds``."""
 
@@ -65,6 +70,9 @@ class PrometheusObserver:
         ACTIONS.labels(action.action, action.severity).inc()
         if action.rule_id == MANUAL_OVERRIDE_RULE_ID:
             OVERRIDES.labels(action.action).inc()
+
+    def restored(self, customers: int) -> None:
+        _rebuilt_keys.inc(KEYS_PER_STATE * customers)
 
     def rules_live(self, version: str, digest: str) -> None:
         RULES_INFO.clear()

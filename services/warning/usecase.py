@@ -5,17 +5,23 @@ below, so a score and an override change a customer's state the same way.
 
 Order of effects, chosen for at-least-once delivery: actions are published (and
 acknowledged) *before* the new state is stored, and the consumer commits its offsets only
-after both. A crash in between leaves the old state, so the redelivered score is judged
-again from it and yields the same actions with the same ids, which the order system
-applies once. Storing first would be wrong: the redelivered score would then be skipped as
-already seen and its actions lost.
+after both. Storing is two steps: the state is appended to ``warning.state`` (the durable
+record, acknowledged by Kafka), then its copy is written to Redis (where the service and
+the scorer read it). A crash anywhere before the commit leaves Redis with the old state,
+so the redelivered score is judged again from it and yields the same actions with the
+same ids, which the order system applies once, and the same state, appended again.
+Storing before publishing would be wrong: the redelivered score would then be skipped as
+already seen and its actions lost. Redis alone would be wrong too: a Redis that lost its
+data would forget holds in force; it is rebuilt from ``warning.state`` instead
+(:meth:`WarningDesk.restore`), and nothing is judged meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -26,7 +32,9 @@ from schemas.records import AuditRecord
 from schemas.scores import ScoreRecord
 from services.common.clock import Clock
 from services.warning.core import RuleSet, WarningState, evaluate, manual_override, risk_state_view
-from services.warning.errors import StateError
+from services.warning.errors import StateError, StoreRebuildingError
+
+log = logging.getLogger(__name__)
 
 SERVICE = "warning"
 """``service`` of the audit records this service writes."""
@@ -44,6 +52,20 @@ class StateStore(Protocol):
     async def save(self, states: Sequence[WarningState]) -> None:
         """Stores each state and its contract view (``CustomerRiskState``, which the scorer
         reads) atomically, in one round trip."""
+        ...
+
+
+class StateLog(Protocol):
+    async def append(self, states: Sequence[WarningState]) -> None:
+        """Returns once Kafka acknowledged every state on ``warning.state`` (keyed by
+        customer, in order); raises :class:`PublishUnavailableError` otherwise."""
+        ...
+
+
+class StateHistory(Protocol):
+    async def latest(self, partitions: Collection[int]) -> dict[str, bytes]:
+        """The last ``WarningState`` JSON of every customer on ``partitions`` of
+        ``warning.state``, read to the end offsets the partitions had when the call began."""
         ...
 
 
@@ -75,6 +97,10 @@ class WarningObserver(Protocol):
     def evaluation(self, seconds: float) -> None: ...
 
     def issued(self, action: RiskAction) -> None: ...
+
+    def restored(self, customers: int) -> None:
+        """``customers`` states were rewritten to Redis by a rebuild."""
+        ...
 
 
 class Outcome:
@@ -112,14 +138,16 @@ class OverrideResult:
 
 
 class WarningDesk:
-    """Judges scores and applies overrides. One lock serialises them within the process,
-    so an override never interleaves with a batch touching the same customer (a customer's
-    scores all arrive on one partition, consumed by one process)."""
+    """Judges scores, applies overrides and restores lost state. One lock serialises them
+    within the process, so an override never interleaves with a batch touching the same
+    customer (a customer's scores all arrive on one partition, consumed by one process),
+    and a restore never overwrites a state stored after it began."""
 
     def __init__(
         self,
         rules: RuleSource,
         store: StateStore,
+        state_log: StateLog,
         publisher: ActionPublisher,
         audit: AuditSink,
         clock: Clock,
@@ -127,11 +155,19 @@ class WarningDesk:
     ) -> None:
         self._rules = rules
         self._store = store
+        self._state_log = state_log
         self._publisher = publisher
         self._audit = audit
         self._clock = clock
         self._observer = observer
         self._lock = asyncio.Lock()
+        self._restoring = False
+
+    async def _store_states(self, states: Sequence[WarningState]) -> None:
+        """The durable record first, then the copy the service and the scorer read."""
+        if states:
+            await self._state_log.append(states)
+            await self._store.save(states)
 
     async def judge(self, records: Sequence[ScoreRecord]) -> BatchResult:
         """Judges scores in order (a customer's later score sees the state its earlier one
@@ -143,6 +179,8 @@ class WarningDesk:
         result = BatchResult()
         if not records:
             return result
+        if self._restoring:
+            raise StoreRebuildingError("warning state is being rebuilt from warning.state")
         async with self._lock:
             rules = self._rules.current()
             stored = await self._store.load(list(dict.fromkeys(r.customer_id for r in records)))
@@ -170,7 +208,7 @@ class WarningDesk:
                 result.actions.extend(evaluation.actions)
                 states[customer_id] = changed[customer_id] = evaluation.state
             await self._publisher.publish(result.actions)
-            await self._store.save(list(changed.values()))
+            await self._store_states(list(changed.values()))
         for action in result.actions:
             self._observer.issued(action)
         self._observer.judged(Outcome.EVALUATED, result.evaluated)
@@ -187,13 +225,17 @@ class WarningDesk:
         credit_limit: float | None = None,
     ) -> OverrideResult:
         """An administrator's action: published on ``risk.actions``, recorded on
-        ``risk.audit``, then stored. A customer never seen starts from the default state.
+        ``risk.audit``, then stored (``warning.state``, then Redis). A customer never seen
+        starts from the default state.
 
         Raises :class:`StateError` when the override does not fit the state (nothing to
         reverse, a misplaced limit, an empty reason) or the stored state is unreadable;
         :class:`PublishUnavailableError` / :class:`StoreUnavailableError` when an effect
-        failed (the state is then unchanged).
+        failed (the state in Redis is then unchanged; :class:`StoreRebuildingError` while
+        the state is being rebuilt).
         """
+        if self._restoring:
+            raise StoreRebuildingError("warning state is being rebuilt from warning.state")
         async with self._lock:
             stored = await self._store.load([customer_id])
             try:
@@ -220,7 +262,7 @@ class WarningDesk:
                 at=now,
             )
             await asyncio.gather(self._publisher.publish([issued]), self._audit.record(audit))
-            await self._store.save([evaluation.state])
+            await self._store_states([evaluation.state])
         self._observer.issued(issued)
         return OverrideResult(issued, risk_state_view(evaluation.state))
 
@@ -236,6 +278,51 @@ class WarningDesk:
         if state is None:
             return CustomerRiskState(customer_id=customer_id)
         return risk_state_view(state)
+
+    async def restore(
+        self,
+        partitions: Collection[int],
+        history: StateHistory,
+        pace: Callable[[int], Awaitable[None]],
+        batch: int,
+    ) -> bool:
+        """Rewrites the Redis copies of every state on ``partitions`` from
+        ``warning.state``, ``batch`` customers per write, each write waiting for
+        ``pace(batch)``; returns True once all are written.
+
+        Nothing is judged or overridden meanwhile (:class:`StoreRebuildingError`): a score
+        judged against a state not yet restored would drop the holds in force. The lock
+        lets a batch already being judged finish first, so its states are in the log
+        before the log is read, and are restored with everything else."""
+        self._restoring = True
+        try:
+            async with self._lock:
+                latest = await history.latest(partitions)
+                states: list[WarningState] = []
+                unreadable = 0
+                for data in latest.values():
+                    try:
+                        states.append(WarningState.from_json(data))
+                    except ValidationError:
+                        unreadable += 1
+                if unreadable:
+                    # Only this service writes the topic, from validated states.
+                    log.error(
+                        "unreadable states on warning.state skipped", extra={"count": unreadable}
+                    )
+                for start in range(0, len(states), batch):
+                    chunk = states[start : start + batch]
+                    await pace(len(chunk))
+                    await self._store.save(chunk)
+                    self._observer.restored(len(chunk))
+                return True
+        finally:
+            self._restoring = False
+
+    @property
+    def restoring(self) -> bool:
+        """True while :meth:`restore` runs."""
+        return self._restoring
 
 
 class _UnreadableStateError(Exception):
