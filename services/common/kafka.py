@@ -87,9 +87,12 @@ def make_consumer(
 
 
 async def ensure_topics(
-    settings: ServiceSettings, specs: list[TopicSpec] | None = None
+    settings: ServiceSettings, specs: list[TopicSpec] | None = None, timeout_s: float = 30.0
 ) -> list[str]:
-    """Creates the platform's topics that do not exist yet; returns the names it created.
+    """Creates the platform's topics that do not exist yet; returns the names it created,
+    once the cluster describes each with all its partitions led (on a cluster of several
+    brokers a new topic takes a moment to reach every broker's metadata; a client that
+    asks too early sees no partitions). TimeoutError after ``timeout_s``.
 
     Idempotent: existing topics are left as they are (their partition count included).
     """
@@ -113,9 +116,32 @@ async def ensure_topics(
         # Another process may create them between our listing and our request.
         with contextlib.suppress(TopicAlreadyExistsError):
             await admin.create_topics(new_topics)
+        await _wait_until_led(admin, missing, timeout_s)
         return [spec.name for spec in missing]
     finally:
         await admin.close()
+
+
+async def _wait_until_led(
+    admin: AIOKafkaAdminClient, specs: list[TopicSpec], timeout_s: float
+) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    partitions = {spec.name: spec.partitions for spec in specs}
+    while True:
+        described = await admin.describe_topics(list(partitions))
+        led = {
+            str(topic["topic"])
+            for topic in described
+            if not topic.get("error_code")
+            and len(topic["partitions"]) == partitions[str(topic["topic"])]
+            and all(partition["leader"] >= 0 for partition in topic["partitions"])
+        }
+        if led >= set(partitions):
+            return
+        if loop.time() > deadline:
+            raise TimeoutError(f"topics not ready after {timeout_s} s: {set(partitions) - led}")
+        await asyncio.sleep(0.1)
 
 
 async def describe_topics(settings: ServiceSettings) -> dict[str, int]:
