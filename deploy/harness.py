@@ -14,7 +14,14 @@ from types import TracebackType
 
 from deploy.platform import paths
 from deploy.platform.config import INFRASTRUCTURE, PlatformConfig
-from deploy.platform.kafka import default_kafka_lib_dir, start_kafka
+from deploy.platform.kafka import (
+    KafkaNode,
+    cluster_id_file,
+    default_kafka_lib_dir,
+    spawn_kafka_node,
+    start_kafka_cluster,
+    wait_kafka_ready,
+)
 from deploy.platform.processes import LOCALHOST, ProcessHandle, free_ports, kill, stop
 from deploy.platform.redis import start_redis
 from deploy.platform.services import SERVICE_READY_TIMEOUT_S, service_spec, start_service
@@ -23,24 +30,30 @@ from deploy.platform.services import SERVICE_READY_TIMEOUT_S, service_spec, star
 class BackingServices:
     """A Kafka and a Redis of their own under ``run_dir``, on ports free when created.
 
-    Data survives ``stop_*``/``kill_*`` and the matching ``start_*`` brings the same
-    server back on the same port, as a restart in production would. ``config`` describes
-    them as the platform's configuration of its Kafka and Redis components.
+    Kafka is one node, or a cluster of ``brokers`` nodes on this machine (one controller
+    quorum; with three or more, every topic the tests create should have three replicas,
+    ``replication_factor``, and a write needs two in sync). Data survives
+    ``stop_*``/``kill_*`` and the matching ``start_*`` brings the same server back on the
+    same port, as a restart in production would. ``config`` describes them as the
+    platform's configuration of its Kafka and Redis components.
     """
 
-    def __init__(self, run_dir: Path, kafka_lib_dir: Path | None = None) -> None:
+    def __init__(self, run_dir: Path, kafka_lib_dir: Path | None = None, brokers: int = 1) -> None:
         self.run_dir = run_dir
         self.kafka_lib_dir = kafka_lib_dir or default_kafka_lib_dir()
-        kafka_port, kafka_controller_port, redis_port = free_ports(3)
+        *kafka_ports, redis_port = free_ports(2 * brokers + 1)
         self.config = PlatformConfig(
             run_dir=run_dir,
-            kafka_port=kafka_port,
-            kafka_controller_port=kafka_controller_port,
+            kafka_port=kafka_ports[0],
+            kafka_controller_port=kafka_ports[1],
             redis_port=redis_port,
             components=INFRASTRUCTURE,
             kafka_lib_dir=self.kafka_lib_dir,
+            kafka_brokers=brokers,
+            kafka_cluster_ports=tuple(zip(kafka_ports[::2], kafka_ports[1::2], strict=True)),
         )
-        self._kafka: ProcessHandle | None = None
+        self.nodes = self.config.kafka_nodes()
+        self._brokers: dict[int, ProcessHandle] = {}
         self._redis: ProcessHandle | None = None
 
     @property
@@ -48,40 +61,70 @@ class BackingServices:
         return self.config.kafka_bootstrap
 
     @property
+    def replication_factor(self) -> int:
+        """Replicas each topic should have on this cluster."""
+        return self.config.topic_replication_factor
+
+    @property
     def redis_url(self) -> str:
         return self.config.redis_url
 
     @property
     def pids(self) -> dict[str, int]:
-        """The running servers' process ids, by name (``kafka``, ``redis``)."""
-        handles = {"kafka": self._kafka, "redis": self._redis}
+        """The running servers' process ids, by name (``kafka``, ``kafka-2``..., ``redis``)."""
+        handles = {node.name: self._brokers.get(node.node_id) for node in self.nodes}
+        handles["redis"] = self._redis
         return {name: handle.pid for name, handle in handles.items() if handle is not None}
 
     def start_kafka(self) -> None:
-        """Starts Kafka (no-op while it runs) and returns when it answers metadata."""
-        if self._kafka is None:
-            self._kafka = start_kafka(
-                self.run_dir,
-                self.config.kafka_port,
-                self.config.kafka_controller_port,
-                self.kafka_lib_dir,
-            )
+        """Starts every Kafka node that is not running (none: no-op) and returns when each
+        answers metadata."""
+        if not self._brokers:
+            handles = start_kafka_cluster(self.run_dir, self.nodes, self.kafka_lib_dir)
+            self._brokers = {node.node_id: h for node, h in zip(self.nodes, handles, strict=True)}
+            return
+        for node in self.nodes:
+            self.start_broker(node.node_id)
 
     def stop_kafka(self) -> None:
-        """Clean shutdown (SIGTERM)."""
-        if self._kafka is not None:
-            stop(self._kafka)
-            self._kafka = None
+        """Clean shutdown (SIGTERM) of every node."""
+        for node in reversed(self.nodes):
+            self.stop_broker(node.node_id)
 
     def kill_kafka(self) -> None:
-        """Crash (SIGKILL): no clean shutdown, as after a power cut."""
-        if self._kafka is not None:
-            kill(self._kafka)
-            self._kafka = None
+        """Crash (SIGKILL) of every node: no clean shutdown, as after a power cut."""
+        for node in self.nodes:
+            self.kill_broker(node.node_id)
 
     def restart_kafka(self) -> None:
         self.stop_kafka()
         self.start_kafka()
+
+    def start_broker(self, node_id: int) -> None:
+        """Starts one node of the cluster (no-op while it runs); returns once it answers."""
+        if node_id in self._brokers:
+            return
+        node = self._node(node_id)
+        handle = spawn_kafka_node(
+            node, self.nodes, cluster_id_file(self.nodes), self.kafka_lib_dir, self.run_dir
+        )
+        wait_kafka_ready(handle)
+        self._brokers[node_id] = handle
+
+    def stop_broker(self, node_id: int) -> None:
+        """Clean shutdown of one node: it hands its leaderships over first."""
+        handle = self._brokers.pop(node_id, None)
+        if handle is not None:
+            stop(handle)
+
+    def kill_broker(self, node_id: int) -> None:
+        """``kill -9`` of one node."""
+        handle = self._brokers.pop(node_id, None)
+        if handle is not None:
+            kill(handle)
+
+    def _node(self, node_id: int) -> KafkaNode:
+        return next(node for node in self.nodes if node.node_id == node_id)
 
     def start_redis(self) -> None:
         """Starts Redis (no-op while it runs) and returns when it answers PING."""
