@@ -7,6 +7,7 @@ test must keep working while, say, Kafka restarts.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -17,6 +18,7 @@ from deploy.platform.config import INFRASTRUCTURE, PlatformConfig
 from deploy.platform.kafka import (
     KafkaNode,
     cluster_id_file,
+    create_topics,
     default_kafka_lib_dir,
     spawn_kafka_node,
     start_kafka_cluster,
@@ -25,6 +27,7 @@ from deploy.platform.kafka import (
 from deploy.platform.processes import LOCALHOST, ProcessHandle, free_ports, kill, stop
 from deploy.platform.redis import start_redis
 from deploy.platform.services import SERVICE_READY_TIMEOUT_S, service_spec, start_service
+from services.common.settings import ServiceSettings
 
 
 class BackingServices:
@@ -153,6 +156,35 @@ class BackingServices:
         """Stops both; safe to call more than once."""
         self.stop_redis()
         self.stop_kafka()
+
+
+def isolated_settings(backing: BackingServices, topic_prefix: str) -> ServiceSettings:
+    """Settings for a test (or a chaos run) on ``backing`` under its own topic and Redis key
+    prefixes; every platform topic already exists under the prefix, with the replication
+    the cluster allows."""
+    settings = ServiceSettings(
+        env="test",
+        kafka_bootstrap_servers=backing.kafka_bootstrap,
+        redis_url=backing.redis_url,
+        topic_prefix=topic_prefix,
+        redis_key_prefix=topic_prefix.rstrip("."),
+        topic_replication_factor=backing.replication_factor,
+    )
+    create_topics(backing.kafka_bootstrap, settings)
+    return settings
+
+
+def service_environment(settings: ServiceSettings) -> dict[str, str]:
+    """The environment of a service subprocess that matches ``settings``."""
+    return {
+        **os.environ,
+        "RISKSTREAM_ENV": settings.env,
+        "RISKSTREAM_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "RISKSTREAM_REDIS_URL": settings.redis_url.get_secret_value(),
+        "RISKSTREAM_TOPIC_PREFIX": settings.topic_prefix,
+        "RISKSTREAM_REDIS_KEY_PREFIX": settings.redis_key_prefix,
+        "RISKSTREAM_TOPIC_REPLICATION_FACTOR": str(settings.topic_replication_factor),
+    }
 
 
 class ServiceProcess:

@@ -20,11 +20,11 @@ import pytest
 # make it importable however pytest is invoked.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from deploy.harness import BackingServices, ServiceProcess
+from deploy.harness import BackingServices, ServiceProcess, isolated_settings, service_environment
 from services.common.settings import ServiceSettings
 from services.features.core import CustomerState
 from tests.support.events import Events, build_state
-from tests.support.platforms import environment_of, service_starter, settings_on
+from tests.support.platforms import service_starter
 
 _BACKING_FIXTURES = {"platform_processes", "platform", "replicated_processes"}
 
@@ -82,13 +82,13 @@ def topic_prefix() -> str:
 def service_settings(platform: BackingServices, topic_prefix: str) -> ServiceSettings:
     """Settings for in-process use: the session's Kafka and Redis, this test's topic and
     Redis key prefixes; every platform topic already exists under the prefix."""
-    return settings_on(platform, topic_prefix)
+    return isolated_settings(platform, topic_prefix)
 
 
 @pytest.fixture
 def service_env(service_settings: ServiceSettings) -> dict[str, str]:
     """The environment for a service subprocess that matches ``service_settings``."""
-    return environment_of(service_settings)
+    return service_environment(service_settings)
 
 
 @pytest.fixture

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from aiokafka.admin import AIOKafkaAdminClient
+
 from deploy.platform import paths
 from deploy.platform.processes import (
     LOCALHOST,
@@ -38,7 +40,7 @@ from deploy.platform.processes import (
     spawn,
     stop,
 )
-from services.common.kafka import ensure_topics, wait_for_kafka
+from services.common.kafka import client_kwargs, ensure_topics, wait_for_kafka
 from services.common.settings import ServiceSettings
 
 KAFKA_POM = paths.REPO_ROOT / "deploy" / "kafka" / "pom.xml"
@@ -395,3 +397,21 @@ def create_topics(kafka_bootstrap: str, settings: ServiceSettings | None = None)
     chosen = settings or ServiceSettings()
     chosen = chosen.model_copy(update={"kafka_bootstrap_servers": kafka_bootstrap})
     return run_coroutine(lambda: ensure_topics(chosen))
+
+
+async def under_replicated_partitions(settings: ServiceSettings) -> int:
+    """Partitions of the platform's topics (under ``settings``' prefix) whose in-sync
+    replicas are fewer than their replicas: 0 once a restarted broker has caught up."""
+    names = [spec.name for spec in settings.topics.specs(settings.event_partitions)]
+    admin = AIOKafkaAdminClient(**client_kwargs(settings))
+    await admin.start()
+    try:
+        described = await admin.describe_topics(names)
+    finally:
+        await admin.close()
+    return sum(
+        1
+        for topic in described
+        for partition in topic["partitions"]
+        if len(partition["isr"]) < len(partition["replicas"])
+    )

@@ -139,7 +139,9 @@ class EpochGuard:
                 await self.check(partitions, rewrite)
             else:
                 self._complete = False
-            await asyncio.sleep(self._check_s)
+            # Until complete (the first start, or Redis unreachable) it looks more often:
+            # the process is not ready before.
+            await asyncio.sleep(self._check_s if self._complete else min(self._check_s, 0.1))
 
     async def check(self, partitions: frozenset[int], rewrite: Rewrite) -> None:
         """Rebuilds whatever of ``partitions`` Redis does not mark complete; returns once

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from deploy.harness import BackingServices, ServiceProcess
+from deploy.harness import BackingServices, ServiceProcess, isolated_settings, service_environment
 from services.common.settings import ServiceSettings
-from tests.support.platforms import environment_of, service_starter, settings_on
+from tests.support.platforms import service_starter
 
 BROKERS = 3
 
@@ -37,7 +37,7 @@ def replicated_platform(replicated_processes: BackingServices) -> BackingService
 @pytest.fixture
 def replicated_settings(replicated_platform: BackingServices, topic_prefix: str) -> ServiceSettings:
     """This test's topics on the cluster, three replicas each."""
-    return settings_on(replicated_platform, topic_prefix)
+    return isolated_settings(replicated_platform, topic_prefix)
 
 
 @pytest.fixture
@@ -45,5 +45,5 @@ def start_replicated(
     replicated_settings: ServiceSettings, tmp_path: Path
 ) -> Iterator[Callable[..., ServiceProcess]]:
     """``start_service`` on the three-broker cluster."""
-    with service_starter(environment_of(replicated_settings), tmp_path) as start:
+    with service_starter(service_environment(replicated_settings), tmp_path) as start:
         yield start
