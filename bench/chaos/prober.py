@@ -16,8 +16,9 @@ import httpx
 
 @dataclass(frozen=True, slots=True)
 class Probe:
-    """One checkout: the customer, when (monotonic seconds), and the answer's decision and
-    fallback reason (None for a model answer); ``error`` instead when no answer came."""
+    """One checkout: the customer, when (Unix seconds, comparable with the instants the
+    services stamp), and the answer's decision and fallback reason (None for a model
+    answer); ``error`` instead when no answer came."""
 
     customer_id: str
     at: float
@@ -83,7 +84,7 @@ class CheckoutProber:
             "customer_id": customer_id,
             "order": {"amount": self._amount, "currency": "CNY", "payment_method": "bnpl"},
         }
-        at = time.monotonic()
+        at = time.time()
         try:
             response = http.post(f"{scorer}/v1/score", json=body)
         except httpx.HTTPError as error:
