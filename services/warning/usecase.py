@@ -319,11 +319,6 @@ class WarningDesk:
         finally:
             self._restoring = False
 
-    @property
-    def restoring(self) -> bool:
-        """True while :meth:`restore` runs."""
-        return self._restoring
-
 
 class _UnreadableStateError(Exception):
     pass

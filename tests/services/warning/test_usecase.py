@@ -216,8 +216,9 @@ async def test_scores_wait_while_a_restore_runs(
 
     assert await desk.restore({0}, kafka, pace, batch=10)
     assert refused == [StoreRebuildingError]
-    assert not desk.restoring
-    await desk.judge([score("c-1", clock.now(), "A")])
+    # Once restored, scores are judged again.
+    result = await desk.judge([score("c-1", clock.now(), "A")])
+    assert result.evaluated == 1
 
 
 async def test_scores_of_one_customer_in_a_batch_see_each_others_state(
