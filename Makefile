@@ -6,8 +6,10 @@ PY := .venv/bin/python
 PLATFORM := $(PY) -m deploy.platform
 # Options of `riskstream demo`, e.g. DEMO_ARGS="--customers 1000 --rate 800".
 DEMO_ARGS ?=
+# Options of the chaos verifier, e.g. CHAOS_ARGS="--rounds 30".
+CHAOS_ARGS ?=
 
-.PHONY: help install kafka up down status test test-unit lint typecheck audit schemas demo bench clean
+.PHONY: help install kafka up down status test test-unit lint typecheck audit schemas demo bench chaos drill clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -56,6 +58,14 @@ demo: up ## Start the platform and stream simulated customers through it, live (
 bench: install ## Benchmark on a platform of its own (free ports); writes bench/report.md and .json
 	@$(PLATFORM) install --components kafka,redis
 	@$(PY) -m bench.run
+
+chaos: install ## Faults against the pipeline on a 3-broker cluster, then one verdict line (CHAOS_ARGS=--rounds N)
+	@$(PLATFORM) install --components kafka,redis
+	@$(PY) -m bench.chaos $(CHAOS_ARGS)
+
+drill: install ## Recovery drill: Redis rebuilt from Kafka for 100k customers, timed (bench/drill.md)
+	@$(PLATFORM) install --components kafka,redis
+	@$(PY) -m bench.drill
 
 clean: ## Stop the platform, then remove .run (Kafka jars and data) and tool caches
 	@if [ -x $(PY) ]; then $(PLATFORM) down; fi

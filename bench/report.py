@@ -85,6 +85,8 @@ FIGURES: tuple[Figure, ...] = (
     Figure("rss_per_10k", "worker RSS over an idle worker, per 10k customers",
            ("feature_service", "memory", "per_10k_customers", "worker_rss_over_idle_bytes"),
            "bytes", False),
+    Figure("drill_s_per_100k", "recovery drill: Redis rebuilt from Kafka, per 100k customers",
+           ("recovery_drill", "seconds_per_100k_customers"), "s", False),
 )  # fmt: skip
 
 TARGETS: tuple[Target, ...] = (
@@ -269,6 +271,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     lines += _pipeline_section(results.get("end_to_end") or {})
     lines += _inference_section(results.get("inference") or {})
     lines += _memory_section(results.get("feature_service", {}).get("memory") or {})
+    lines += drill_section(results.get("recovery_drill") or {})
     lines += ["", "## Timings of the run", ""]
     lines += _table(
         ["part", "seconds"],
@@ -529,3 +532,36 @@ def _memory_section(memory: Mapping[str, Any]) -> list[str]:
     ]
     lines += _table(["store", "measured", "per 10,000 customers"], rows)
     return lines
+
+
+def drill_section(drill: Mapping[str, Any]) -> list[str]:
+    """The recovery drill (``bench/drill.py``; also the body of ``bench/drill.md``)."""
+    if not drill:
+        return []
+    mb = 1024 * 1024
+    return [
+        "",
+        "## Recovery drill: Redis rebuilt from Kafka",
+        "",
+        f"{drill['customers']:,} customers' feature states on the worker's changelog "
+        f"({drill['changelog_bytes'] / mb:.0f} MiB) and warning states on `warning.state` "
+        f"({drill['warning_state_bytes'] / mb:.0f} MiB); an empty Redis, a feature worker "
+        "with an empty state directory and a warning service start together, each ready "
+        "once its keys are rewritten and its epoch key whole (`make drill`).",
+        "",
+        "| figure | value |",
+        "|---|---|",
+        f"| start to both writers ready | {drill['rebuild_s']:.1f} s |",
+        f"| **seconds per 100k customers** | **{drill['seconds_per_100k_customers']:.1f}** |",
+        f"| feature worker ready (changelog restored, keys rewritten) | "
+        f"{drill['ready_s'].get('features', 0):.1f} s |",
+        f"| warning service ready (topic read, keys rewritten) | "
+        f"{drill['ready_s'].get('warning', 0):.1f} s |",
+        f"| rebuild pace per writer (`RISKSTREAM_REDIS_REBUILD_RATE`) | "
+        f"{drill['rebuild_rate_per_writer']:,.0f} customers/s, so at least "
+        f"{drill['paced_floor_s_per_100k']:.0f} s per 100k |",
+        f"| keys rebuilt (features, warning, risk) | {drill['keys']['features']:,}, "
+        f"{drill['keys']['warning']:,}, {drill['keys']['risk']:,} |",
+        f"| every key back and both epoch keys whole | {'yes' if drill['complete'] else 'NO'} |",
+        "",
+    ]

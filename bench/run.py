@@ -6,7 +6,8 @@ report's headline figures beside the new ones. About three minutes on two cores.
 
 Order: the model micro-benchmark first (in this process, before any service competes
 for the CPU), then the score API, the feature service against a bare consumer (with a
-worker of its own on a topic prefix of its own), and the end-to-end latencies last.
+worker of its own on a topic prefix of its own), the end-to-end latencies, and the
+recovery drill (``bench/drill.py``) last, once the other services are stopped.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any, TypeVar
 import orjson
 import uvloop
 
-from bench import feature_service, inference, pipeline, score_api
+from bench import drill, feature_service, inference, pipeline, score_api
 from bench.machine import machine_facts
 from bench.profiles import cpu_seconds, read_profile, start_recording
 from bench.report import headline, render_markdown
@@ -195,6 +196,12 @@ async def _services(
         await asyncio.to_thread(worker.stop)
         with timings.part("end to end"):
             results["end_to_end"] = await _pipeline(settings, processes, backing.pids, profile_dir)
+        for process in reversed(started):
+            await asyncio.to_thread(process.stop)
+        with timings.part("recovery drill"):
+            results["recovery_drill"] = await asyncio.to_thread(
+                drill.measure, backing, run_dir / "drill", drill.drill_customers()
+            )
     finally:
         for process in reversed(started):
             await asyncio.to_thread(process.stop)

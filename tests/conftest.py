@@ -9,7 +9,6 @@ Each test then gets topics and Redis keys under prefixes of its own (``service_s
 
 from __future__ import annotations
 
-import os
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,13 +20,13 @@ import pytest
 # make it importable however pytest is invoked.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from deploy.harness import BackingServices, ServiceProcess
-from deploy.platform.kafka import create_topics
+from deploy.harness import BackingServices, ServiceProcess, isolated_settings, service_environment
 from services.common.settings import ServiceSettings
 from services.features.core import CustomerState
 from tests.support.events import Events, build_state
+from tests.support.platforms import service_starter
 
-_BACKING_FIXTURES = {"platform_processes", "platform"}
+_BACKING_FIXTURES = {"platform_processes", "platform", "replicated_processes"}
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
@@ -83,28 +82,13 @@ def topic_prefix() -> str:
 def service_settings(platform: BackingServices, topic_prefix: str) -> ServiceSettings:
     """Settings for in-process use: the session's Kafka and Redis, this test's topic and
     Redis key prefixes; every platform topic already exists under the prefix."""
-    settings = ServiceSettings(
-        env="test",
-        kafka_bootstrap_servers=platform.kafka_bootstrap,
-        redis_url=platform.redis_url,
-        topic_prefix=topic_prefix,
-        redis_key_prefix=topic_prefix.rstrip("."),
-    )
-    create_topics(platform.kafka_bootstrap, settings)
-    return settings
+    return isolated_settings(platform, topic_prefix)
 
 
 @pytest.fixture
 def service_env(service_settings: ServiceSettings) -> dict[str, str]:
     """The environment for a service subprocess that matches ``service_settings``."""
-    return {
-        **os.environ,
-        "RISKSTREAM_ENV": "test",
-        "RISKSTREAM_KAFKA_BOOTSTRAP_SERVERS": service_settings.kafka_bootstrap_servers,
-        "RISKSTREAM_REDIS_URL": service_settings.redis_url.get_secret_value(),
-        "RISKSTREAM_TOPIC_PREFIX": service_settings.topic_prefix,
-        "RISKSTREAM_REDIS_KEY_PREFIX": service_settings.redis_key_prefix,
-    }
+    return service_environment(service_settings)
 
 
 @pytest.fixture
@@ -114,13 +98,5 @@ def start_service(
     """``start_service("ingest", RISKSTREAM_X="y")`` runs the service on a free port with
     ``service_env`` (plus the given variables) and returns once it is ready; every service
     started this way is stopped when the test ends."""
-    started: list[ServiceProcess] = []
-
-    def start(service: str, **extra_env: str) -> ServiceProcess:
-        process = ServiceProcess(service, {**service_env, **extra_env}, tmp_path)
-        started.append(process)
-        return process.start()
-
-    yield start
-    for process in reversed(started):
-        process.stop()
+    with service_starter(service_env, tmp_path) as start:
+        yield start

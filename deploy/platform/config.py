@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from deploy.platform import paths
+from deploy.platform.kafka import KafkaNode, cluster_nodes, replication_of
 from deploy.platform.processes import LOCALHOST, PlatformError
 from deploy.platform.services import (
     DEFAULT_BUNDLE_ENV,
@@ -49,13 +50,19 @@ class PlatformConfig:
     services: tuple[ServiceSpec, ...] = SERVICES
     source_root: Path = paths.REPO_ROOT
     kafka_lib_dir: Path | None = None  # Kafka's jars; default run_dir/kafka/lib
+    kafka_brokers: int = 1
+    """Nodes of the Kafka cluster: 1 (the default) or more, each broker and controller."""
+    kafka_cluster_ports: tuple[tuple[int, int], ...] = ()
+    """Client and controller port of every node; by default the first node's ports and
+    the pairs after them (9092/9093, 9094/9095, 9096/9097)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> PlatformConfig:
         """Defaults overridden by ``RISKSTREAM_RUN_DIR``, ``RISKSTREAM_KAFKA_PORT``,
-        ``RISKSTREAM_KAFKA_CONTROLLER_PORT``, ``RISKSTREAM_REDIS_PORT``,
-        ``RISKSTREAM_PROMETHEUS_PORT``, ``RISKSTREAM_PLATFORM_COMPONENTS`` (comma-separated)
-        and ``RISKSTREAM_<SERVICE>_PORT``."""
+        ``RISKSTREAM_KAFKA_CONTROLLER_PORT``, ``RISKSTREAM_KAFKA_BROKERS``,
+        ``RISKSTREAM_REDIS_PORT``, ``RISKSTREAM_PROMETHEUS_PORT``,
+        ``RISKSTREAM_PLATFORM_COMPONENTS`` (comma-separated) and
+        ``RISKSTREAM_<SERVICE>_PORT``."""
         defaults = cls()
         components = environ.get("RISKSTREAM_PLATFORM_COMPONENTS", "")
         return cls(
@@ -64,6 +71,7 @@ class PlatformConfig:
             kafka_controller_port=int(
                 environ.get("RISKSTREAM_KAFKA_CONTROLLER_PORT", defaults.kafka_controller_port)
             ),
+            kafka_brokers=int(environ.get("RISKSTREAM_KAFKA_BROKERS", defaults.kafka_brokers)),
             redis_port=int(environ.get("RISKSTREAM_REDIS_PORT", defaults.redis_port)),
             prometheus_port=int(
                 environ.get("RISKSTREAM_PROMETHEUS_PORT", defaults.prometheus_port)
@@ -75,9 +83,31 @@ class PlatformConfig:
             ),
         )
 
+    def __post_init__(self) -> None:
+        if self.kafka_brokers < 1:
+            raise PlatformError(f"RISKSTREAM_KAFKA_BROKERS must be 1 or more: {self.kafka_brokers}")
+
+    def kafka_node_ports(self) -> list[tuple[int, int]]:
+        """(client port, controller port) of every Kafka node, the first node's first."""
+        if self.kafka_cluster_ports:
+            return list(self.kafka_cluster_ports)
+        return [
+            (self.kafka_port + 2 * n, self.kafka_controller_port + 2 * n)
+            for n in range(self.kafka_brokers)
+        ]
+
+    def kafka_nodes(self) -> list[KafkaNode]:
+        return cluster_nodes(self.run_dir, self.kafka_node_ports())
+
     @property
     def kafka_bootstrap(self) -> str:
-        return f"{LOCALHOST}:{self.kafka_port}"
+        """Every node's client address, comma-separated."""
+        return ",".join(f"{LOCALHOST}:{port}" for port, _ in self.kafka_node_ports())
+
+    @property
+    def topic_replication_factor(self) -> int:
+        """Replicas of every topic on this cluster (3 from three nodes on)."""
+        return replication_of(len(self.kafka_node_ports()))[0]
 
     @property
     def redis_url(self) -> str:
@@ -94,6 +124,7 @@ class PlatformConfig:
         other services are."""
         base = {
             **{other.url_env: other.url for other in self.services},
+            "RISKSTREAM_TOPIC_REPLICATION_FACTOR": str(self.topic_replication_factor),
             **os.environ,
             "RISKSTREAM_KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
             "RISKSTREAM_REDIS_URL": self.redis_url,

@@ -2,11 +2,15 @@
 names, writing a node's configuration, formatting its storage, starting it, waiting until
 it answers, and creating the platform's topics.
 
-The platform runs one node that is broker and controller at once (``start_kafka``). A node
-is a ``KafkaNode`` (its id, ports, directory and process name) and its server.properties
-are rendered against the controller quorum it belongs to, so the steps here are the same
-for every node of a cluster: ``spawn_kafka_node`` starts one without waiting for it, and
-``wait_kafka_ready`` waits for a started node.
+The platform runs one node that is broker and controller at once, or a cluster of such
+nodes on one machine (three, say: one controller quorum, distinct node ids, ports and
+directories); ``start_kafka_cluster`` starts either. A node is a ``KafkaNode``
+(its id, ports, directory and process name) and its server.properties are rendered
+against the controller quorum it belongs to, so the steps here are the same for every
+node of a cluster: ``spawn_kafka_node`` starts one without waiting for it, and
+``wait_kafka_ready`` waits for a started node. A cluster of three or more replicates
+everything three times and acknowledges a write (``acks=all``) once two replicas have it
+(``min.insync.replicas=2``), so it survives the loss of any one node.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from aiokafka.admin import AIOKafkaAdminClient
+
 from deploy.platform import paths
 from deploy.platform.processes import (
     LOCALHOST,
@@ -34,7 +40,7 @@ from deploy.platform.processes import (
     spawn,
     stop,
 )
-from services.common.kafka import ensure_topics, wait_for_kafka
+from services.common.kafka import client_kwargs, ensure_topics, wait_for_kafka
 from services.common.settings import ServiceSettings
 
 KAFKA_POM = paths.REPO_ROOT / "deploy" / "kafka" / "pom.xml"
@@ -167,10 +173,20 @@ def new_cluster_id() -> str:
             return candidate
 
 
+def replication_of(nodes: int) -> tuple[int, int]:
+    """(replication factor, minimum in-sync replicas) for a cluster of ``nodes``: three
+    copies and two in sync once there are three nodes, so one node may fail; a smaller
+    cluster keeps one copy per node it has and needs only one in sync."""
+    if nodes >= 3:
+        return 3, 2
+    return nodes, 1
+
+
 def kafka_server_properties(node: KafkaNode, quorum: Sequence[KafkaNode]) -> str:
     """server.properties of ``node`` in the cluster whose controllers are ``quorum``
-    (``node`` among them)."""
+    (``node`` among them); every node is a controller and a broker."""
     voters = ",".join(voter.quorum_voter for voter in quorum)
+    replicas, min_in_sync = replication_of(len(quorum))
     return "\n".join(
         [
             "process.roles=broker,controller",
@@ -183,12 +199,15 @@ def kafka_server_properties(node: KafkaNode, quorum: Sequence[KafkaNode]) -> str
             "controller.listener.names=CONTROLLER",
             "inter.broker.listener.name=PLAINTEXT",
             f"log.dirs={node.data_dir}",
-            # One node: every internal topic can have only one replica.
-            "offsets.topic.replication.factor=1",
-            "transaction.state.log.replication.factor=1",
-            "transaction.state.log.min.isr=1",
-            "default.replication.factor=1",
-            "min.insync.replicas=1",
+            # Internal topics and topics created without a factor get as many replicas
+            # as the cluster allows (see replication_of).
+            f"offsets.topic.replication.factor={replicas}",
+            f"transaction.state.log.replication.factor={replicas}",
+            f"transaction.state.log.min.isr={min_in_sync}",
+            f"default.replication.factor={replicas}",
+            f"min.insync.replicas={min_in_sync}",
+            # A replica that fell behind never becomes leader: no acknowledged write lost.
+            "unclean.leader.election.enable=false",
             # Consumer groups form at once instead of waiting 3 s for more members.
             "group.initial.rebalance.delay.ms=0",
             # Topics come from ensure_topics with their partition counts, never by accident.
@@ -314,24 +333,58 @@ def spawn_kafka_node(
     )
 
 
-def start_kafka(
+def cluster_nodes(run_dir: Path, ports: Sequence[tuple[int, int]]) -> list[KafkaNode]:
+    """The nodes of a cluster on ``ports`` (client port, controller port) per node. One
+    node lives in ``run_dir/kafka`` under the name ``kafka``; the nodes of a larger
+    cluster in ``run_dir/kafka-cluster/node-<id>``, named ``kafka``
+    (the first, whose pid file stands for the cluster) and ``kafka-<id>``. A cluster's
+    directories are its own: its quorum differs from a single node's."""
+    if len(ports) == 1:
+        ((port, controller_port),) = ports
+        return [KafkaNode(1, port, controller_port, run_dir / "kafka")]
+    return [
+        KafkaNode(
+            node_id,
+            port,
+            controller_port,
+            run_dir / "kafka-cluster" / f"node-{node_id}",
+            "kafka" if node_id == 1 else f"kafka-{node_id}",
+        )
+        for node_id, (port, controller_port) in enumerate(ports, start=1)
+    ]
+
+
+def cluster_id_file(nodes: Sequence[KafkaNode]) -> Path:
+    """Where the cluster id of ``nodes`` is kept (beside the first node's directory)."""
+    return nodes[0].home.parent / "cluster.id" if len(nodes) > 1 else nodes[0].home / "cluster.id"
+
+
+def start_kafka_cluster(
     run_dir: Path,
-    port: int,
-    controller_port: int,
+    nodes: Sequence[KafkaNode],
     lib_dir: Path | None = None,
     timeout_s: float = KAFKA_READY_TIMEOUT_S,
-) -> ProcessHandle:
-    """Starts a single-node KRaft Kafka with its data under ``run_dir/kafka`` and returns
-    once it answers metadata requests. Jars come from ``lib_dir`` (installed there first
-    if needed; default ``run_dir/kafka/lib``). Its data survives a stop, so a second call
-    with the same ``run_dir`` restarts the same cluster."""
+) -> list[ProcessHandle]:
+    """Starts every node of a cluster (see ``cluster_nodes``) and returns once each
+    answers metadata requests; the quorum elects a controller once most nodes run, so all
+    are spawned before any is waited for. Jars come from ``lib_dir`` (installed there
+    first if needed; default ``run_dir/kafka/lib``). Data survives a stop, so a second
+    call with the same nodes restarts the same cluster."""
     lib_dir = lib_dir or default_kafka_lib_dir(run_dir)
     install_kafka(lib_dir)
-    kafka_dir = run_dir / "kafka"
-    node = KafkaNode(node_id=1, port=port, controller_port=controller_port, home=kafka_dir)
-    handle = spawn_kafka_node(node, (node,), kafka_dir / "cluster.id", lib_dir, run_dir)
-    wait_kafka_ready(handle, timeout_s)
-    return handle
+    id_file = cluster_id_file(nodes)
+    id_file.parent.mkdir(parents=True, exist_ok=True)
+    if not id_file.is_file():
+        id_file.write_text(new_cluster_id())
+    handles = [spawn_kafka_node(node, nodes, id_file, lib_dir, run_dir) for node in nodes]
+    try:
+        for handle in handles:
+            wait_kafka_ready(handle, timeout_s)
+    except PlatformError:
+        for handle in handles:
+            stop(handle)
+        raise
+    return handles
 
 
 # Topics ------------------------------------------------------------------------------------
@@ -344,3 +397,21 @@ def create_topics(kafka_bootstrap: str, settings: ServiceSettings | None = None)
     chosen = settings or ServiceSettings()
     chosen = chosen.model_copy(update={"kafka_bootstrap_servers": kafka_bootstrap})
     return run_coroutine(lambda: ensure_topics(chosen))
+
+
+async def under_replicated_partitions(settings: ServiceSettings) -> int:
+    """Partitions of the platform's topics (under ``settings``' prefix) whose in-sync
+    replicas are fewer than their replicas: 0 once a restarted broker has caught up."""
+    names = [spec.name for spec in settings.topics.specs(settings.event_partitions)]
+    admin = AIOKafkaAdminClient(**client_kwargs(settings))
+    await admin.start()
+    try:
+        described = await admin.describe_topics(names)
+    finally:
+        await admin.close()
+    return sum(
+        1
+        for topic in described
+        for partition in topic["partitions"]
+        if len(partition["isr"]) < len(partition["replicas"])
+    )

@@ -3,6 +3,7 @@ selected components, in start order (Kafka, Redis, the services, Prometheus)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -13,7 +14,7 @@ from deploy.platform.kafka import (
     default_kafka_lib_dir,
     install_kafka,
     kafka_answers,
-    start_kafka,
+    start_kafka_cluster,
     wait_kafka_ready,
 )
 from deploy.platform.processes import (
@@ -49,16 +50,19 @@ class _Component:
 def _components(config: PlatformConfig) -> list[_Component]:
     """The selected components, in start order; services whose code is absent are left out."""
     run_dir = config.run_dir
+    kafka_ports = tuple(
+        (port, variable)
+        for client, controller in config.kafka_node_ports()
+        for port, variable in (
+            (client, "RISKSTREAM_KAFKA_PORT"),
+            (controller, "RISKSTREAM_KAFKA_CONTROLLER_PORT"),
+        )
+    )
     table: list[_Component] = [
         _Component(
             "kafka",
-            (
-                (config.kafka_port, "RISKSTREAM_KAFKA_PORT"),
-                (config.kafka_controller_port, "RISKSTREAM_KAFKA_CONTROLLER_PORT"),
-            ),
-            lambda: start_kafka(
-                run_dir, config.kafka_port, config.kafka_controller_port, config.kafka_lib_dir
-            ),
+            kafka_ports,
+            lambda: start_kafka_cluster(run_dir, config.kafka_nodes(), config.kafka_lib_dir)[0],
             wait_kafka_ready,
             lambda: kafka_answers(config.kafka_port),
         ),
@@ -140,8 +144,17 @@ def up(config: PlatformConfig, topic_settings: ServiceSettings | None = None) ->
             component.start()
             outcome[component.name] = "started"
         if component.name == "kafka":
-            create_topics(config.kafka_bootstrap, topic_settings)
+            create_topics(config.kafka_bootstrap, topic_settings or _topic_settings(config))
     return outcome
+
+
+def _topic_settings(config: PlatformConfig) -> ServiceSettings:
+    """Topic settings from the environment; the replication factor, unless set there, is
+    what the cluster allows."""
+    settings = ServiceSettings()
+    if "RISKSTREAM_TOPIC_REPLICATION_FACTOR" in os.environ:
+        return settings
+    return settings.model_copy(update={"topic_replication_factor": config.topic_replication_factor})
 
 
 def down(config: PlatformConfig) -> dict[str, str]:
@@ -151,6 +164,12 @@ def down(config: PlatformConfig) -> dict[str, str]:
     outcome: dict[str, str] = {}
     for name in reversed(config.components):
         handle = find_running(config.pid_file(name))
+        if name == "kafka":
+            # The other nodes of a cluster, however many `up` started.
+            for node_pid_file in sorted(config.pid_file("kafka").parent.glob("kafka-*.pid")):
+                node = find_running(node_pid_file)
+                if node is not None:
+                    stop(node)
         if handle is None:
             outcome[name] = "not running"
         else:

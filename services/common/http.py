@@ -35,6 +35,8 @@ from services.common.settings import ServiceSettings
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
 """Answers which dependencies are ready, by name; the service is ready when all are."""
+ReadinessDetails = Callable[[], Awaitable[dict[str, str]]]
+"""Further fields of the ``/ready`` body, e.g. ``{"store": "rebuilding"}``."""
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 _HTTP_ERROR_CODES = {400: "invalid_body", 404: "not_found", 405: "method_not_allowed"}
@@ -144,10 +146,14 @@ class _BodyTooLargeError(Exception):
 
 
 def install_common(
-    app: FastAPI, readiness: ReadinessCheck, max_body_bytes: int = MAX_BODY_BYTES
+    app: FastAPI,
+    readiness: ReadinessCheck,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    details: ReadinessDetails | None = None,
 ) -> None:
     """Adds ``/live``, ``/ready``, ``/metrics``, request metrics, the body limit and the
-    uniform 422/401/403 error bodies to a service's app."""
+    uniform 422/401/403 error bodies to a service's app. ``/ready`` answers
+    ``{"ready", "checks"}`` and whatever ``details`` adds."""
 
     @app.get("/live", include_in_schema=False)
     async def live() -> JsonResponse:
@@ -157,7 +163,10 @@ def install_common(
     async def ready() -> JsonResponse:
         checks = await readiness()
         ok = all(checks.values())
-        return JsonResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
+        extra = await details() if details is not None else {}
+        return JsonResponse(
+            {"ready": ok, "checks": checks, **extra}, status_code=200 if ok else 503
+        )
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics_endpoint() -> Response:

@@ -15,10 +15,10 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -87,9 +87,12 @@ def make_consumer(
 
 
 async def ensure_topics(
-    settings: ServiceSettings, specs: list[TopicSpec] | None = None
+    settings: ServiceSettings, specs: list[TopicSpec] | None = None, timeout_s: float = 30.0
 ) -> list[str]:
-    """Creates the platform's topics that do not exist yet; returns the names it created.
+    """Creates the platform's topics that do not exist yet; returns the names it created,
+    once the cluster describes each with all its partitions led (on a cluster of several
+    brokers a new topic takes a moment to reach every broker's metadata; a client that
+    asks too early sees no partitions). TimeoutError after ``timeout_s``.
 
     Idempotent: existing topics are left as they are (their partition count included).
     """
@@ -113,9 +116,32 @@ async def ensure_topics(
         # Another process may create them between our listing and our request.
         with contextlib.suppress(TopicAlreadyExistsError):
             await admin.create_topics(new_topics)
+        await _wait_until_led(admin, missing, timeout_s)
         return [spec.name for spec in missing]
     finally:
         await admin.close()
+
+
+async def _wait_until_led(
+    admin: AIOKafkaAdminClient, specs: list[TopicSpec], timeout_s: float
+) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    partitions = {spec.name: spec.partitions for spec in specs}
+    while True:
+        described = await admin.describe_topics(list(partitions))
+        led = {
+            str(topic["topic"])
+            for topic in described
+            if not topic.get("error_code")
+            and len(topic["partitions"]) == partitions[str(topic["topic"])]
+            and all(partition["leader"] >= 0 for partition in topic["partitions"])
+        }
+        if led >= set(partitions):
+            return
+        if loop.time() > deadline:
+            raise TimeoutError(f"topics not ready after {timeout_s} s: {set(partitions) - led}")
+        await asyncio.sleep(0.1)
 
 
 async def describe_topics(settings: ServiceSettings) -> dict[str, int]:
@@ -152,6 +178,66 @@ async def wait_for_kafka(settings: ServiceSettings, timeout_s: float = 60.0) -> 
             await admin.close()
         await asyncio.sleep(0.5)
     raise TimeoutError(f"Kafka at {settings.kafka_bootstrap_servers} not ready: {last_error}")
+
+
+async def read_to_end(
+    settings: ServiceSettings, topic: str, partitions: Collection[int] | None = None
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record of ``topic`` (or of its ``partitions``) from the first offset to the
+    end offset each partition had when reading began, partition by partition in offset
+    order. No consumer group: nothing is committed. Raises aiokafka's errors when Kafka
+    does not answer."""
+    consumer = make_consumer(settings, group_id=None, max_poll_records=5000)
+    await consumer.start()
+    try:
+        numbers = partitions if partitions is not None else consumer.partitions_for_topic(topic)
+        if numbers is None:  # metadata not fetched yet
+            await consumer._client.force_metadata_update()
+            numbers = consumer.partitions_for_topic(topic) or set()
+        assigned = [TopicPartition(topic, p) for p in sorted(numbers)]
+        if not assigned:
+            return []
+        consumer.assign(assigned)
+        ends = await consumer.end_offsets(assigned)
+        await consumer.seek_to_beginning(*assigned)
+        by_partition: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = {
+            tp: [] for tp in assigned
+        }
+        remaining = set(assigned)
+        while remaining:
+            for tp in list(remaining):
+                if await consumer.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+            if not remaining:
+                break
+            batches = await consumer.getmany(*remaining, timeout_ms=500)
+            for tp, records in batches.items():
+                by_partition[tp].extend(r for r in records if r.offset < ends[tp])
+        return [record for tp in assigned for record in by_partition[tp]]
+    finally:
+        await consumer.stop()
+
+
+async def uncommitted_records(settings: ServiceSettings, group_id: str, topics: list[str]) -> int:
+    """How many records of ``topics`` lie past the offsets ``group_id`` has committed
+    (a partition never committed counts from its first offset)."""
+    consumer = make_consumer(settings, group_id=group_id)
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in sorted(consumer.partitions_for_topic(topic) or set())
+        ]
+        ends = await consumer.end_offsets(partitions)
+        starts = await consumer.beginning_offsets(partitions)
+        behind = 0
+        for tp in partitions:
+            committed = await consumer.committed(tp)
+            behind += ends[tp] - (committed if committed is not None else starts[tp])
+        return behind
+    finally:
+        await consumer.stop()
 
 
 class ProducerUnavailableError(Exception):

@@ -105,3 +105,22 @@ def record_build(service: str) -> None:
 def render_metrics() -> tuple[bytes, str]:
     """The process's metrics in Prometheus text format, and its content type."""
     return generate_latest(), CONTENT_TYPE_LATEST
+
+
+REDIS_REBUILDS = Counter(
+    "riskstream_redis_rebuilds_total",
+    "Rebuilds of a writer's Redis keys started because its epoch key was missing or "
+    "incomplete (Redis lost data), by writer (features, warning).",
+    ["writer"],
+)
+REDIS_REBUILDING = Gauge(
+    "riskstream_redis_rebuilding",
+    "1 while this process rebuilds its share of a writer's Redis keys, by writer.",
+    ["writer"],
+)
+REDIS_REBUILT_KEYS = Counter(
+    "riskstream_redis_rebuilt_keys_total",
+    "Customer keys rewritten to Redis from Kafka (a rebuild, or the refresh after a "
+    "rebalance), by writer.",
+    ["writer"],
+)

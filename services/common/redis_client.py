@@ -21,3 +21,9 @@ def make_redis(settings: ServiceSettings, timeout_ms: float | None = None) -> Re
         health_check_interval=0,
         retry_on_timeout=False,
     )
+
+
+def as_bytes(value: bytes | str | None) -> bytes | None:
+    """A value read by a client of :func:`make_redis`: bytes already (no
+    ``decode_responses``), typed ``bytes | str`` by redis-py."""
+    return value.encode() if isinstance(value, str) else value

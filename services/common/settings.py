@@ -84,6 +84,15 @@ class ServiceSettings(BaseSettings):
     redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
     redis_key_prefix: str = "rs"
     redis_timeout_ms: float = Field(default=50.0, gt=0)
+    redis_rebuild_rate: float = Field(default=10_000.0, gt=0)
+    """Most customers per second a writer (feature worker, warning service) rewrites to
+    Redis while it rebuilds its keys from Kafka, so a rebuild leaves Redis room to serve
+    checkout; each writer process paces itself."""
+    redis_rebuild_batch: int = Field(default=500, ge=1, le=10_000)
+    """Customers per Redis write of a rebuild."""
+    redis_epoch_check_s: float = Field(default=1.0, gt=0)
+    """How often a writer checks its epoch key, to notice within that time that Redis
+    lost its keys and start rebuilding them (see ``services.common.redis_keys``)."""
 
     client_api_keys: ApiKeyList = Field(default_factory=lambda: [SecretStr(DEVELOPMENT_CLIENT_KEY)])
     admin_api_keys: ApiKeyList = Field(

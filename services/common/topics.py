@@ -25,6 +25,7 @@ class Topic(StrEnum):
     MODEL_CONTROL = "models.control"
     ADMIN_CHANGES = "admin.changes"
     DECISIONS = "risk.decisions"
+    WARNING_STATE = "warning.state"
 
 
 EVENT_TOPICS: dict[str, Topic] = {
@@ -78,7 +79,9 @@ class TopicNames:
         ordered history.
         ``risk.scores`` and ``risk.actions`` are kept long enough for a quarterly portfolio
         report (``riskstream report``) to read a whole quarter back. ``risk.decisions``
-        is kept ``decision_retention_days``.
+        is kept ``decision_retention_days``. ``warning.state`` is
+        the warning service's compacted changelog: keyed by customer like ``risk.scores``
+        and with as many partitions, so a partition's scores and states go together.
         """
         week_ms = str(7 * 24 * 3600 * 1000)
         specs: list[TopicSpec] = []
@@ -94,6 +97,10 @@ class TopicNames:
                 )
             elif topic in (Topic.MODEL_CONTROL, Topic.ADMIN_CHANGES):
                 specs.append(TopicSpec(self(topic), 1, {"cleanup.policy": "compact"}))
+            elif topic is Topic.WARNING_STATE:
+                specs.append(
+                    TopicSpec(self(topic), event_partitions, {"cleanup.policy": "compact"})
+                )
             elif topic is Topic.AUDIT:
                 specs.append(TopicSpec(self(topic), 1, {"retention.ms": "-1"}))
             elif topic is Topic.DLQ:

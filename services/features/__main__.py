@@ -3,9 +3,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
+from aiokafka.errors import KafkaError
 from faust.worker import Worker
 
 from services.common.clock import SystemClock
+from services.common.kafka import ensure_topics
 from services.common.logs import JsonFormatter
 from services.common.metrics import record_build
 from services.common.redis_client import make_redis
@@ -13,10 +18,25 @@ from services.features.app import create_app
 from services.features.settings import FeaturesSettings
 
 
+async def create_state_changelog(settings: FeaturesSettings) -> None:
+    """Creates the table's changelog topic if it is missing, waiting for Kafka as long as
+    it takes (see ``FeaturesSettings.state_changelog``)."""
+    while True:
+        try:
+            await ensure_topics(settings, [settings.state_changelog()])
+            return
+        except (KafkaError, TimeoutError) as error:
+            logging.getLogger(__name__).warning(
+                "Kafka not ready for the changelog topic, retrying", extra={"error": repr(error)}
+            )
+            await asyncio.sleep(2.0)
+
+
 def main() -> None:
     settings = FeaturesSettings()
     record_build(settings.service_name)
     settings.features_data_dir.mkdir(parents=True, exist_ok=True)
+    asyncio.run(create_state_changelog(settings))
     app = create_app(
         settings, SystemClock(), make_redis(settings, settings.features_redis_timeout_ms)
     )

@@ -2,7 +2,9 @@
 customer), per-customer state in a RocksDB table with its changelog topic, at-least-once.
 
 Concurrency stays at 1 (higher values can commit past an unprocessed record); throughput
-comes from partitions and from processing records in batches.
+comes from partitions and from processing records in batches. Redis holds a copy of the
+table: a guard task watches the worker's epoch key and, when Redis lost the worker's keys
+(or on the first start), rewrites them from the table, paced, and marks them complete.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any, cast
 import faust
 from faust.streams import _current_event as current_event_var
 from faust.web import Request, Response, View
+from mode.types.signals import BaseSignalT
 from prometheus_client import Counter, Gauge
 from redis.asyncio import Redis
 
@@ -23,7 +26,8 @@ from schemas.features import feature_update_json
 from services.common import metrics
 from services.common.clock import Clock
 from services.common.kafka import tls_context
-from services.common.redis_keys import RedisKeys
+from services.common.rebuilds import EpochGuard, EpochMarker, Pacer
+from services.common.redis_keys import RedisKeys, Writer
 from services.common.topics import EVENT_TOPICS, Topic
 from services.features.core import CustomerState
 from services.features.offsets import NoSkipConsumer
@@ -34,8 +38,8 @@ from services.features.processing import (
     SourceRecord,
     record_age_seconds,
 )
-from services.features.settings import FeaturesSettings
-from services.features.sinks import ProcessedBatch, StateFlusher
+from services.features.settings import STATE_TABLE, FeaturesSettings
+from services.features.sinks import ProcessedBatch, Rewrite, StateFlusher
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +52,6 @@ EVENTS = Counter(
 LAST_PROCESSED = Gauge(
     "riskstream_features_last_processed_timestamp_seconds",
     "Wall-clock time of the last record the worker processed.",
-)
-RECOVERED_STATES = Counter(
-    "riskstream_features_redis_rebuilt_states_total",
-    "Customer states rewritten to Redis from the table after a rebalance or recovery.",
 )
 
 
@@ -105,7 +105,7 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
     source = app.topic(*(topics(t) for t in EVENT_TOPICS.values()), **raw)
     table = app.Table(
-        "customer-state",
+        STATE_TABLE,
         default=None,
         partitions=settings.event_partitions,
         key_type=bytes,  # bytes key and value types make the table serialise raw
@@ -207,21 +207,58 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
         except Exception:
             log.exception("consumer lag not measured")
 
-    @table.on_recover
-    async def rebuild_redis() -> None:
-        """Redis is a copy of the table: after recovery, rewrite every state this worker
-        now owns, so a lost or stale Redis is repaired from the changelog. The states go
-        through the flusher's in-order queue, so a record processed meanwhile still has
-        the last word."""
-        chunk: dict[str, bytes] = {}
-        for key, value in table.items():
-            chunk[key.decode()] = value
-            if len(chunk) >= 1000:
-                RECOVERED_STATES.inc(len(chunk))
-                await flusher.submit_states(chunk)
-                chunk = {}
-        RECOVERED_STATES.inc(len(chunk))
-        await flusher.submit_states(chunk)
+    guard = EpochGuard(
+        Writer.FEATURES, EpochMarker(redis, keys, Writer.FEATURES), settings.redis_epoch_check_s
+    )
+
+    def owned() -> frozenset[int] | None:
+        """The event partitions this worker owns, once its table is recovered (None while
+        a rebalance or recovery runs)."""
+        if app.rebalancing:
+            return None
+        return frozenset(
+            tp.partition for tp in app.consumer.assignment() if tp.topic in source_topics
+        )
+
+    def read_states(customers: Sequence[str]) -> dict[str, bytes]:
+        """The customers' states in the table now. Read from the flusher's task, which
+        may carry a record's context: the table must search the worker's partitions."""
+        token = current_event_var.set(None)
+        try:
+            found = ((c, table.get(c.encode())) for c in customers)
+            return {customer: state for customer, state in found if state is not None}
+        finally:
+            current_event_var.reset(token)
+
+    async def rewrite(partitions: frozenset[int]) -> bool:
+        """Rewrites every state the worker owns (its table holds only its partitions),
+        paced, through the flusher's in-order queue; stops short when a rebalance begins
+        meanwhile."""
+        generation = app.rebalancing_count
+        pacer = Pacer(settings.redis_rebuild_rate)
+        customers = [key.decode() for key in table]
+        batch = settings.redis_rebuild_batch
+        for start in range(0, len(customers), batch):
+            chunk = customers[start : start + batch]
+            if app.rebalancing or app.rebalancing_count != generation:
+                return False
+            await pacer.take(len(chunk))
+            await flusher.submit(Rewrite(chunk, read_states))
+        await flusher.barrier()
+        return not app.rebalancing and app.rebalancing_count == generation
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def guard_store() -> None:
+        """Rebuilds the worker's keys whenever Redis lost them (see EpochGuard)."""
+        await guard.run(owned, rewrite)
+
+    @app.on_partitions_revoked.connect
+    async def stop_rewrites(
+        sender: faust.App, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any
+    ) -> None:
+        """Nothing this worker queued may reach Redis once another owns the partitions."""
+        await guard.cancel()
+        await flusher.barrier()
 
     @app.page("/metrics")
     async def metrics_page(view: View, request: Request) -> Response:
@@ -237,9 +274,10 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
         checks = {
             "kafka": app.consumer is not None and bool(app.consumer.assignment()),
             "redis": await _redis_ok(redis),
+            "store_complete": guard.complete(),
         }
         return view.json(
-            {"ready": all(checks.values()), "checks": checks},
+            {"ready": all(checks.values()), "checks": checks, **await guard.details()},
             status=200 if all(checks.values()) else 503,
         )
 

@@ -7,6 +7,10 @@ from pathlib import Path
 from pydantic import Field
 
 from services.common.settings import ServiceSettings
+from services.common.topics import TopicSpec
+
+STATE_TABLE = "customer-state"
+"""Name of the worker's table of customer states (its changelog topic is named after it)."""
 
 
 class FeaturesSettings(ServiceSettings):
@@ -33,3 +37,13 @@ class FeaturesSettings(ServiceSettings):
     @property
     def app_id(self) -> str:
         return f"{self.topic_prefix}{self.features_app_id}"
+
+    def state_changelog(self) -> TopicSpec:
+        """The changelog topic of the worker's state table, as faust names it: compacted,
+        one partition per event partition. The worker creates it before it starts, since
+        faust's own creation can race its first writes on a cluster of several brokers."""
+        return TopicSpec(
+            f"{self.app_id}-{STATE_TABLE}-changelog",
+            self.event_partitions,
+            {"cleanup.policy": "compact"},
+        )

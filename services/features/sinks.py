@@ -1,7 +1,8 @@
 """Where processed records go: customer state to Redis (for the score API), feature
 updates and dead letters to Kafka. Per batch: one Redis write, and the batch's offsets
 are acknowledged only once its states are in Redis and its outputs are acknowledged by
-Kafka (at-least-once end to end)."""
+Kafka (at-least-once end to end). A rebuild's rewrites go through the same in-order
+writer."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from prometheus_client import Counter, Histogram
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from services.common.metrics import LATENCY_BUCKETS_S
-from services.common.redis_keys import RedisKeys
+from services.common.metrics import LATENCY_BUCKETS_S, REDIS_REBUILT_KEYS
+from services.common.redis_keys import RedisKeys, Writer
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ OUTPUT_FAILURES = Counter(
     "riskstream_features_output_failures_total",
     "Feature updates, dead letters or acknowledgements that failed after processing.",
 )
+_rebuilt_keys = REDIS_REBUILT_KEYS.labels(Writer.FEATURES.value)
 FLUSH_SECONDS = Histogram(
     "riskstream_features_flush_duration_seconds",
     "Time to write one batch of customer states to Redis and await its Kafka sends.",
@@ -35,15 +37,30 @@ FLUSH_SECONDS = Histogram(
 )
 
 
+StateReader = Callable[[Sequence[str]], Mapping[str, bytes]]
+"""The current states of some customers, from the worker's table (absent: none)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ProcessedBatch:
     """What a processed batch of records leaves to finish: the latest state of every
     customer it touched (for Redis), the Kafka sends of its outputs, and the
-    acknowledgement of its offsets (None for a Redis rewrite with no offsets)."""
+    acknowledgement of its offsets (None when there are no offsets to acknowledge)."""
 
     states: Mapping[str, bytes]
     sends: Sequence[Awaitable[Any]] = ()
     ack: Callable[[], Awaitable[Any]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rewrite:
+    """Customers whose states are rewritten to Redis from the table (a rebuild). The states
+    are read when the writer gets to them, not when queued: by then every batch queued
+    before has been written, so what is read is at least as new as anything in Redis, and
+    every batch queued after is newer still."""
+
+    customers: Sequence[str]
+    read: StateReader
 
 
 class StateFlusher:
@@ -59,22 +76,25 @@ class StateFlusher:
     def __init__(self, redis: Redis, keys: RedisKeys, max_in_flight: int = 4) -> None:
         self._redis = redis
         self._keys = keys
-        self._queue: asyncio.Queue[ProcessedBatch] = asyncio.Queue(maxsize=max_in_flight)
+        self._queue: asyncio.Queue[ProcessedBatch | Rewrite] = asyncio.Queue(maxsize=max_in_flight)
         self._writer: asyncio.Task[None] | None = None
 
-    async def submit(self, batch: ProcessedBatch) -> None:
+    async def submit(self, batch: ProcessedBatch | Rewrite) -> None:
         """Queues a batch behind those already submitted; waits only while
         ``max_in_flight`` batches are queued (back-pressure on the stream)."""
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_batches())
         await self._queue.put(batch)
 
-    async def submit_states(self, states: Mapping[str, bytes]) -> None:
-        """Queues states to rewrite (no offsets to acknowledge) behind everything already
-        processed: the single in-order writer then never lets them overwrite a newer state
-        of a record processed after they were read."""
-        if states:
-            await self.submit(ProcessedBatch(dict(states)))
+    async def barrier(self) -> None:
+        """Returns once everything submitted before the call is written."""
+        written = asyncio.Event()
+
+        async def passed() -> None:
+            written.set()
+
+        await self.submit(ProcessedBatch({}, ack=passed))
+        await written.wait()
 
     async def _write_batches(self) -> None:
         """The single writer. It must outlive any failure: a dead writer would leave the
@@ -83,6 +103,11 @@ class StateFlusher:
         while True:
             batch = await self._queue.get()
             try:
+                if isinstance(batch, Rewrite):
+                    states = batch.read(batch.customers)
+                    await self._write_states(states)
+                    _rebuilt_keys.inc(len(states))
+                    continue
                 started = loop.time()
                 await self._write_states(batch.states)
                 for send in batch.sends:

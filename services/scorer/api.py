@@ -48,6 +48,7 @@ from services.common.clock import Clock
 from services.common.http import (
     JsonResponse,
     Lifecycle,
+    ReadinessDetails,
     document_body_models,
     error_response,
     install_common,
@@ -178,8 +179,11 @@ def create_app(
     decisions: DecisionReads,
     audit: AuditSink,
     clock: Clock,
+    store_details: ReadinessDetails | None = None,
 ) -> FastAPI:
-    """The score service's app; ``lifecycle`` runs beside its routes."""
+    """The score service's app; ``lifecycle`` runs beside its routes. ``/ready`` stays 200
+    while the store is being rebuilt (answers are then the fallback policy's) and says so
+    through ``store_details``."""
 
     app = FastAPI(
         title="riskstream scorer",
@@ -196,6 +200,7 @@ def create_app(
         app,
         readiness_from([("redis", redis_ready), ("model", model_loaded)]),
         settings.max_body_bytes,
+        store_details,
     )
     keyring = KeyRing.from_settings(settings)
     client = Depends(require_scope(keyring, Scope.CLIENT))

@@ -22,11 +22,21 @@ class StoredCustomer:
     risk_state: bytes | None
 
 
+@dataclass(frozen=True, slots=True)
+class StoreRead:
+    """One read of the store: every customer asked for, in order, and whether the store
+    was complete at that instant (every writer's epoch key whole). When it was not, a
+    customer without keys may be one whose keys were lost, not a new one."""
+
+    complete: bool
+    customers: list[StoredCustomer]
+
+
 class FeatureStore(Protocol):
-    async def fetch(self, customer_ids: Sequence[str]) -> list[StoredCustomer]:
-        """Both keys of every customer in one round trip, in order; raises
-        :class:`~services.scorer.errors.StoreUnavailableError` when the store does not
-        answer."""
+    async def fetch(self, customer_ids: Sequence[str]) -> StoreRead:
+        """Both keys of every customer and the writers' epoch keys in one round trip
+        (one atomic snapshot); raises :class:`~services.scorer.errors.StoreUnavailableError`
+        when the store does not answer."""
         ...
 
 

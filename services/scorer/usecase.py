@@ -6,7 +6,10 @@ through the ports in :mod:`services.scorer.ports`.
 Around the model's verdict (:func:`services.scorer.core.score_rows`) :class:`Scorer` adds
 what the sync API needs: one store round trip per request, features computed at request
 time (windows end now), the thin-file policy, the customer's risk state, the time budgets
-and the fallback policy, and the shadow challenger.
+and the fallback policy, and the shadow challenger. While the store is incomplete (a
+writer's epoch key is missing: Redis lost data and is being rebuilt) every customer gets
+the fallback answer with ``store_rebuilding``: a customer without keys could be one whose
+keys were lost, so neither the model nor the thin-file policy may answer.
 """
 
 from __future__ import annotations
@@ -188,10 +191,15 @@ class Scorer:
                 for c in customers
             ]
         self._observer.stage("redis", time.perf_counter() - started)
+        if not stored.complete:
+            return [
+                self._rebuilding_answer(c, r, champion)
+                for c, r in zip(customers, stored.customers, strict=True)
+            ]
 
         started = time.perf_counter()
         rows: list[list[float]] = []
-        for customer, record in zip(customers, stored, strict=True):
+        for customer, record in zip(customers, stored.customers, strict=True):
             self._read(customer, record, now, champion)
             if customer.answer is None and customer.features is not None:
                 customer.row = len(rows)
@@ -216,6 +224,19 @@ class Scorer:
         answers = [customer.answer for customer in customers]
         assert all(a is not None for a in answers), "every customer is answered"
         return [a for a in answers if a is not None]
+
+    def _rebuilding_answer(
+        self, customer: _Customer, record: StoredCustomer, champion: ServedModel | None
+    ) -> dict[str, Any]:
+        """The fallback answer while the store is incomplete: neither the model (the
+        customer's features may be lost) nor the thin-file policy (the customer may not be
+        new). A risk state already rebuilt still counts: a suspended customer is declined."""
+        if record.risk_state is not None:
+            try:
+                customer.risk = CustomerRiskState.model_validate_json(record.risk_state)
+            except ValidationError:
+                customer.risk = None
+        return self._fallback_answer(customer, FallbackReason.STORE_REBUILDING, champion)
 
     def _read(
         self,

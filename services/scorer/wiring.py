@@ -76,7 +76,7 @@ def build_app(settings: ScorerSettings) -> FastAPI:
     redis = make_redis(settings)
     background_redis = make_redis(settings, timeout_ms=BACKGROUND_REDIS_TIMEOUT_MS)
     keys = RedisKeys(settings.redis_key_prefix)
-    store = RedisFeatureStore(redis, keys)
+    store = RedisFeatureStore(redis, keys, settings.event_partitions)
     decision_sink = ResilientProducer(settings, timeout_s=settings.decision_produce_timeout_s)
     decision_log = DecisionLogWriter(
         decision_sink,
@@ -166,4 +166,5 @@ def build_app(settings: ScorerSettings) -> FastAPI:
         decisions=RedisDecisionReader(background_redis, keys),
         audit=publisher,
         clock=clock,
+        store_details=store.completeness,
     )

@@ -6,7 +6,8 @@ recorded; 403 when the caller's role may not act (a case for approvers, an appro
 404 for an unknown case; 409 when an override does not fit the customer's state (nothing
 to reverse, a limit without cut_limit) or a case was decided already or is held by someone
 else; 422 for an invalid body or rule set (a rule set's error names its line); 503 with
-``Retry-After`` when Kafka or Redis could not complete the change (nothing has changed then).
+``Retry-After`` when Kafka or Redis could not complete the change (nothing has changed then),
+or while Redis is being rebuilt from ``warning.state`` (``store_rebuilding``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from services.common.http import (
     JsonResponse,
     Lifecycle,
     ReadinessCheck,
+    ReadinessDetails,
     error_response,
     install_common,
     require_scope,
@@ -42,6 +44,7 @@ from services.warning.errors import (
     PublishUnavailableError,
     RulesError,
     StateError,
+    StoreRebuildingError,
     StoreUnavailableError,
 )
 from services.warning.rulebook import LiveRules, Rulebook
@@ -148,9 +151,10 @@ def create_app(
     changes: ChangeDesk,
     readiness: ReadinessCheck,
     lifecycle: Lifecycle | None = None,
+    readiness_details: ReadinessDetails | None = None,
 ) -> FastAPI:
-    """The warning service's app (the consumer, the rule file watcher and the change
-    ledger run as ``lifecycle`` background tasks)."""
+    """The warning service's app (the consumer, the state guard, the rule file watcher and
+    the change ledger run as ``lifecycle`` background tasks)."""
     app = FastAPI(
         title="riskstream warning",
         version="1",
@@ -158,7 +162,7 @@ def create_app(
         lifespan=(lifecycle or Lifecycle()).lifespan,
         default_response_class=JsonResponse,
     )
-    install_common(app, readiness, settings.max_body_bytes)
+    install_common(app, readiness, settings.max_body_bytes, readiness_details)
     keyring = KeyRing.from_settings(settings)
     client = Depends(require_scope(keyring, Scope.CLIENT))
     app.state.keyring = keyring
@@ -187,7 +191,8 @@ def create_app(
 
     @app.exception_handler(StoreUnavailableError)
     async def on_redis_unavailable(_: Request, exc: StoreUnavailableError) -> JsonResponse:
-        return error_response(503, "redis_unavailable", str(exc), retry_after)
+        code = "store_rebuilding" if isinstance(exc, StoreRebuildingError) else "redis_unavailable"
+        return error_response(503, code, str(exc), retry_after)
 
     @app.exception_handler(RulesError)
     async def on_rules_error(_: Request, exc: RulesError) -> JsonResponse:

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
 from pydantic import ValidationError
 
 from schemas.records import DeadLetterRecord
@@ -61,23 +62,40 @@ class ScoreConsumer:
         self._topic = settings.topics(Topic.SCORES)
         self._consumer: AIOKafkaConsumer | None = None
         self._lag = LagReporter(settings.group_id, settings.lag_interval_s)
+        self._revoke_callbacks: list[Callable[[], Awaitable[None]]] = []
 
     def assigned(self) -> bool:
         """True while this process holds at least one partition of ``risk.scores``."""
+        return bool(self.partitions())
+
+    def partitions(self) -> frozenset[int]:
+        """The partitions of ``risk.scores`` this process holds now (and so those of
+        ``warning.state`` whose customers it judges)."""
         consumer = self._consumer
-        return consumer is not None and bool(consumer.assignment())
+        if consumer is None:
+            return frozenset()
+        return frozenset(tp.partition for tp in consumer.assignment())
+
+    def on_revoke(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """``callback`` is awaited whenever partitions are taken from this process, before
+        another process may consume them."""
+        self._revoke_callbacks.append(callback)
+
+    def _build(self) -> AIOKafkaConsumer:
+        consumer = make_consumer(
+            self._settings,
+            group_id=self._settings.group_id,
+            max_poll_records=self._settings.warning_batch_max,
+        )
+        consumer.subscribe([self._topic], listener=_RevokeListener(self._revoke_callbacks))
+        return consumer
 
     async def run(self) -> None:
         """Consumes forever; rebuilds the consumer after unexpected Kafka errors."""
         await self._producer_connected.wait()
         await run_consumer(
             "score consumer",
-            lambda: make_consumer(
-                self._settings,
-                self._topic,
-                group_id=self._settings.group_id,
-                max_poll_records=self._settings.warning_batch_max,
-            ),
+            self._build,
             lambda consumer: consume_batches(
                 consumer,
                 self.handle,
@@ -129,3 +147,17 @@ class ScoreConsumer:
             detail=detail,
             now=self._clock.now(),
         )
+
+
+class _RevokeListener(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Runs the revoke callbacks; aiokafka awaits them before the group moves on."""
+
+    def __init__(self, callbacks: Sequence[Callable[[], Awaitable[None]]]) -> None:
+        self._callbacks = callbacks
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        for callback in self._callbacks:
+            await callback()
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        return None

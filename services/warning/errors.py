@@ -51,3 +51,9 @@ class PublishUnavailableError(WarningServiceError):
 
 class StoreUnavailableError(WarningServiceError):
     """Redis did not answer a read or write of warning state."""
+
+
+class StoreRebuildingError(StoreUnavailableError):
+    """Redis lost warning state (its epoch key is incomplete) and is being rebuilt from
+    ``warning.state``: a customer without a stored state may be one whose state was lost,
+    so nobody is judged or overridden until the rebuild is done."""

@@ -8,7 +8,8 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 from schemas.actions import RiskAction
-from services.common.metrics import LATENCY_BUCKETS_S
+from services.common.metrics import LATENCY_BUCKETS_S, REDIS_REBUILT_KEYS
+from services.common.redis_keys import Writer
 from services.warning.core import MANUAL_OVERRIDE_RULE_ID, ReviewCase
 
 ACTIONS = Counter(
@@ -48,6 +49,9 @@ REDIS_ERRORS = Counter(
     ["operation"],
 )
 
+KEYS_PER_STATE = 2
+"""Redis keys per customer: the service's own state and the contract view."""
+_rebuilt_keys = REDIS_REBUILT_KEYS.labels(Writer.WARNING.value)
 CASES_OPENED = Counter(
     "riskstream_warning_cases_opened_total",
     "Review cases opened, by origin (rule_review, escalation).",
@@ -100,6 +104,9 @@ class PrometheusObserver:
     def queue(self, waiting: int, oldest_age_s: float) -> None:
         REVIEW_QUEUE_CASES.set(waiting)
         REVIEW_QUEUE_OLDEST_AGE.set(oldest_age_s)
+
+    def restored(self, customers: int) -> None:
+        _rebuilt_keys.inc(KEYS_PER_STATE * customers)
 
     def rules_live(self, version: str, digest: str) -> None:
         RULES_INFO.clear()

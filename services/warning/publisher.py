@@ -1,5 +1,5 @@
-"""The Kafka adapter behind :class:`ActionPublisher` and :class:`AuditSink`, and the
-dead-letter path of the consumer.
+"""The Kafka adapter behind :class:`ActionPublisher`, :class:`AuditSink` and
+:class:`StateLog` (``warning.state``), and the dead-letter path of the consumer.
 
 The producer (idempotent, ``acks=all``) connects in the background and keeps retrying while
 Kafka is unreachable, so the service starts and answers ``GET`` requests whatever Kafka's
@@ -17,6 +17,7 @@ from services.common import metrics
 from services.common.kafka import ProducerUnavailableError, ResilientProducer
 from services.common.settings import ServiceSettings
 from services.common.topics import Topic
+from services.warning.core import WarningState
 from services.warning.errors import PublishUnavailableError
 
 
@@ -35,6 +36,14 @@ class KafkaPublisher(ResilientProducer):
         await self._send_all(
             self._topics(Topic.ACTIONS),
             [(a.customer_id.encode(), a.model_dump_json().encode()) for a in actions],
+        )
+
+    async def append(self, states: Sequence[WarningState]) -> None:
+        """Appends each state to the compacted ``warning.state``, keyed by customer (so on
+        the partition of the customer's scores)."""
+        await self._send_all(
+            self._topics(Topic.WARNING_STATE),
+            [(state.customer_id.encode(), state.to_json()) for state in states],
         )
 
     async def record(self, audit: AuditRecord) -> None:

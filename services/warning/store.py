@@ -6,6 +6,12 @@ warning service's own richer ``WarningState`` (``...:warning``). Both are writte
 MULTI/EXEC transaction, so a reader never sees one without the other, together with the
 review-case index derived from the states (case id to customer, and the open cases by
 age), so the index never disagrees with the states it was derived from.
+
+Redis holds a copy: the record is ``warning.state`` in Kafka. Every read also reads the
+service's epoch key in the same ``MGET``; when it does not cover every partition, Redis
+lost data (or has not been rebuilt yet) and a missing state cannot be told from a lost
+one, so the read fails with :class:`StoreRebuildingError` instead of answering "never
+seen".
 """
 
 from __future__ import annotations
@@ -17,31 +23,35 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from redis.typing import EncodableT, FieldT
 
-from services.common.redis_keys import RedisKeys
+from services.common.redis_client import as_bytes
+from services.common.redis_keys import RedisKeys, Writer, epoch_covers
 from services.warning.core import WarningState, risk_state_view
-from services.warning.errors import StoreUnavailableError
+from services.warning.errors import StoreRebuildingError, StoreUnavailableError
 from services.warning.metrics import REDIS_ERRORS
 
 
 class RedisStateStore:
-    def __init__(self, redis: Redis, keys: RedisKeys) -> None:
+    def __init__(self, redis: Redis, keys: RedisKeys, partitions: int) -> None:
+        """``partitions``: the partition count of ``risk.scores`` (and ``warning.state``),
+        which the epoch key must cover."""
         self._redis = redis
         self._keys = keys
+        self._partitions = partitions
+        self._epoch = keys.epoch(Writer.WARNING)
 
     async def load(self, customer_ids: Sequence[str]) -> dict[str, bytes]:
-        if not customer_ids:
-            return {}
+        keys = [self._epoch, *(self._keys.warning_state(c) for c in customer_ids)]
         try:
-            values = await self._redis.mget(
-                [self._keys.warning_state(customer_id) for customer_id in customer_ids]
-            )
+            epoch, *values = await self._redis.mget(keys)
         except (RedisError, OSError) as error:
             REDIS_ERRORS.labels("load").inc()
             raise StoreUnavailableError(f"redis: {type(error).__name__}: {error}") from error
+        if not epoch_covers(as_bytes(epoch), self._partitions):
+            raise StoreRebuildingError("warning state is being rebuilt from warning.state")
         return {
-            customer_id: value.encode() if isinstance(value, str) else value
-            for customer_id, value in zip(customer_ids, values, strict=True)
-            if value is not None
+            customer_id: value
+            for customer_id, stored in zip(customer_ids, values, strict=True)
+            if (value := as_bytes(stored)) is not None
         }
 
     async def save(self, states: Sequence[WarningState]) -> None:

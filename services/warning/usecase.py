@@ -5,17 +5,23 @@ below, so a score and an override change a customer's state the same way.
 
 Order of effects, chosen for at-least-once delivery: actions are published (and
 acknowledged) *before* the new state is stored, and the consumer commits its offsets only
-after both. A crash in between leaves the old state, so the redelivered score is judged
-again from it and yields the same actions with the same ids, which the order system
-applies once. Storing first would be wrong: the redelivered score would then be skipped as
-already seen and its actions lost.
+after both. Storing is two steps: the state is appended to ``warning.state`` (the durable
+record, acknowledged by Kafka), then its copy is written to Redis (where the service and
+the scorer read it). A crash anywhere before the commit leaves Redis with the old state,
+so the redelivered score is judged again from it and yields the same actions with the
+same ids, which the order system applies once, and the same state, appended again.
+Storing before publishing would be wrong: the redelivered score would then be skipped as
+already seen and its actions lost. Redis alone would be wrong too: a Redis that lost its
+data would forget holds in force; it is rebuilt from ``warning.state`` instead
+(:meth:`WarningDesk.restore`), and nothing is judged meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -37,7 +43,9 @@ from services.warning.core import (
     manual_override,
     risk_state_view,
 )
-from services.warning.errors import CaseNotFoundError, StateError
+from services.warning.errors import CaseNotFoundError, StateError, StoreRebuildingError
+
+log = logging.getLogger(__name__)
 
 SERVICE = "warning"
 """``service`` of the audit records this service writes."""
@@ -63,6 +71,20 @@ class StateStore(Protocol):
 
     async def open_case_ids(self, limit: int) -> list[str]:
         """Ids of cases waiting for a decision, oldest first, at most ``limit``."""
+        ...
+
+
+class StateLog(Protocol):
+    async def append(self, states: Sequence[WarningState]) -> None:
+        """Returns once Kafka acknowledged every state on ``warning.state`` (keyed by
+        customer, in order); raises :class:`PublishUnavailableError` otherwise."""
+        ...
+
+
+class StateHistory(Protocol):
+    async def latest(self, partitions: Collection[int]) -> dict[str, bytes]:
+        """The last ``WarningState`` JSON of every customer on ``partitions`` of
+        ``warning.state``, read to the end offsets the partitions had when the call began."""
         ...
 
 
@@ -98,6 +120,10 @@ class WarningObserver(Protocol):
     def case_opened(self, case: ReviewCase) -> None: ...
 
     def case_decided(self, case: ReviewCase, seconds_open: float) -> None: ...
+
+    def restored(self, customers: int) -> None:
+        """``customers`` states were rewritten to Redis by a rebuild."""
+        ...
 
 
 class Outcome:
@@ -144,14 +170,16 @@ class CaseResult:
 
 
 class WarningDesk:
-    """Judges scores and applies overrides. One lock serialises them within the process,
-    so an override never interleaves with a batch touching the same customer (a customer's
-    scores all arrive on one partition, consumed by one process)."""
+    """Judges scores, applies overrides and restores lost state. One lock serialises them
+    within the process, so an override never interleaves with a batch touching the same
+    customer (a customer's scores all arrive on one partition, consumed by one process),
+    and a restore never overwrites a state stored after it began."""
 
     def __init__(
         self,
         rules: RuleSource,
         store: StateStore,
+        state_log: StateLog,
         publisher: ActionPublisher,
         audit: AuditSink,
         clock: Clock,
@@ -159,11 +187,23 @@ class WarningDesk:
     ) -> None:
         self._rules = rules
         self._store = store
+        self._state_log = state_log
         self._publisher = publisher
         self._audit = audit
         self._clock = clock
         self._observer = observer
         self._lock = asyncio.Lock()
+        self._restoring = False
+
+    def _refuse_while_restoring(self) -> None:
+        if self._restoring:
+            raise StoreRebuildingError("warning state is being rebuilt from warning.state")
+
+    async def _store_states(self, states: Sequence[WarningState]) -> None:
+        """The durable record first, then the copy the service and the scorer read."""
+        if states:
+            await self._state_log.append(states)
+            await self._store.save(states)
 
     async def judge(self, records: Sequence[ScoreRecord]) -> BatchResult:
         """Judges scores in order (a customer's later score sees the state its earlier one
@@ -175,6 +215,7 @@ class WarningDesk:
         result = BatchResult()
         if not records:
             return result
+        self._refuse_while_restoring()
         async with self._lock:
             rules = self._rules.current()
             stored = await self._store.load(list(dict.fromkeys(r.customer_id for r in records)))
@@ -202,7 +243,7 @@ class WarningDesk:
                 result.actions.extend(evaluation.actions)
                 states[customer_id] = changed[customer_id] = evaluation.state
             await self._publisher.publish(result.actions)
-            await self._store.save(list(changed.values()))
+            await self._store_states(list(changed.values()))
         for action in result.actions:
             self._observer.issued(action)
             if action.action == "manual_review" and action.case_id is not None:
@@ -223,13 +264,16 @@ class WarningDesk:
         credit_limit: float | None = None,
     ) -> OverrideResult:
         """An administrator's action: published on ``risk.actions``, recorded on
-        ``risk.audit``, then stored. A customer never seen starts from the default state.
+        ``risk.audit``, then stored (``warning.state``, then Redis). A customer never seen
+        starts from the default state.
 
         Raises :class:`StateError` when the override does not fit the state (nothing to
         reverse, a misplaced limit, an empty reason) or the stored state is unreadable;
         :class:`PublishUnavailableError` / :class:`StoreUnavailableError` when an effect
-        failed (the state is then unchanged).
+        failed (the state in Redis is then unchanged; :class:`StoreRebuildingError` while
+        the state is being rebuilt).
         """
+        self._refuse_while_restoring()
         async with self._lock:
             stored = await self._store.load([customer_id])
             try:
@@ -256,7 +300,7 @@ class WarningDesk:
                 at=now,
             )
             await asyncio.gather(self._publisher.publish([issued]), self._audit.record(audit))
-            await self._store.save([evaluation.state])
+            await self._store_states([evaluation.state])
         self._observer.issued(issued)
         return OverrideResult(issued, risk_state_view(evaluation.state))
 
@@ -282,7 +326,9 @@ class WarningDesk:
         return find_case(await self._state_of_case(wanted), wanted)
 
     async def open_cases(self, limit: int) -> list[ReviewCase]:
-        """Cases waiting for a decision, oldest first (at most ``limit``)."""
+        """Cases waiting for a decision, oldest first (at most ``limit``). While the state is
+        being rebuilt the queue would be partial: StoreRebuildingError instead."""
+        self._refuse_while_restoring()
         case_ids = await self._store.open_case_ids(limit)
         owners = await self._store.case_owners(case_ids)
         stored = await self._store.load(list(dict.fromkeys(owners.values())))
@@ -305,7 +351,9 @@ class WarningDesk:
     async def claim_case(self, wanted: str, actor: str, role: str) -> ReviewCase:
         """``actor`` takes the case (see :func:`services.warning.core.claim_case`); the
         claim is audited and stored. Raises CaseNotFoundError, CaseForbiddenError,
-        CaseConflictError (someone else holds it, or it is decided)."""
+        CaseConflictError (someone else holds it, or it is decided), StoreRebuildingError
+        while the state is being rebuilt."""
+        self._refuse_while_restoring()
         async with self._lock:
             state = await self._state_of_case(wanted)
             now = self._clock.now()
@@ -324,7 +372,7 @@ class WarningDesk:
                     at=now,
                 )
             )
-            await self._store.save([claimed])
+            await self._store_states([claimed])
         return case
 
     async def decide_case(
@@ -333,7 +381,9 @@ class WarningDesk:
         """Decides a case (see :func:`services.warning.core.decide_case`): the actions are
         published and the decision audited before the state is stored, as for overrides.
         One decision wins: the lock serialises deciders in this process and the second
-        finds the case decided (CaseConflictError)."""
+        finds the case decided (CaseConflictError). StoreRebuildingError while the state is
+        being rebuilt."""
+        self._refuse_while_restoring()
         async with self._lock:
             state = await self._state_of_case(wanted)
             now = self._clock.now()
@@ -359,7 +409,7 @@ class WarningDesk:
             await asyncio.gather(
                 self._publisher.publish(evaluation.actions), self._audit.record(audit)
             )
-            await self._store.save([evaluation.state])
+            await self._store_states([evaluation.state])
         for action in evaluation.actions:
             self._observer.issued(action)
         self._observer.case_decided(case, (now - case.opened_at).total_seconds())
@@ -376,6 +426,46 @@ class WarningDesk:
         if state is None:
             return CustomerRiskState(customer_id=customer_id)
         return risk_state_view(state)
+
+    async def restore(
+        self,
+        partitions: Collection[int],
+        history: StateHistory,
+        pace: Callable[[int], Awaitable[None]],
+        batch: int,
+    ) -> bool:
+        """Rewrites the Redis copies of every state on ``partitions`` from
+        ``warning.state``, ``batch`` customers per write, each write waiting for
+        ``pace(batch)``; returns True once all are written.
+
+        Nothing is judged or overridden meanwhile (:class:`StoreRebuildingError`): a score
+        judged against a state not yet restored would drop the holds in force. The lock
+        lets a batch already being judged finish first, so its states are in the log
+        before the log is read, and are restored with everything else."""
+        self._restoring = True
+        try:
+            async with self._lock:
+                latest = await history.latest(partitions)
+                states: list[WarningState] = []
+                unreadable = 0
+                for data in latest.values():
+                    try:
+                        states.append(WarningState.from_json(data))
+                    except ValidationError:
+                        unreadable += 1
+                if unreadable:
+                    # Only this service writes the topic, from validated states.
+                    log.error(
+                        "unreadable states on warning.state skipped", extra={"count": unreadable}
+                    )
+                for start in range(0, len(states), batch):
+                    chunk = states[start : start + batch]
+                    await pace(len(chunk))
+                    await self._store.save(chunk)
+                    self._observer.restored(len(chunk))
+                return True
+        finally:
+            self._restoring = False
 
 
 class _UnreadableStateError(Exception):

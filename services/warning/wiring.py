@@ -1,5 +1,6 @@
 """Builds the warning service from settings: Redis store, Kafka publisher and consumer,
-the rulebook with its file watcher, the use case and the app."""
+the state log and the guard that rebuilds Redis from it, the rulebook with its file
+watcher, the use case and the app."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from schemas.changes import ChangeRequest
 from services.common.changes import Applier, ChangeDesk, ChangeError, ChangeLedger
 from services.common.clock import Clock, SystemClock
 from services.common.http import Lifecycle, readiness_from
+from services.common.rebuilds import EpochGuard, EpochMarker, Pacer
 from services.common.redis_client import make_redis
-from services.common.redis_keys import RedisKeys
+from services.common.redis_keys import RedisKeys, Writer
 from services.common.settings import ConfigurationError
 from services.warning.api import create_app, rules_view
 from services.warning.consumer import ScoreConsumer
@@ -26,6 +28,7 @@ from services.warning.publisher import KafkaPublisher
 from services.warning.rulebook import LiveRules, Rulebook
 from services.warning.rules_file import RulesFileWatcher, file_origin, write_atomically
 from services.warning.settings import WarningSettings
+from services.warning.state_log import KafkaStateHistory
 from services.warning.store import RedisStateStore
 from services.warning.usecase import SERVICE, WarningDesk
 
@@ -104,17 +107,34 @@ def build_app(settings: WarningSettings) -> FastAPI:
     clock = SystemClock()
     observer = PrometheusObserver()
     redis = make_redis(settings)
-    store = RedisStateStore(redis, RedisKeys(settings.redis_key_prefix))
+    keys = RedisKeys(settings.redis_key_prefix)
+    store = RedisStateStore(redis, keys, settings.event_partitions)
     publisher = KafkaPublisher(settings, settings.produce_timeout_s)
     rulebook = Rulebook(initial_rules(settings, clock), publisher, clock, observer)
-    desk = WarningDesk(rulebook, store, publisher, publisher, clock, observer)
+    desk = WarningDesk(rulebook, store, publisher, publisher, publisher, clock, observer)
     consumer = ScoreConsumer(settings, desk, publisher, clock, publisher.connected)
+    guard = EpochGuard(
+        Writer.WARNING, EpochMarker(redis, keys, Writer.WARNING), settings.redis_epoch_check_s
+    )
+    consumer.on_revoke(guard.cancel)
+    history = KafkaStateHistory(settings)
+
+    async def restore(partitions: frozenset[int]) -> bool:
+        pacer = Pacer(settings.redis_rebuild_rate)
+        return await desk.restore(partitions, history, pacer.take, settings.redis_rebuild_batch)
+
+    async def guard_store() -> None:
+        await guard.run(consumer.partitions, restore)
+
     watcher = RulesFileWatcher(settings.rules_path, rulebook, settings.rules_poll_s)
     ledger = ChangeLedger(settings, publisher)
     changes = ChangeDesk(SERVICE, ledger, clock, {"rules": rules_applier(settings, rulebook)})
 
     async def consumer_assigned() -> bool:
         return consumer.assigned()
+
+    async def store_complete() -> bool:
+        return guard.complete()
 
     async def close_redis() -> None:
         await redis.aclose()
@@ -127,10 +147,17 @@ def build_app(settings: WarningSettings) -> FastAPI:
         desk,
         rulebook,
         changes,
-        readiness_from([("kafka_consumer", consumer_assigned), ("redis", store.ready)]),
+        readiness_from(
+            [
+                ("kafka_consumer", consumer_assigned),
+                ("redis", store.ready),
+                ("store_complete", store_complete),
+            ]
+        ),
         Lifecycle(
             starts=[publisher.start],
             stops=[publisher.stop, close_redis],
-            background=[consumer.run, watcher.run, ledger.run, queue_metrics],
+            background=[consumer.run, guard_store, watcher.run, ledger.run, queue_metrics],
         ),
+        guard.details,
     )

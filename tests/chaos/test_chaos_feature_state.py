@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 
 from deploy.harness import BackingServices, ServiceProcess
+from services.common.kafka import uncommitted_records
 from services.common.settings import ServiceSettings
 from services.common.topics import EVENT_TOPICS
 from services.features.settings import FeaturesSettings
 from tests.chaos.chaos_support import restart_redis_empty
 from tests.support.parity import events_counted, stored_customer_count, wait_for_feature_parity
 from tests.support.polling import wait_until
-from tests.support.streams import produce_events, simulated_events, uncommitted_records
+from tests.support.streams import produce_events, simulated_events
 
 pytestmark = pytest.mark.integration
 

@@ -28,6 +28,7 @@ from services.scorer.core import score_id_of
 from tests.services.scorer.scorer_bundles import build_bundle, customer_state
 from tests.support.parity import redis_client
 from tests.support.polling import wait_until
+from tests.support.stores import mark_store_complete
 from tests.support.streams import produce, read_topics
 
 pytestmark = pytest.mark.integration
@@ -116,6 +117,7 @@ def test_a_streaming_scorer_killed_mid_stream_loses_no_score(
 
 def store_states(settings: ServiceSettings, states: dict[str, int]) -> None:
     """Feature state for each customer, with that many failed payments."""
+    mark_store_complete(settings)
     keys = RedisKeys(settings.redis_key_prefix)
     now = datetime.now(UTC)
     client = redis_client(settings)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 import orjson
-from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRecord
 
 from schemas.events import InboundEvent
 from services.common.kafka import make_consumer, make_producer
@@ -84,28 +84,6 @@ async def read_topics(
         settings, topics, lambda read: done([r.value for r in read if r.value]), timeout_s
     )
     return [r.value for r in records if r.value]
-
-
-async def uncommitted_records(settings: ServiceSettings, group_id: str, topics: list[str]) -> int:
-    """How many records of ``topics`` lie past the offsets ``group_id`` has committed
-    (a partition never committed counts from its first offset)."""
-    consumer = make_consumer(settings, group_id=group_id)
-    await consumer.start()
-    try:
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in topics
-            for p in sorted(consumer.partitions_for_topic(topic) or set())
-        ]
-        ends = await consumer.end_offsets(partitions)
-        starts = await consumer.beginning_offsets(partitions)
-        behind = 0
-        for tp in partitions:
-            committed = await consumer.committed(tp)
-            behind += ends[tp] - (committed if committed is not None else starts[tp])
-        return behind
-    finally:
-        await consumer.stop()
 
 
 async def read_topic_until(

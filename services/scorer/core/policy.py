@@ -20,6 +20,10 @@ class FallbackReason:
     """Why an answer came from the fallback policy instead of the model."""
 
     REDIS_UNAVAILABLE = "redis_unavailable"
+    STORE_REBUILDING = "store_rebuilding"
+    """A writer's epoch key is missing or incomplete (Redis lost data and is being
+    rebuilt from Kafka): a customer without keys may be new or lost, so nobody is scored
+    by the model or the thin-file policy until the store is whole again."""
     FEATURES_STALE = "features_stale"
     FEATURES_UNREADABLE = "features_unreadable"
     MODEL_UNAVAILABLE = "model_unavailable"

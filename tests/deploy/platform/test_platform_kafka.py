@@ -12,6 +12,8 @@ import pytest
 from deploy.platform.kafka import (
     KAFKA_POM,
     KafkaNode,
+    cluster_id_file,
+    cluster_nodes,
     install_kafka,
     kafka_server_properties,
     new_cluster_id,
@@ -56,6 +58,25 @@ def test_server_properties_name_the_node_itself_and_every_voter_of_its_quorum(
     assert properties["listeners"] == "PLAINTEXT://127.0.0.1:19094,CONTROLLER://127.0.0.1:19095"
     assert properties["advertised.listeners"] == "PLAINTEXT://127.0.0.1:19094"
     assert properties["log.dirs"] == str(tmp_path / "2" / "data")
+
+
+def test_three_nodes_replicate_everything_three_times_and_need_two_in_sync(
+    tmp_path: Path,
+) -> None:
+    quorum = cluster_nodes(tmp_path, [(19092, 19093), (19094, 19095), (19096, 19097)])
+    properties = _properties(kafka_server_properties(quorum[2], quorum))
+
+    assert properties["default.replication.factor"] == "3"
+    assert properties["offsets.topic.replication.factor"] == "3"
+    assert properties["transaction.state.log.replication.factor"] == "3"
+    assert properties["min.insync.replicas"] == "2"
+    assert properties["transaction.state.log.min.isr"] == "2"
+    assert properties["unclean.leader.election.enable"] == "false"
+    assert properties["log.dirs"] == str(tmp_path / "kafka-cluster" / "node-3" / "data")
+    assert cluster_id_file(quorum) == tmp_path / "kafka-cluster" / "cluster.id"
+    (single,) = cluster_nodes(tmp_path, [(19092, 19093)])
+    assert (single.name, single.home) == ("kafka", tmp_path / "kafka")
+    assert cluster_id_file([single]) == tmp_path / "kafka" / "cluster.id"
 
 
 def test_cluster_ids_are_16_random_bytes_never_starting_with_a_dash() -> None:

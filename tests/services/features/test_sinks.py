@@ -1,10 +1,10 @@
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from services.common.redis_keys import RedisKeys
-from services.features.sinks import ProcessedBatch, StateFlusher
+from services.features.sinks import ProcessedBatch, Rewrite, StateFlusher
 from tests.support.polling import wait_until_async
 
 
@@ -40,16 +40,35 @@ async def test_states_reach_redis_before_offsets_are_acknowledged_in_order() -> 
     assert redis.data == {keys.feature_state("c-1"): b"s2", keys.feature_state("c-2"): b"t1"}
 
 
-async def test_rewritten_states_queue_behind_what_was_processed_before() -> None:
+async def test_a_rewrite_reads_the_table_when_written_so_it_never_undoes_a_newer_state() -> None:
     redis = FakeRedis()
     keys = RedisKeys("t")
     flusher = StateFlusher(redis, keys)  # type: ignore[arg-type]
+    table = {"c-1": b"old", "c-2": b"t1"}
+    read: list[dict[str, bytes]] = []
+
+    def read_states(customers: Sequence[str]) -> dict[str, bytes]:
+        read.append({c: table[c] for c in customers if c in table})
+        return read[-1]
+
     acks: list[str] = []
-    await flusher.submit(ProcessedBatch({"c-1": b"old"}, [], None))
-    await flusher.submit_states({"c-1": b"rebuilt"})
+    await flusher.submit(Rewrite(["c-1", "c-2", "c-3"], read_states))
+    # A record processed after the rewrite was queued, before the writer got to it.
+    table["c-1"] = b"new"
     await flusher.submit(ProcessedBatch({"c-1": b"new"}, [], recorder(acks, "after")))
     await wait_until_async(lambda: len(acks) >= 1, timeout_s=2.0, interval_s=0.01)
-    assert redis.data == {keys.feature_state("c-1"): b"new"}
+    assert read == [{"c-1": b"new", "c-2": b"t1"}]
+    assert redis.data == {keys.feature_state("c-1"): b"new", keys.feature_state("c-2"): b"t1"}
+
+
+async def test_a_barrier_returns_once_everything_before_it_is_written() -> None:
+    redis = FakeRedis(failures=3)
+    keys = RedisKeys("t")
+    flusher = StateFlusher(redis, keys)  # type: ignore[arg-type]
+    await flusher.submit(ProcessedBatch({"c-1": b"s1"}, [], None))
+    await flusher.submit(Rewrite(["c-2"], lambda customers: dict.fromkeys(customers, b"t1")))
+    await flusher.barrier()
+    assert redis.data == {keys.feature_state("c-1"): b"s1", keys.feature_state("c-2"): b"t1"}
 
 
 async def test_a_failed_send_or_acknowledgement_does_not_stop_the_writer() -> None:

@@ -27,6 +27,7 @@ from services.common.topics import Topic
 from services.features.core import compute_features
 from tests.services.scorer.scorer_bundles import build_bundle, customer_state
 from tests.support.polling import wait_until
+from tests.support.stores import mark_store_complete
 from tests.support.streams import read_topic_until
 
 pytestmark = pytest.mark.integration
@@ -59,6 +60,7 @@ def scorer_env(tmp_path: Path, bundles: dict[str, Path]) -> dict[str, str]:
 def store_state(
     settings: ServiceSettings, customer_id: str, at: datetime, failed_payments: int = 0
 ) -> None:
+    mark_store_complete(settings)
     client = redis.Redis.from_url(settings.redis_url.get_secret_value())
     keys = RedisKeys(settings.redis_key_prefix)
     client.set(

@@ -26,7 +26,7 @@ from services.scorer.core import (
     score_rows,
 )
 from services.scorer.errors import StoreUnavailableError
-from services.scorer.ports import StoredCustomer
+from services.scorer.ports import StoredCustomer, StoreRead
 from services.scorer.usecase import Budgets, Scorer
 from tests.services.scorer.scorer_bundles import build_bundle, customer_state, probability
 from tests.support.clock import SettableClock
@@ -35,19 +35,24 @@ NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
 class FakeStore:
+    """``complete`` is False while the writers' epoch keys are missing (a rebuild)."""
+
     def __init__(self) -> None:
         self.records: dict[str, StoredCustomer] = {}
         self.calls: list[list[str]] = []
         self.failure: Exception | None = None
         self.delay_s = 0.0
+        self.complete = True
 
-    async def fetch(self, customer_ids: Sequence[str]) -> list[StoredCustomer]:
+    async def fetch(self, customer_ids: Sequence[str]) -> StoreRead:
         self.calls.append(list(customer_ids))
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         if self.failure is not None:
             raise self.failure
-        return [self.records.get(c, StoredCustomer(None, None)) for c in customer_ids]
+        return StoreRead(
+            self.complete, [self.records.get(c, StoredCustomer(None, None)) for c in customer_ids]
+        )
 
 
 class FakeModels:
@@ -251,6 +256,42 @@ async def test_frozen_or_suspended_customer_is_never_approved_on_credit(
 
     assert answer["fallback"] is False
     assert answer["decision"] == expected
+
+
+async def test_while_the_store_is_rebuilding_nobody_gets_the_model_or_the_thin_file_policy(
+    model_v1: LoadedModel,
+) -> None:
+    store = FakeStore()
+    store.complete = False
+    store_customer(store, "known")
+    store_customer(store, "held", risk=CustomerRiskState(customer_id="held", status="suspended"))
+    observer = RecordingObserver()
+    requests = [request("lost-or-new", 10.0), request("known", 10.0), request("held", 10.0)]
+
+    answers = await scorer_for(store, model_v1, observer).score(requests)
+
+    assert [(a["fallback"], a["fallback_reason"]) for a in answers] == [
+        (True, "store_rebuilding")
+    ] * 3
+    # A customer without keys may have lost them: the thin-file approval is never given.
+    assert [a["decision"] for a in answers] == ["review", "review", "decline"]
+    assert all(a["reasons"] == [] and a["features_as_of"] is None for a in answers)
+    assert observer.fallbacks == ["store_rebuilding"] * 3
+    assert "inference" not in observer.stages
+
+
+async def test_once_the_store_is_whole_again_the_model_answers(model_v1: LoadedModel) -> None:
+    store = FakeStore()
+    store_customer(store, "c1")
+    store.complete = False
+    scorer = scorer_for(store, model_v1)
+    (during,) = await scorer.score([request("c1", 10.0)])
+    store.complete = True
+
+    (after,) = await scorer.score([request("c1", 10.0)])
+
+    assert during["fallback_reason"] == "store_rebuilding"
+    assert (after["fallback"], after["fallback_reason"]) == (False, None)
 
 
 async def test_warning_imposed_limit_caps_the_model_limit(model_v1: LoadedModel) -> None:

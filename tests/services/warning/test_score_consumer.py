@@ -41,7 +41,9 @@ class Harness:
         rules = load_default_rules()
         initial = LiveRules(rules, "", "digest", "test", self.clock.now())
         rulebook = Rulebook(initial, self.kafka, self.clock, observer)
-        desk = WarningDesk(rulebook, self.store, self.kafka, self.kafka, self.clock, observer)
+        desk = WarningDesk(
+            rulebook, self.store, self.kafka, self.kafka, self.kafka, self.clock, observer
+        )
         self.consumer = ScoreConsumer(
             WarningSettings(), desk, self.kafka, self.clock, asyncio.Event()
         )

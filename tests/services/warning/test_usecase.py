@@ -1,10 +1,16 @@
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
 
 from schemas.actions import CustomerRiskState
-from services.warning.core import RuleSet, load_default_rules
-from services.warning.errors import PublishUnavailableError, StateError, StoreUnavailableError
+from services.warning.core import RuleSet, WarningState, load_default_rules
+from services.warning.errors import (
+    PublishUnavailableError,
+    StateError,
+    StoreRebuildingError,
+    StoreUnavailableError,
+)
 from services.warning.usecase import WarningDesk
 from tests.services.warning.warning_fakes import (
     MODEL_LIMIT,
@@ -57,7 +63,7 @@ def desk(
     clock: SettableClock,
     observer: RecordingObserver,
 ) -> WarningDesk:
-    return WarningDesk(FixedRules(rules), store, kafka, kafka, clock, observer)
+    return WarningDesk(FixedRules(rules), store, kafka, kafka, kafka, clock, observer)
 
 
 async def test_a_low_grade_score_publishes_actions_and_stores_the_state(
@@ -116,6 +122,103 @@ async def test_nothing_is_stored_when_kafka_does_not_acknowledge(
     with pytest.raises(PublishUnavailableError):
         await desk.judge([score("c-1", clock.now(), "D")])
     assert store.states == {}
+
+
+async def test_every_stored_state_is_in_the_state_log_before_redis_has_it(
+    desk: WarningDesk, store: FakeStore, kafka: FakeKafka, clock: SettableClock
+) -> None:
+    order: list[str] = []
+    original_append, original_save = kafka.append, store.save
+
+    async def append(states: Sequence[WarningState]) -> None:
+        order.append("log")
+        await original_append(states)
+
+    async def save(states: Sequence[WarningState]) -> None:
+        order.append("redis")
+        await original_save(states)
+
+    kafka.append = append  # type: ignore[method-assign]
+    store.save = save  # type: ignore[method-assign]
+    await desk.judge([score("c-1", clock.now(), "D")])
+    await desk.override("c-2", "freeze_credit", "fraud report", "ops")
+
+    assert order == ["log", "redis", "log", "redis"]
+    assert [s.customer_id for s in kafka.logged] == ["c-1", "c-2"]
+    assert {state.customer_id: state.to_json() for state in kafka.logged} == store.states
+
+
+async def test_redis_keeps_the_old_state_when_the_state_log_does_not_acknowledge(
+    desk: WarningDesk, store: FakeStore, kafka: FakeKafka, clock: SettableClock
+) -> None:
+    await desk.judge([score("c-1", clock.now(), "A")])
+    before = dict(store.states)
+
+    async def refused(states: Sequence[WarningState]) -> None:
+        raise PublishUnavailableError("warning.state not acknowledged")
+
+    kafka.append = refused  # type: ignore[method-assign]
+    with pytest.raises(PublishUnavailableError):
+        await desk.judge([score("c-1", clock.now(), "D")])
+    assert store.states == before
+
+
+async def test_nothing_is_judged_or_overridden_while_redis_lacks_its_epoch(
+    desk: WarningDesk, store: FakeStore, kafka: FakeKafka, clock: SettableClock
+) -> None:
+    store.complete = False
+    with pytest.raises(StoreRebuildingError):
+        await desk.judge([score("c-1", clock.now(), "D")])
+    with pytest.raises(StoreRebuildingError):
+        await desk.override("c-1", "freeze_credit", "fraud report", "ops")
+    with pytest.raises(StoreRebuildingError):
+        await desk.risk_state("c-1")
+    assert kafka.actions == []
+    assert store.states == {}
+
+
+async def test_a_restore_rewrites_every_logged_state_paced_in_batches(
+    desk: WarningDesk,
+    store: FakeStore,
+    kafka: FakeKafka,
+    clock: SettableClock,
+    observer: RecordingObserver,
+) -> None:
+    await desk.judge([score(f"c-{n}", clock.now(), "D") for n in range(5)])
+    await desk.override("c-0", "suspend_account", "fraud report", "ops")
+    before = dict(store.states)
+    store.states.clear()
+    store.views.clear()
+    paced: list[int] = []
+
+    async def pace(units: int) -> None:
+        paced.append(units)
+
+    assert await desk.restore({0}, kafka, pace, batch=2)
+
+    assert store.states == before
+    assert store.state("c-0").status == "suspended"
+    assert paced == [2, 2, 1]
+    assert observer.restored_states == 5
+
+
+async def test_scores_wait_while_a_restore_runs(
+    desk: WarningDesk, store: FakeStore, kafka: FakeKafka, clock: SettableClock
+) -> None:
+    await desk.judge([score("c-1", clock.now(), "D")])
+    refused: list[type[Exception]] = []
+
+    async def pace(units: int) -> None:
+        try:
+            await desk.judge([score("c-1", clock.now(), "A")])
+        except StoreRebuildingError as error:
+            refused.append(type(error))
+
+    assert await desk.restore({0}, kafka, pace, batch=10)
+    assert refused == [StoreRebuildingError]
+    # Once restored, scores are judged again.
+    result = await desk.judge([score("c-1", clock.now(), "A")])
+    assert result.evaluated == 1
 
 
 async def test_scores_of_one_customer_in_a_batch_see_each_others_state(

@@ -39,7 +39,7 @@ class Stack:
         initial = LiveRules.parse(rules_path.read_bytes(), f"file:{rules_path}", self.clock.now())
         self.rulebook = Rulebook(initial, self.kafka, self.clock, observer)
         self.desk = WarningDesk(
-            self.rulebook, self.store, self.kafka, self.kafka, self.clock, observer
+            self.rulebook, self.store, self.kafka, self.kafka, self.kafka, self.clock, observer
         )
         self.changes = FakeChangeStore()
 
@@ -179,6 +179,21 @@ async def test_an_override_while_kafka_is_down_is_503_and_changes_nothing(
     assert response.status_code == 503
     assert response.headers["retry-after"] == "5"
     assert stack.store.states == {}
+
+
+async def test_while_redis_is_rebuilt_risk_state_and_overrides_are_503_store_rebuilding(
+    client: httpx.AsyncClient, stack: Stack
+) -> None:
+    stack.store.complete = False
+    risk = await client.get("/v1/customers/c-1/risk", headers=CLIENT)
+    override = await client.post(
+        "/v1/customers/c-1/overrides",
+        json={"action": "freeze_credit", "reason": "fraud report"},
+        headers=ADMIN,
+    )
+    assert [risk.status_code, override.status_code] == [503, 503]
+    assert {risk.json()["error"], override.json()["error"]} == {"store_rebuilding"}
+    assert stack.kafka.actions == []
 
 
 async def test_get_rules_answers_the_live_version_and_rules(client: httpx.AsyncClient) -> None:

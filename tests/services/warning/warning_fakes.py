@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from itertools import count
 
@@ -11,7 +11,11 @@ from schemas.features import FEATURE_SCHEMA
 from schemas.records import AuditRecord, DeadLetterRecord
 from schemas.scores import Grade, ScoreRecord
 from services.warning.core import ReviewCase, WarningState, risk_state_view
-from services.warning.errors import PublishUnavailableError, StoreUnavailableError
+from services.warning.errors import (
+    PublishUnavailableError,
+    StoreRebuildingError,
+    StoreUnavailableError,
+)
 
 MODEL_LIMIT = 2000.0
 SMALL_RULES = b"""version: "small.1"
@@ -30,7 +34,8 @@ GRADE_SCORES: dict[str, int] = {"S": 790, "A": 730, "B": 670, "C": 610, "D": 550
 
 
 class FakeStore:
-    """Keeps states as the Redis store does (JSON of the state and of its view)."""
+    """Keeps states as the Redis store does (JSON of the state and of its view);
+    ``complete`` False stands for a Redis whose epoch key is missing."""
 
     def __init__(self) -> None:
         self.states: dict[str, bytes] = {}
@@ -38,11 +43,14 @@ class FakeStore:
         self.owners: dict[str, str] = {}
         self.waiting: dict[str, float] = {}
         self.available = True
+        self.complete = True
         self.saves = 0
 
     async def load(self, customer_ids: Sequence[str]) -> dict[str, bytes]:
         if not self.available:
             raise StoreUnavailableError("redis down")
+        if not self.complete:
+            raise StoreRebuildingError("epoch key missing")
         return {c: self.states[c] for c in customer_ids if c in self.states}
 
     async def save(self, states: Sequence[WarningState]) -> None:
@@ -74,12 +82,14 @@ class FakeStore:
 
 
 class FakeKafka:
-    """Actions, audit records and dead letters, as published and acknowledged."""
+    """Actions, audit records, states (``warning.state``) and dead letters, as published
+    and acknowledged."""
 
     def __init__(self) -> None:
         self.actions: list[RiskAction] = []
         self.audits: list[AuditRecord] = []
         self.letters: list[DeadLetterRecord] = []
+        self.logged: list[WarningState] = []
         self.available = True
 
     def _check(self) -> None:
@@ -93,6 +103,15 @@ class FakeKafka:
     async def record(self, audit: AuditRecord) -> None:
         self._check()
         self.audits.append(audit)
+
+    async def append(self, states: Sequence[WarningState]) -> None:
+        self._check()
+        self.logged.extend(states)
+
+    async def latest(self, partitions: Collection[int]) -> dict[str, bytes]:
+        """The last logged state of each customer (one partition: the fake keeps no
+        partitioning)."""
+        return {state.customer_id: state.to_json() for state in self.logged}
 
     async def dead_letters(self, letters: Sequence[DeadLetterRecord]) -> None:
         self._check()
@@ -108,6 +127,7 @@ class RecordingObserver:
         self.refused: list[str] = []
         self.cases_opened: list[str] = []
         self.cases_decided: list[tuple[str, float]] = []
+        self.restored_states = 0
 
     def judged(self, outcome: str, count: int) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + count
@@ -124,6 +144,9 @@ class RecordingObserver:
 
     def case_decided(self, case: ReviewCase, seconds_open: float) -> None:
         self.cases_decided.append((str(case.decision), seconds_open))
+
+    def restored(self, customers: int) -> None:
+        self.restored_states += customers
 
     def rules_live(self, version: str, digest: str) -> None:
         self.live.append((version, digest))
