@@ -4,7 +4,12 @@ framework and no model runtime is imported here; this module is the core's impor
 """
 
 from services.scorer.core.answers import new_decision_id, score_answer
-from services.scorer.core.counterfactuals import STANDARD_GRADE, better_grades, improvements
+from services.scorer.core.counterfactuals import (
+    STANDARD_GRADE,
+    better_grades,
+    improvements,
+    improvements_of,
+)
 from services.scorer.core.explaining import customer_explanation
 from services.scorer.core.policy import (
     NO_MODEL_VERSION,
@@ -24,6 +29,7 @@ from services.scorer.core.verdicts import (
     StageTimer,
     score_id_of,
     score_record,
+    score_record_bytes,
     score_rows,
 )
 
@@ -44,10 +50,12 @@ __all__ = [
     "capped_limit",
     "customer_explanation",
     "improvements",
+    "improvements_of",
     "new_decision_id",
     "on_credit",
     "score_answer",
     "score_id_of",
     "score_record",
+    "score_record_bytes",
     "score_rows",
 ]

@@ -19,6 +19,7 @@ import numpy.typing as npt
 from riskmodel.manifest import BundleManifest
 from riskmodel.reasons import reasons_from_contributions
 from riskmodel.scaling import Assessment, assess
+from schemas.codecs import FeatureUpdateRecord, score_record_json
 from schemas.features import FeatureUpdate
 from schemas.scores import Counterfactual, ReasonCode, ScoreRecord
 
@@ -89,6 +90,22 @@ def score_id_of(triggered_by: str, model_version: str) -> str:
     return digest[:32]
 
 
+def score_record_bytes(
+    update: FeatureUpdateRecord,
+    verdict: RowScore,
+    model_version: str,
+    now: datetime,
+    improvements: Sequence[Counterfactual] = (),
+) -> bytes:
+    """:func:`score_record` as the bytes of its JSON, built without the model (the stream
+    scorer writes one per update)."""
+    return score_record_json(
+        **_record_fields(update, verdict, model_version, now),
+        reasons=verdict.reasons,
+        improvements=improvements,
+    )
+
+
 def score_record(
     update: FeatureUpdate,
     verdict: RowScore,
@@ -98,24 +115,37 @@ def score_record(
 ) -> ScoreRecord:
     """The ``risk.scores`` record for a streamed feature update and the model's verdict
     (with the model's counterfactuals for the row, when searched)."""
-    assessment = verdict.assessment
     return ScoreRecord(
-        score_id=score_id_of(update.triggered_by, model_version),
-        customer_id=update.customer_id,
-        score=assessment.score,
-        probability_of_default=assessment.probability_of_default,
-        grade=assessment.grade,
-        risk_level=assessment.risk_level,
-        credit_limit=assessment.credit_limit,
+        **_record_fields(update, verdict, model_version, now),
         reasons=verdict.reasons,
-        model_version=model_version,
-        feature_schema_version=update.feature_schema_version,
-        features=update.features,
-        features_as_of=update.as_of,
-        triggered_by=update.triggered_by,
-        trigger_event_type=update.trigger_event_type,
-        event_occurred_at=update.event_occurred_at,
-        scored_at=now,
-        locale=update.locale,
         improvements=list(improvements),
     )
+
+
+def _record_fields(
+    update: FeatureUpdate | FeatureUpdateRecord,
+    verdict: RowScore,
+    model_version: str,
+    now: datetime,
+) -> dict[str, object]:
+    """The fields of a ``risk.scores`` record but its reasons and improvements."""
+    assessment = verdict.assessment
+    return {
+        "score_id": score_id_of(update.triggered_by, model_version),
+        "customer_id": update.customer_id,
+        # The contract's types, as ScoreRecord would coerce them (an int limit is a float).
+        "score": int(assessment.score),
+        "probability_of_default": float(assessment.probability_of_default),
+        "grade": assessment.grade,
+        "risk_level": assessment.risk_level,
+        "credit_limit": float(assessment.credit_limit),
+        "model_version": model_version,
+        "feature_schema_version": update.feature_schema_version,
+        "features": update.features,
+        "features_as_of": update.as_of,
+        "triggered_by": update.triggered_by,
+        "trigger_event_type": update.trigger_event_type,
+        "event_occurred_at": update.event_occurred_at,
+        "scored_at": now,
+        "locale": update.locale,
+    }
