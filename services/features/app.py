@@ -114,6 +114,7 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
         partitions=settings.event_partitions,
         key_type=bytes,  # bytes key and value types make the table serialise raw
         value_type=bytes,
+        options=settings.rocksdb_options(),
     )
     keys = RedisKeys(settings.redis_key_prefix)
     flusher = StateFlusher(redis, keys)
