@@ -85,6 +85,11 @@ FIGURES: tuple[Figure, ...] = (
     Figure("rss_per_10k", "worker RSS over an idle worker, per 10k customers",
            ("feature_service", "memory", "per_10k_customers", "worker_rss_over_idle_bytes"),
            "bytes", False),
+    Figure("rss_marginal_per_10k", "worker RSS, marginal per 10k customers (two sizes)",
+           ("feature_service", "memory_at_two_sizes", "marginal_rss_per_10k_customers_bytes"),
+           "bytes", False),
+    Figure("rss_fixed", "worker RSS, fixed part (two sizes)",
+           ("feature_service", "memory_at_two_sizes", "fixed_rss_bytes"), "bytes", False),
     Figure("drill_s_per_100k", "recovery drill: Redis rebuilt from Kafka, per 100k customers",
            ("recovery_drill", "seconds_per_100k_customers"), "s", False),
 )  # fmt: skip
@@ -94,6 +99,9 @@ TARGETS: tuple[Target, ...] = (
     Target("score_p99_1000", "score API p99 < 10 ms at 1,000 req/s", 10.0, False),
     Target("features_ratio", "feature service ≥ 30% of the bare consumer", 0.3, True),
     Target("action_p99_1000", "event→action p99 < 100 ms at 1,000 events/s", 100.0, False),
+    Target(
+        "rss_marginal_per_10k", "worker RSS ≤ 50 MB per 10k customers, marginal", 50e6 + 1, False
+    ),
 )
 
 

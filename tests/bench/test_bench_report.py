@@ -1,5 +1,6 @@
 from typing import Any
 
+from bench.feature_service import two_sizes
 from bench.report import (
     TARGETS,
     change,
@@ -125,3 +126,14 @@ def test_cpu_per_event_is_tabled_by_rate_with_a_total_only_when_complete() -> No
     assert "| 1000 | 650 | n/a | 290 | 800 | 15.0 | n/a |" in lines
     assert not any(line.startswith("| 600 ") for line in lines)
     assert cpu_lines({"600": {}}) == []
+
+
+def test_the_worker_memory_splits_into_fixed_and_marginal_parts() -> None:
+    smaller = {"customers": 1000, "worker_rss_bytes": 300_000_000, "rocksdb_dir_bytes": 1}
+    larger = {"customers": 3000, "worker_rss_bytes": 310_000_000, "rocksdb_dir_bytes": 2}
+
+    split = two_sizes(smaller, larger)
+
+    assert split["marginal_rss_per_10k_customers_bytes"] == 50_000_000
+    assert split["fixed_rss_bytes"] == 295_000_000
+    assert two_sizes(smaller, smaller)["marginal_rss_per_10k_customers_bytes"] is None
