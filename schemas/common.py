@@ -31,6 +31,10 @@ Amount = Annotated[
 ]
 """A non-negative money amount, exact in memory, a JSON number on the wire."""
 
+MAX_AMOUNT = 99_999_999_999.9999
+"""The largest :data:`Amount` (11 digits before the point, 4 after): the bound of every
+money figure a caller may send, so notices and reports can always format it."""
+
 Timestamp = Annotated[
     AwareDatetime,
     PlainSerializer(lambda value: value.isoformat(), return_type=str, when_used="json"),

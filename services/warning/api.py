@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.actions import ActionType
 from schemas.changes import MAX_CHANGE_REASON
+from schemas.common import MAX_AMOUNT
 from services.common.auth import CASE_REVIEWERS, KeyRing, Principal, Scope
 from services.common.change_api import (
     Proposer,
@@ -104,7 +105,7 @@ class OverrideRequest(BaseModel):
 
     action: ActionType
     reason: str = Field(min_length=1, max_length=500)
-    credit_limit: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    credit_limit: float | None = Field(default=None, ge=0, le=MAX_AMOUNT, allow_inf_nan=False)
 
 
 def rule_view(rule: Rule) -> dict[str, Any]:

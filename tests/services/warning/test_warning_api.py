@@ -145,6 +145,7 @@ async def test_an_override_with_a_client_key_is_forbidden(
         ({"action": "freeze_credit"}, "reason"),
         ({"action": "explode", "reason": "no"}, "action"),
         ({"action": "cut_limit", "reason": "r", "credit_limit": -1}, "credit_limit"),
+        ({"action": "cut_limit", "reason": "r", "credit_limit": 1e26}, "credit_limit"),
     ],
 )
 async def test_an_invalid_override_body_is_422_naming_the_field(
