@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
-from services.common.settings import ServiceSettings
+from services.common.settings import DEVELOPMENT_KEYS, ConfigurationError, ServiceSettings
 from services.warning.core import DEFAULT_RULES_PATH
 
 
@@ -45,6 +45,22 @@ class WarningSettings(ServiceSettings):
     scorer_api_key: SecretStr | None = None
     """A client key of the score service (None: the first of ``client_api_keys``)."""
     scorer_timeout_s: float = Field(default=2.0, gt=0)
+
+    @model_validator(mode="after")
+    def _a_usable_score_key(self) -> WarningSettings:
+        if self.scorer_api_key is None:
+            if self.client_api_keys[0].get_secret_value().startswith("sha256:"):
+                raise ConfigurationError(
+                    "the client keys are digests: set RISKSTREAM_SCORER_API_KEY, the key the "
+                    "warning service sends to the score service"
+                )
+        elif (
+            self.env == "production" and self.scorer_api_key.get_secret_value() in DEVELOPMENT_KEYS
+        ):
+            raise ConfigurationError(
+                "RISKSTREAM_ENV=production refuses a development RISKSTREAM_SCORER_API_KEY"
+            )
+        return self
 
     @property
     def score_key(self) -> str:
