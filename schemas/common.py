@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, ConfigDict, Field, PlainSerializer, StringConstraints
+
+Grade = Literal["S", "A", "B", "C", "D"]
+"""Credit grades, best first (DOMAIN.md)."""
+GRADES: tuple[Grade, ...] = ("S", "A", "B", "C", "D")
 
 STRICT = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
 """Inbound records: unknown fields are rejected and parsed records are immutable."""
