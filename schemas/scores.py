@@ -6,12 +6,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.common import GRADES as GRADES  # defined there, importable from here too
 from schemas.common import STRICT, Amount, Currency, Identifier, Timestamp
+from schemas.common import Grade as Grade
 from schemas.events import PaymentMethod
+from schemas.tiers import ServiceTier
 
-Grade = Literal["S", "A", "B", "C", "D"]
-GRADES: tuple[Grade, ...] = ("S", "A", "B", "C", "D")
 RiskLevel = Literal["green", "yellow", "red"]
+TriggerEventType = Literal["order", "payment", "refund", "review"]
 Decision = Literal["approve", "prepay", "review", "decline"]
 MAX_BATCH = 1_000
 
@@ -107,6 +109,12 @@ class ScoreResponse(BaseModel):
     fallback: bool
     fallback_reason: str | None
     decision_id: str | None = None
+    service_tier: ServiceTier | None = Field(
+        default=None,
+        description="What the grade earns besides the limit: repayment terms, promotions, "
+        "monitoring, VIP treatment (nothing on credit while the account is frozen or "
+        "suspended).",
+    )
 
 
 class ScoreBatchResponse(BaseModel):
@@ -135,8 +143,13 @@ class ScoreRecord(BaseModel):
     feature_schema_version: int
     features: dict[str, float | None]
     features_as_of: Timestamp
-    triggered_by: str = Field(description="The event_id whose arrival caused this score.")
-    trigger_event_type: Literal["order", "payment", "refund", "review"] | None = None
+    triggered_by: str = Field(
+        description="The event_id whose arrival caused this score; for a re-score of a "
+        "dormant customer, rescore:<day>:<customer_id>."
+    )
+    trigger_event_type: TriggerEventType | None = Field(
+        default=None, description="The triggering event's type; null for a re-score."
+    )
     event_occurred_at: Timestamp | None = None
     scored_at: Timestamp
     locale: str | None = Field(

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from aiokafka import ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from pydantic import ValidationError
 
 from schemas.codecs import FeatureUpdateRecord, decode_feature_update
@@ -35,6 +35,7 @@ from services.common.dead_letters import dead_letter
 from services.common.kafka import LagReporter, make_consumer
 from services.common.topics import Topic
 from services.scorer.core import (
+    LOW_GRADES,
     STANDARD_GRADE,
     RowScore,
     ServedModel,
@@ -51,7 +52,6 @@ from services.scorer.usecase import observed_score_rows, shadow_score
 log = logging.getLogger(__name__)
 _stream_records = metrics.cached_labels(STREAM_RECORDS)
 _counterfactual_seconds = COUNTERFACTUAL_SECONDS.labels("stream")
-LOW_GRADES = frozenset({"C", "D"})
 SEARCH_SLICE = 64
 """Counterfactual searches run side by side at most this many at a time."""
 
@@ -78,6 +78,18 @@ class StreamScorer:
         self._scores_topic = settings.topics(Topic.SCORES)
         self._dlq_topic = settings.topics(Topic.DLQ)
         self._lag = LagReporter(settings.stream_group_id)
+        self._consumer: AIOKafkaConsumer | None = None
+
+    def partitions(self) -> frozenset[int]:
+        """The partitions of ``features.updates`` this process holds now: its share of
+        the customers (the dormant-customer scheduler re-scores those)."""
+        consumer = self._consumer
+        if consumer is None:
+            return frozenset()
+        return frozenset(tp.partition for tp in consumer.assignment())
+
+    def _track(self, consumer: AIOKafkaConsumer | None) -> None:
+        self._consumer = consumer
 
     async def run(self) -> None:
         """Consumes forever; reconnects after Kafka errors."""
@@ -98,6 +110,7 @@ class StreamScorer:
                 lag=self._lag,
                 commit_interval_s=self._settings.kafka_commit_interval_ms / 1000,
             ),
+            on_consumer=self._track,
         )
 
     async def _handle_acknowledged(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -21,7 +21,7 @@ from riskmodel.reasons import reasons_from_contributions
 from riskmodel.scaling import Assessment, assess
 from schemas.codecs import FeatureUpdateRecord, score_record_json
 from schemas.features import FeatureUpdate
-from schemas.scores import Counterfactual, ReasonCode, ScoreRecord
+from schemas.scores import Counterfactual, ReasonCode, ScoreRecord, TriggerEventType
 
 FloatMatrix = npt.NDArray[np.float64]
 
@@ -100,7 +100,9 @@ def score_record_bytes(
     """:func:`score_record` as the bytes of its JSON, built without the model (the stream
     scorer writes one per update)."""
     return score_record_json(
-        **_record_fields(update, verdict, model_version, now),
+        **_record_fields(
+            verdict=verdict, model_version=model_version, **_update_fields(update, now)
+        ),
         reasons=verdict.reasons,
         improvements=improvements,
     )
@@ -115,31 +117,54 @@ def score_record(
 ) -> ScoreRecord:
     """The ``risk.scores`` record for a streamed feature update and the model's verdict
     (with the model's counterfactuals for the row, when searched)."""
+    return scored_record(
+        verdict=verdict,
+        model_version=model_version,
+        improvements=improvements,
+        **_update_fields(update, now),
+    )
+
+
+def scored_record(
+    *,
+    customer_id: str,
+    verdict: RowScore,
+    model_version: str,
+    feature_schema_version: int,
+    features: Mapping[str, float | None],
+    features_as_of: datetime,
+    triggered_by: str,
+    trigger_event_type: TriggerEventType | None,
+    event_occurred_at: datetime | None,
+    scored_at: datetime,
+    locale: str | None,
+    improvements: Sequence[Counterfactual] = (),
+) -> ScoreRecord:
+    """A ``risk.scores`` record: the model's verdict on ``features`` and what caused it
+    (``score_id`` from ``triggered_by`` and the model version)."""
     return ScoreRecord(
-        **_record_fields(update, verdict, model_version, now),
+        **_record_fields(
+            customer_id=customer_id,
+            verdict=verdict,
+            model_version=model_version,
+            feature_schema_version=feature_schema_version,
+            features=features,
+            features_as_of=features_as_of,
+            triggered_by=triggered_by,
+            trigger_event_type=trigger_event_type,
+            event_occurred_at=event_occurred_at,
+            scored_at=scored_at,
+            locale=locale,
+        ),
         reasons=verdict.reasons,
         improvements=list(improvements),
     )
 
 
-def _record_fields(
-    update: FeatureUpdate | FeatureUpdateRecord,
-    verdict: RowScore,
-    model_version: str,
-    now: datetime,
-) -> dict[str, object]:
-    """The fields of a ``risk.scores`` record but its reasons and improvements."""
-    assessment = verdict.assessment
+def _update_fields(update: FeatureUpdate | FeatureUpdateRecord, now: datetime) -> dict[str, Any]:
+    """What a streamed score takes from the feature update that caused it."""
     return {
-        "score_id": score_id_of(update.triggered_by, model_version),
         "customer_id": update.customer_id,
-        # The contract's types, as ScoreRecord would coerce them (an int limit is a float).
-        "score": int(assessment.score),
-        "probability_of_default": float(assessment.probability_of_default),
-        "grade": assessment.grade,
-        "risk_level": assessment.risk_level,
-        "credit_limit": float(assessment.credit_limit),
-        "model_version": model_version,
         "feature_schema_version": update.feature_schema_version,
         "features": update.features,
         "features_as_of": update.as_of,
@@ -148,4 +173,41 @@ def _record_fields(
         "event_occurred_at": update.event_occurred_at,
         "scored_at": now,
         "locale": update.locale,
+    }
+
+
+def _record_fields(
+    *,
+    customer_id: str,
+    verdict: RowScore,
+    model_version: str,
+    feature_schema_version: int,
+    features: Mapping[str, float | None],
+    features_as_of: datetime,
+    triggered_by: str,
+    trigger_event_type: str | None,
+    event_occurred_at: datetime | None,
+    scored_at: datetime,
+    locale: str | None,
+) -> dict[str, Any]:
+    """The fields of a ``risk.scores`` record but its reasons and improvements, in the
+    contract's order and types (as ScoreRecord would coerce them: an int limit is a float)."""
+    assessment = verdict.assessment
+    return {
+        "score_id": score_id_of(triggered_by, model_version),
+        "customer_id": customer_id,
+        "score": int(assessment.score),
+        "probability_of_default": float(assessment.probability_of_default),
+        "grade": assessment.grade,
+        "risk_level": assessment.risk_level,
+        "credit_limit": float(assessment.credit_limit),
+        "model_version": model_version,
+        "feature_schema_version": feature_schema_version,
+        "features": dict(features),
+        "features_as_of": features_as_of,
+        "triggered_by": triggered_by,
+        "trigger_event_type": trigger_event_type,
+        "event_occurred_at": event_occurred_at,
+        "scored_at": scored_at,
+        "locale": locale,
     }
