@@ -29,6 +29,8 @@ class Target:
     floor: str | None = None
     """The figure measured in the same run that bounds this one from below (a bare
     endpoint, a bare consumer, the broker's own latency), when there is one."""
+    remedy: str = ""
+    """What would change the figure, as the profiles read; shown when it is missed."""
 
     def met(self, value: float | None) -> bool | None:
         if value is None:
@@ -113,23 +115,40 @@ FIGURES: tuple[Figure, ...] = (
 
 TARGETS: tuple[Target, ...] = (
     Target("cpu_total_1000", "CPU per event, whole pipeline at 1,000 events/s ≤ 600 µs",
-           600.05, False),
+           600.05, False,
+           remedy="fewer, larger Kafka requests per event (the broker's share) and the "
+           "stream services' own items below"),
     Target("features_rate", "feature worker from a backlog ≥ 6,000 events/s", 6000.0, True,
-           floor="bare_consumer_rate"),
+           floor="bare_consumer_rate",
+           remedy="less per record inside faust (its stream, table and producer paths "
+           "take about half the worker's CPU); one changelog record per customer per batch"),
     Target("cpu_scorer_1000", "score service CPU per event ≤ 80 µs", 80.05, False,
-           floor="relay_floor_us"),
+           floor="relay_floor_us",
+           remedy="Kafka I/O off the event loop (aiokafka's socket writes lead the "
+           "profile); fewer counterfactual searches per low grade"),
     Target("cpu_warning_1000", "warning service CPU per event ≤ 80 µs", 80.05, False,
-           floor="relay_floor_us"),
-    Target("highest_sustained", "highest sustained rate ≥ 3,000 events/s", 3000.0, True),
+           floor="relay_floor_us",
+           remedy="rules evaluated over the batch instead of per record; states stored "
+           "without building pydantic models"),
+    Target("highest_sustained", "highest sustained rate ≥ 3,000 events/s", 3000.0, True,
+           remedy="the feature worker, the first stage, is the bottleneck: more "
+           "partitions and workers, or less CPU per event in it"),
     Target("action_p99_1000", "event→action p99 < 60 ms at 1,000 events/s", 60.0, False,
-           floor="broker_p99_1000"),
+           floor="broker_p99_1000",
+           remedy="CPU headroom: the latency is queueing on a machine near its limit"),
     Target("score_throughput_ratio", "score API ≥ 55% of the bare endpoint", 0.55, True,
-           floor="bare_rps"),
-    Target("score_p99_1000", "score API p99 < 8 ms at 1,000 req/s", 8.0, False),
+           floor="bare_rps",
+           remedy="a precomputed feature vector read instead of features computed from "
+           "the state on every request"),
+    Target("score_p99_1000", "score API p99 < 8 ms at 1,000 req/s", 8.0, False,
+           remedy="throughput headroom (the ratio above): p99 is queueing near saturation"),
     Target("features_ratio", "feature service ≥ 30% of the bare consumer", 0.3, True,
-           floor="bare_consumer_rate"),
+           floor="bare_consumer_rate",
+           remedy="as for the worker's backlog rate"),
     Target("rss_marginal_per_10k", "worker RSS ≤ 50 MB per 10k customers, marginal",
-           50e6 + 1, False),
+           50e6 + 1, False,
+           remedy="smaller RocksDB memtables and caches (docs/features.md); fewer "
+           "states held in faust's key index"),
 )  # fmt: skip
 """The aims, each with the same-run floor it is read against. An aim "≤ x" is written as
 "< x" plus less than the figure's last decimal (Target compares with "<")."""
@@ -291,9 +310,18 @@ def render_markdown(report: Mapping[str, Any]) -> str:
                 f"{floor.label}: {_number(now.get(floor.key), floor.unit)}" if floor else "—",
                 _number(before.get(target.key), figure.unit),
                 verdict,
+                target.remedy if met is False else "",
             ]
         )
-    lines += _table(["aim", "this run", "same-run floor", "previous run", "verdict"], target_rows)
+    header = [
+        "aim",
+        "this run",
+        "same-run floor",
+        "previous run",
+        "verdict",
+        "what would change it",
+    ]
+    lines += _table(header, target_rows)
     lines += ["", "## Headline figures, this run beside the previous one", ""]
     rows = [
         [

@@ -95,9 +95,11 @@ def test_markdown_puts_the_previous_run_beside_this_one() -> None:
 
     assert (
         "| score API ≥ 55% of the bare endpoint | 0.62 "
-        "| bare endpoint throughput (saturated): 4,000 | 0.50 | met |"
+        "| bare endpoint throughput (saturated): 4,000 | 0.50 | met |  |"
     ) in text
-    assert "| score API p99 < 8 ms at 1,000 req/s | 12.5 | — | n/a | **missed** |" in text
+    assert (
+        "| score API p99 < 8 ms at 1,000 req/s | 12.5 | — | n/a | **missed** | throughput" in text
+    )
     assert "+24% (better)" in text
     assert "Previous run: 2026-11-01." in text
     assert "The scorer was busy in 97% of the samples (CPU-bound" in text
