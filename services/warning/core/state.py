@@ -12,6 +12,7 @@ trigger always yields the same id, so the order system applies an action once.
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final, TypeVar
@@ -112,16 +113,18 @@ MEMO_STATES = 8192
 """States whose JSON (by identity) and whose parse (by the exact bytes) are remembered.
 A state is never changed once made (changes make new states), so either is as good as
 made again; the same customers' states come back batch after batch."""
-_ENCODED: dict[int, tuple[WarningState, bytes]] = {}
-_DECODED: dict[bytes, WarningState] = {}
+# OrderedDict: forgetting the oldest entry of a plain dict (``next(iter(d))``) scans the
+# slots its earlier deletions left, microseconds per state once the memo is full.
+_ENCODED: OrderedDict[int, tuple[WarningState, bytes]] = OrderedDict()
+_DECODED: OrderedDict[bytes, WarningState] = OrderedDict()
 _K = TypeVar("_K")
 _V = TypeVar("_V")
 
 
-def _remember(memo: dict[_K, _V], key: _K, value: _V) -> None:
+def _remember(memo: OrderedDict[_K, _V], key: _K, value: _V) -> None:
     """Keeps ``value`` under ``key``, forgetting the oldest entry past :data:`MEMO_STATES`."""
     if len(memo) >= MEMO_STATES:
-        del memo[next(iter(memo))]
+        memo.popitem(last=False)
     memo[key] = value
 
 
