@@ -142,7 +142,7 @@ def make_consumer(
     settings: ServiceSettings, *topics: str, group_id: str | None, **overrides: Any
 ) -> AIOKafkaConsumer:
     """A consumer with manual commits (commit after the effect: at-least-once) whose
-    fetches wait briefly for more records (``kafka_fetch_min_bytes``)."""
+    fetches return as the settings say (``kafka_fetch_min_bytes``, ``..._max_wait_ms``)."""
     options: dict[str, Any] = {
         **client_kwargs(settings),
         "group_id": group_id,
