@@ -20,7 +20,7 @@ install: ## Create .venv and install the locked dependencies (quick when nothing
 kafka: install ## Fetch the Kafka broker's jars from Maven into .run/kafka/lib
 	@$(PLATFORM) install --components kafka
 
-up: install ## Start Kafka, Redis and the services; return when ready (no-op when up)
+up: install ## Start Kafka, Redis and the services; return when warm (groups own their partitions; no-op when up)
 	@$(PLATFORM) up
 
 down: install ## Stop what `make up` started

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -242,6 +242,19 @@ async def measure(
         worker.pid,
         idle_worker_pid,
     )
+    # As many new customers again, so the worker's memory is known at two sizes.
+    more = await asyncio.to_thread(simulated_events, customers, seed + 1)
+    await produce(settings, more)
+    await wait_for_events(worker, len(events) + len(more), 120.0)
+    customers_later = customers_with_state + len({event.customer_id for event in more})
+    await wait_for_state(redis_url, settings.redis_key_prefix, customers_later, 30.0)
+    memory_later = await state_memory(
+        redis_url,
+        settings.redis_key_prefix,
+        worker.run_dir / "features",
+        worker.pid,
+        idle_worker_pid,
+    )
     return {
         "events": len(events),
         "customers": customers_with_state,
@@ -254,4 +267,37 @@ async def measure(
             service["events_per_s"], decoding["events_per_s"]
         ),
         "memory": memory,
+        "memory_at_two_sizes": two_sizes(memory, memory_later),
     }
+
+
+def two_sizes(smaller: Mapping[str, Any], larger: Mapping[str, Any]) -> dict[str, Any]:
+    """The worker's RSS split into a fixed part and a marginal cost per 10,000 customers,
+    from :func:`state_memory` at two customer counts (a straight line through both)."""
+    added = larger["customers"] - smaller["customers"]
+    grown = larger["worker_rss_bytes"] - smaller["worker_rss_bytes"]
+    marginal = grown / added if added > 0 else None
+    return {
+        "customers": [smaller["customers"], larger["customers"]],
+        "worker_rss_bytes": [smaller["worker_rss_bytes"], larger["worker_rss_bytes"]],
+        "rocksdb_dir_bytes": [smaller["rocksdb_dir_bytes"], larger["rocksdb_dir_bytes"]],
+        "marginal_rss_per_10k_customers_bytes": _rounded(
+            None if marginal is None else marginal * 10_000
+        ),
+        "fixed_rss_bytes": _rounded(
+            None
+            if marginal is None
+            else smaller["worker_rss_bytes"] - marginal * smaller["customers"]
+        ),
+    }
+
+
+async def wait_for_events(worker: ServiceProcess, total: int, timeout_s: float) -> int:
+    """Waits until the worker's event counter reaches ``total``; returns the count."""
+    deadline = time.perf_counter() + timeout_s
+    done = 0
+    async with httpx.AsyncClient(timeout=5.0) as http:
+        while done < total and time.perf_counter() < deadline:
+            done = await _events_done(http, f"{worker.base_url}/metrics")
+            await asyncio.sleep(0.25)
+    return done

@@ -41,7 +41,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 from bench.stats import kept_up, latency_summary
 from loadtests.kafka_driver import RatePacer
 from schemas.events import InboundEvent
-from services.common.kafka import client_kwargs, make_producer
+from services.common.kafka import ResilientProducer, client_kwargs, make_producer
 from services.common.settings import ServiceSettings
 from services.common.topics import Topic
 
@@ -156,6 +156,49 @@ async def broker_floor(settings: ServiceSettings, rate: float, seconds: float) -
         await follower.stop()
     latencies = [follower.seen[p] - t for p, t in sent.items() if p in follower.seen]
     return {**latency_summary(latencies), "missing": len(sent) - len(latencies)}
+
+
+async def relay_floor(settings: ServiceSettings, limit: int = 20_000) -> dict[str, Any]:
+    """The least a stream consumer of ``features.updates`` does: fetch each record, parse
+    its JSON and produce a record for it (one batch send per fetched batch, as the stream
+    scorer does), with no model and no store. CPU time of this process per record, from
+    the start of the topic (up to ``limit`` records): the floor beside the stream scorer's
+    and the warning service's CPU per event."""
+    source = settings.topics(Topic.FEATURE_UPDATES)
+    target = await ensure_probe_topic(settings)
+    consumer = AIOKafkaConsumer(
+        source,
+        **client_kwargs(settings),
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    producer = ResilientProducer(settings, timeout_s=10.0)
+    await consumer.start()
+    await producer.start()
+    await producer.wait_connected(30.0)
+    relayed = 0
+    began_cpu, began = time.process_time(), time.perf_counter()
+    try:
+        while relayed < limit and time.perf_counter() - began < 60.0:
+            batches = await consumer.getmany(timeout_ms=500, max_records=500)
+            records = [record for fetched in batches.values() for record in fetched]
+            if not records:
+                break
+            outputs = []
+            for record in records:
+                update = orjson.loads(record.value or b"null")
+                outputs.append((record.key, orjson.dumps({"seen": update.get("triggered_by")})))
+            await producer.send_all(target, outputs)
+            relayed += len(records)
+    finally:
+        cpu_s = time.process_time() - began_cpu
+        await consumer.stop()
+        await producer.stop()
+    return {
+        "records": relayed,
+        "cpu_us_per_record": round(1e6 * cpu_s / relayed, 1) if relayed else None,
+    }
 
 
 async def _wait_for(condition: Any, timeout_s: float) -> None:

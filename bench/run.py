@@ -134,6 +134,7 @@ async def _pipeline(
     await pipeline.pipeline_latency(settings, background, profile_rate, profile_s + 1, "profile")
     profiles = {name: read_profile(recording) for name, recording in recordings.items()}
     return {
+        "relay_floor": await pipeline.relay_floor(settings),
         "rates": rates,
         "highest_sustained_rate": max(sustained_rates, default=None),
         "profile_rate": profile_rate,
@@ -212,7 +213,8 @@ def cpu_per_event(
     before: dict[str, float | None], after: dict[str, float | None], run: dict[str, Any]
 ) -> dict[str, float | None]:
     """CPU time each process spent over a pipeline step (the load and the drain after it),
-    in microseconds per event sent: a figure the machine's load does not distort."""
+    in microseconds per event sent, and their ``total`` (None unless every process was
+    measured): a figure the machine's load does not distort."""
     events = run.get("events") or 0
     result: dict[str, float | None] = {}
     for name, start in before.items():
@@ -222,6 +224,8 @@ def cpu_per_event(
             if start is None or end is None or not events
             else round(1e6 * (end - start) / events, 1)
         )
+    known = [value for value in result.values() if value is not None]
+    result["total"] = round(sum(known), 1) if len(known) == len(result) else None
     return result
 
 

@@ -13,21 +13,27 @@ The search is greedy and bounded: every applicable lever alone (at its largest a
 judged in one call; then the levers are taken in the order of how far each alone got, one
 more at a time (at most ``max_levers``), until the goal is met; then each lever with several
 amounts is cut to the smallest that still meets it. Rows are judged once however many goals
-ask, so a search costs a handful of model runs. The caller's ``judge`` scores the
-candidate rows (the model, or a rule's condition), so every answer has been checked on the
-very row it states.
+ask, so a search costs a handful of model runs; searches for many rows run side by side
+(:func:`least_changes_of`), so a batch of them costs as many runs as its longest search.
+The caller's ``judge`` scores the candidate rows (the model, or a rule's condition), so
+every answer has been checked on the very row it states.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 Features = Mapping[str, float | None]
 Step = tuple[str, int]
 """A lever and its amount, e.g. ``("on_time_repayments", 2)``."""
 Judge = Callable[[Sequence[Features]], Sequence[float]]
 """Rates candidate rows (higher is better), all in one call."""
+T = TypeVar("T")
+Search = Generator[Sequence[Features], Sequence[float], T]
+"""A search in progress: it yields the rows it needs rated, is sent their ratings (in
+order) and finally returns its result."""
 
 MAX_LEVERS = 3
 ON_TIME_AMOUNTS = (1, 2, 3, 5, 8)
@@ -196,29 +202,30 @@ class Found:
 class _Candidates:
     """Rows by their steps, each distinct row judged once however many goals ask."""
 
-    def __init__(self, features: Features, judge: Judge) -> None:
+    def __init__(self, features: Features) -> None:
         self._features = features
-        self._judge = judge
         self._rows: dict[tuple[Step, ...], dict[str, float | None]] = {}
+        self._keys: dict[tuple[Step, ...], tuple[tuple[str, float | None], ...]] = {}
         self._ratings: dict[tuple[tuple[str, float | None], ...], float] = {}
 
-    def rate(self, candidates: Sequence[tuple[Step, ...]]) -> None:
-        """Judges the candidates whose rows were not judged yet, all in one call."""
+    def rate(self, candidates: Sequence[tuple[Step, ...]]) -> Search[None]:
+        """Asks for the ratings of the candidates whose rows were not judged yet, all in
+        one request (none when every row is judged already)."""
         fresh: dict[tuple[tuple[str, float | None], ...], dict[str, float | None]] = {}
         for steps in candidates:
-            if steps not in self._rows:
-                self._rows[steps] = apply_steps(self._features, steps)
-            row = self._rows[steps]
-            key = tuple(row.items())
+            key = self._keys.get(steps)
+            if key is None:
+                row = self._rows[steps] = apply_steps(self._features, steps)
+                key = self._keys[steps] = tuple(row.items())
             if key not in self._ratings:
-                fresh[key] = row
+                fresh[key] = self._rows[steps]
         if fresh:
-            ratings = self._judge(list(fresh.values()))
+            ratings = yield list(fresh.values())
             for key, rating in zip(fresh, ratings, strict=True):
                 self._ratings[key] = float(rating)
 
     def rating(self, steps: tuple[Step, ...]) -> float:
-        return self._ratings[tuple(self._rows[steps].items())]
+        return self._ratings[self._keys[steps]]
 
     def found(self, steps: tuple[Step, ...]) -> Found:
         return Found(steps, self._rows[steps], self.rating(steps))
@@ -229,26 +236,75 @@ def least_changes(
 ) -> list[Found | None]:
     """For each goal, the least changes found whose row ``judge`` rates at least the goal
     (None: none within ``max_levers`` levers). See the module docstring for the search."""
+    (found,) = least_changes_of([(features, goals)], judge, max_levers)
+    return found
+
+
+def least_changes_of(
+    problems: Sequence[tuple[Features, Sequence[float]]],
+    judge: Judge,
+    max_levers: int = MAX_LEVERS,
+) -> list[list[Found | None]]:
+    """:func:`least_changes` for several rows and their goals at once: every search takes
+    the same steps as alone, and the rows all of them ask about at each step are judged in
+    one call (one model run for a whole batch of scores instead of one per search step)."""
+    searches = [_search(features, goals, max_levers) for features, goals in problems]
+    results: list[list[Found | None]] = [[] for _ in searches]
+    asking: dict[int, Sequence[Features]] = {}
+    for index, search in enumerate(searches):
+        _advance(index, search, None, asking, results)
+    while asking:
+        rows = [row for wanted in asking.values() for row in wanted]
+        ratings = list(judge(rows))
+        answered, asking = asking, {}
+        offset = 0
+        for index, wanted in answered.items():
+            part = ratings[offset : offset + len(wanted)]
+            offset += len(wanted)
+            _advance(index, searches[index], part, asking, results)
+    return results
+
+
+def _advance(
+    index: int,
+    search: Search[list[Found | None]],
+    ratings: Sequence[float] | None,
+    asking: dict[int, Sequence[Features]],
+    results: list[list[Found | None]],
+) -> None:
+    """Runs ``search`` to its next request (noted in ``asking``) or to its result."""
+    try:
+        asking[index] = next(search) if ratings is None else search.send(ratings)
+    except StopIteration as finished:
+        results[index] = finished.value
+
+
+def _search(
+    features: Features, goals: Sequence[float], max_levers: int
+) -> Search[list[Found | None]]:
     levers = applicable(features)
     if not levers or not goals:
         return [None] * len(goals)
-    candidates = _Candidates(features, judge)
+    candidates = _Candidates(features)
     alone = {lever.name: ((lever.name, lever.amounts[-1]),) for lever in levers}
-    candidates.rate(list(alone.values()))
+    yield from candidates.rate(list(alone.values()))
     ranked = sorted(levers, key=lambda lever: -candidates.rating(alone[lever.name]))
-    return [_for_goal(ranked, candidates, goal, max_levers) for goal in goals]
+    found: list[Found | None] = []
+    for goal in goals:
+        found.append((yield from _for_goal(ranked, candidates, goal, max_levers)))
+    return found
 
 
 def _for_goal(
     ranked: Sequence[Lever], candidates: _Candidates, goal: float, max_levers: int
-) -> Found | None:
+) -> Search[Found | None]:
     for count in range(1, min(max_levers, len(ranked)) + 1):
         chosen = ranked[:count]
         largest = tuple((lever.name, lever.amounts[-1]) for lever in chosen)
-        candidates.rate([largest])
+        yield from candidates.rate([largest])
         if candidates.rating(largest) < goal:
             continue
-        steps = _pruned(largest, candidates, goal)
+        steps = yield from _pruned(largest, candidates, goal)
         for position, (name, _) in enumerate(steps):
             lever = LEVERS_BY_NAME[name]
             if len(lever.amounts) == 1:
@@ -257,20 +313,22 @@ def _for_goal(
                 (*steps[:position], (lever.name, amount), *steps[position + 1 :])
                 for amount in lever.amounts
             ]
-            candidates.rate(variants)
+            yield from candidates.rate(variants)
             steps = next(v for v in variants if candidates.rating(v) >= goal)
         return candidates.found(steps)
     return None
 
 
-def _pruned(steps: tuple[Step, ...], candidates: _Candidates, goal: float) -> tuple[Step, ...]:
+def _pruned(
+    steps: tuple[Step, ...], candidates: _Candidates, goal: float
+) -> Search[tuple[Step, ...]]:
     """``steps`` without the levers the goal does not need (a later lever can make an
     earlier one redundant), the last added tried first."""
     for step in reversed(steps):
         if len(steps) == 1:
             break
         without = tuple(other for other in steps if other != step)
-        candidates.rate([without])
+        yield from candidates.rate([without])
         if candidates.rating(without) >= goal:
             steps = without
     return steps

@@ -139,10 +139,21 @@ class ReasonTable:
         order = np.argsort(~nonzero, axis=1, kind="stable")[:, :width]
         input_index = (feature + contributions.shape[1] * ~nan_left).astype(np.int32)
         split_threshold = np.clip(threshold, -largest, largest)
+        shap = _shap_arrays(
+            arrays, len(leaf_value), contributions.shape[1], input_index, split_threshold
+        )
+        if shap is not None:
+            shap.update(
+                _tree_patterns(
+                    shap,
+                    contributions.shape[1],
+                    (roots, left, right, leaf_slot),
+                    input_index,
+                    split_threshold,
+                )
+            )
         return cls(
-            shap=_shap_arrays(
-                arrays, len(leaf_value), contributions.shape[1], input_index, split_threshold
-            ),
+            shap=shap,
             feature=feature,
             threshold=threshold,
             nan_left=nan_left,
@@ -207,7 +218,33 @@ class ReasonTable:
         if self.shap is None:
             slots = self.leaf_slot[self.leaves(x)]
             return np.asarray(self.contributions[slots].sum(axis=1), dtype=np.float64)
+        if PATTERN_TABLE in self.shap:
+            return np.concatenate(
+                [
+                    self._patterns_of(self._extended(x[begin : begin + chunk]))
+                    for begin in range(0, len(x), chunk)
+                ]
+            )
         return np.stack([self._shap_of(self._extended(row)) for row in x])
+
+    def _patterns_of(self, extended: FloatArray) -> FloatArray:
+        """Exact TreeSHAP values of rows ``[n, 2 * n_features]`` from the per-tree tables
+        (see :func:`_tree_patterns`): decide each tree's splits, read the tree's
+        contributions for that pattern of decisions, and add them up per feature."""
+        shap = self.shap
+        assert shap is not None
+        rows = len(extended)
+        # The padding column of ``extended`` reads -inf, below every padding threshold.
+        padded = np.concatenate((extended, np.full((rows, 1), -np.inf)), axis=1)
+        went_right = padded[:, shap["tree_input"]] > shap["tree_threshold"]
+        bits = np.asarray(shap["tree_bits"], dtype=np.intp)
+        patterns = went_right.astype(np.intp) @ bits + np.asarray(shap["tree_offset"])
+        values = np.asarray(shap[PATTERN_TABLE])[patterns]
+        features = self.n_features + 1  # the last bin collects the padding slots
+        rows_at = features * np.arange(rows)[:, np.newaxis, np.newaxis]
+        bins = np.asarray(shap["tree_feature"], dtype=np.intp) + rows_at
+        summed = np.bincount(bins.ravel(), weights=values.ravel(), minlength=rows * features)
+        return np.asarray(summed.reshape(rows, features)[:, :-1], dtype=np.float64)
 
     def _shap_of(self, extended: FloatArray) -> FloatArray:
         """Exact TreeSHAP values of one row, given as :meth:`_extended` makes it.
@@ -217,6 +254,8 @@ class ReasonTable:
         for the mask of the slots left satisfied."""
         shap = self.shap
         assert shap is not None
+        if PATTERN_TABLE in shap:
+            return np.asarray(self._patterns_of(extended[np.newaxis, :])[0], dtype=np.float64)
         steps = shap["step_input"]
         went_right = extended[steps] > shap["step_threshold"]
         missed = (went_right != shap["step_right"]) * shap["step_bit"]
@@ -308,6 +347,101 @@ def _shap_arrays(
         "leaf_base": np.arange(leaves, dtype=np.intp) << width,
         "slot_feature": np.ascontiguousarray(slot_feature.T).ravel(),
         "values_by_slot": np.ascontiguousarray(values.transpose(2, 0, 1).reshape(width, -1)),
+    }
+
+
+PATTERN_TABLE = "tree_table"
+MAX_PATTERN_SPLITS = 8
+"""Trees of at most this many splits get a table of their contributions per pattern of
+split decisions (``2**splits`` rows each)."""
+
+
+def _tree_patterns(
+    shap: Mapping[str, npt.NDArray[np.generic]],
+    n_features: int,
+    nodes: tuple[IntArray, IntArray, IntArray, IntArray],
+    input_index: IntArray,
+    split_threshold: FloatArray,
+) -> dict[str, npt.NDArray[np.generic]]:
+    """For small trees (every tree at most :data:`MAX_PATTERN_SPLITS` splits), each
+    tree's exact TreeSHAP contributions for every pattern of decisions at its splits, so
+    a row costs one comparison per split and one lookup per tree instead of work on every
+    step of every leaf's path. The sums differ from the per-leaf pass only by rounding.
+    Empty (the per-leaf pass serves) when some tree is larger.
+
+    Arrays (``T`` trees, ``K`` most splits of a tree, ``F`` most features of a tree):
+    ``tree_input``/``tree_threshold`` ``[T, K]`` each tree's splits as in
+    :meth:`ReasonTable.leaves` (padding: the extra last column of the extended row against
+    +inf, never right), ``tree_bits`` ``[K]`` powers of two, ``tree_offset`` ``[T]`` each
+    tree's first table row, ``tree_table`` ``[sum 2**k, F]`` and ``tree_feature`` ``[T, F]``
+    (padding slots name feature ``n_features``)."""
+    roots, left, right, leaf_slot = nodes
+    trees: list[tuple[list[int], list[int]]] = []
+    for root in roots.tolist():
+        splits: list[int] = []
+        leaves: list[int] = []
+        frontier = [root]
+        while frontier:
+            node = frontier.pop()
+            if leaf_slot[node] >= 0:
+                leaves.append(int(leaf_slot[node]))
+            else:
+                splits.append(node)
+                frontier += [int(left[node]), int(right[node])]
+        if len(splits) > MAX_PATTERN_SPLITS:
+            return {}
+        trees.append((splits, leaves))
+    path_node = np.asarray(shap["shap_path_node"])
+    path_right = np.asarray(shap["shap_path_right"]).astype(np.bool_)
+    path_bit = np.asarray(shap["shap_path_bit"])
+    slot_feature = np.asarray(shap["shap_slot_feature"])
+    full_mask = np.asarray(shap["shap_full_mask"])
+    values = np.asarray(shap["shap_values"], dtype=np.float64)
+    most_splits = max(1, max(len(splits) for splits, _ in trees))
+    tables: list[FloatArray] = []
+    features_of: list[list[int]] = []
+    for splits, leaves in trees:
+        local = {node: j for j, node in enumerate(splits)}
+        patterns = np.arange(1 << len(splits))
+        features: list[int] = sorted({int(f) for leaf in leaves for f in slot_feature[leaf]})
+        column = {feature: j for j, feature in enumerate(features)}
+        table = np.zeros((len(patterns), len(features)))
+        for leaf in leaves:
+            violated = np.zeros(len(patterns), dtype=np.int64)
+            for step in range(path_node.shape[1]):
+                bit = int(path_bit[leaf, step])
+                if bit == 0:
+                    continue
+                decision = (patterns >> local[int(path_node[leaf, step])]) & 1
+                violated |= (decision != int(path_right[leaf, step])) * bit
+            mask = int(full_mask[leaf]) & ~violated
+            for slot in range(path_node.shape[1]):
+                table[:, column[int(slot_feature[leaf, slot])]] += values[leaf, mask, slot]
+        tables.append(table)
+        features_of.append(features)
+    most_features = max(len(features) for features in features_of)
+    tree_input = np.full((len(trees), most_splits), 2 * n_features, dtype=np.intp)
+    tree_threshold = np.full((len(trees), most_splits), np.inf)
+    tree_feature = np.full((len(trees), most_features), n_features, dtype=np.intp)
+    table_rows = np.zeros((sum(len(t) for t in tables), most_features))
+    offsets = np.zeros(len(trees), dtype=np.intp)
+    row = 0
+    for t, ((splits, _), table, features) in enumerate(
+        zip(trees, tables, features_of, strict=True)
+    ):
+        tree_input[t, : len(splits)] = input_index[splits]
+        tree_threshold[t, : len(splits)] = split_threshold[splits]
+        tree_feature[t, : len(features)] = features
+        offsets[t] = row
+        table_rows[row : row + len(table), : len(features)] = table
+        row += len(table)
+    return {
+        "tree_input": tree_input,
+        "tree_threshold": tree_threshold,
+        "tree_bits": (1 << np.arange(most_splits)).astype(np.intp),
+        "tree_offset": offsets,
+        PATTERN_TABLE: table_rows,
+        "tree_feature": tree_feature,
     }
 
 

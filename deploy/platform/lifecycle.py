@@ -35,6 +35,7 @@ from deploy.platform.prometheus import (
 )
 from deploy.platform.redis import redis_answers, redis_server_binary, start_redis, wait_redis_ready
 from deploy.platform.services import SERVICE_READY_TIMEOUT_S, ServiceSpec, start_service
+from deploy.platform.warmup import WARM_UPS, wait_warm
 from services.common.settings import ServiceSettings
 
 
@@ -118,9 +119,11 @@ def _check_ports_free(components: Sequence[_Component]) -> None:
 
 def up(config: PlatformConfig, topic_settings: ServiceSettings | None = None) -> dict[str, str]:
     """Starts every selected component that is not running yet and returns when all are
-    ready; creates missing topics once Kafka is ready. Idempotent: components already up
-    are only checked. Before starting anything, fails with PortInUseError if a port is
-    held by a process we did not start. Returns ``{component: "started" | "running"}``."""
+    ready; creates missing topics once Kafka is ready; then waits until the services are
+    warm (see :mod:`deploy.platform.warmup`: every consumer group owns its partitions and
+    each service answered a warm-up read). Idempotent: components already up are only
+    checked. Before starting anything, fails with PortInUseError if a port is held by a
+    process we did not start. Returns ``{component: "started" | "running"}``."""
     components = _components(config)
     running: dict[str, ProcessHandle] = {}
     for component in components:
@@ -145,6 +148,9 @@ def up(config: PlatformConfig, topic_settings: ServiceSettings | None = None) ->
             outcome[component.name] = "started"
         if component.name == "kafka":
             create_topics(config.kafka_bootstrap, topic_settings or _topic_settings(config))
+    warming = [(c.name, c.ports[0][0]) for c in components if c.name in WARM_UPS]
+    if warming and "kafka" in config.components:
+        wait_warm(config.kafka_bootstrap, warming)
     return outcome
 
 

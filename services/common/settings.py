@@ -76,6 +76,25 @@ class ServiceSettings(BaseSettings):
     kafka_ssl_cafile: str | None = None
     kafka_ssl_certfile: str | None = None
     kafka_ssl_keyfile: str | None = None
+    kafka_linger_ms: float = Field(default=5.0, ge=0)
+    """How long a producer lets records gather before it sends a request (records the
+    services produce together, a batch's outputs, go out at once regardless). Measured on
+    the whole pipeline at 1,000 events/s (CPU per event of all processes; event→action
+    p50/p99): 0 ms 1,595 µs, 124/403 ms; 5 ms 1,504 µs, 114/515 ms; 20 ms 1,219 µs but
+    2.8/4.2 s, the pipeline falling behind. 5 ms keeps the latency of 0 for less CPU."""
+    kafka_batch_bytes: int = Field(default=512 * 1024, ge=16 * 1024)
+    """Largest batch of one partition's records in a produce request."""
+    kafka_fetch_min_bytes: int = Field(default=1, ge=1)
+    kafka_fetch_max_wait_ms: int = Field(default=500, ge=0)
+    """A consumer's fetch returns once this many bytes are there, or after this long. The
+    broker holds a fetch while nothing is there, so a consumer asks about as often as its
+    producers write; waiting for more bytes only pays when they write very small batches
+    (measured: a 64 kB minimum with a 5 ms wait made the stream consumers ask six times as
+    often, most answers empty)."""
+    kafka_commit_interval_ms: float = Field(default=200.0, ge=0)
+    """The stream consumers commit what they have handled at most this often (and when the
+    stream pauses, and before they stop): a commit is a write on the broker, and a record
+    handled but not yet committed is only read again after a crash (at-least-once)."""
     topic_prefix: str = ""
     event_partitions: int = Field(default=6, ge=1, le=1024)
     topic_replication_factor: int = Field(default=1, ge=1, le=16)

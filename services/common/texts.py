@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -53,6 +53,7 @@ def catalogue(language: str) -> Mapping[str, str]:
     return {str(m.id): str(m.string) for m in messages if m.id and isinstance(m.id, str)}
 
 
+@functools.lru_cache(maxsize=4096)
 def placeholders(template: str) -> frozenset[str]:
     """The named placeholders of a message, e.g. ``{"count"}``."""
     return frozenset(_PLACEHOLDER.findall(template))
@@ -118,13 +119,13 @@ class Texts:
         return self(f"{key}.{form}", count=self.number(count), **values)
 
     def number(self, value: float, pattern: str | None = None) -> str:
-        return str(format_decimal(value, format=pattern, locale=self._locale))
+        return _formatted(self._locale, "number", value, pattern)
 
     def money(self, amount: float) -> str:
-        return str(format_currency(amount, CURRENCY, locale=self._locale))
+        return _formatted(self._locale, "money", amount, None)
 
     def percent(self, share: float) -> str:
-        return str(format_percent(share, locale=self._locale))
+        return _formatted(self._locale, "percent", share, None)
 
     def date(self, instant: datetime) -> str:
         return str(format_date(instant.date(), format="long", locale=self._locale))
@@ -139,16 +140,12 @@ class Texts:
         if value is None or math.isnan(value):
             key = f"reason_undefined.{feature}"
             return self(key) if self.has(key) else default
-        key = f"reason.{feature}"
-        if not self.has(key):
+        template = self._messages.get(f"reason.{feature}")
+        if template is None:
             return default
-        return self(
-            key,
-            count=self.number(round(value)),
-            amount=self.money(value),
-            percent=self.percent(value),
-            ratio=self.number(value, "#,##0.0"),
-            days=self.number(round(value)),
+        # Only the placeholders the message has are formatted (Babel costs tens of µs each).
+        return template.format_map(
+            {name: _REASON_VALUES[name](self, value) for name in placeholders(template)}
         )
 
     def steps(self, steps: Sequence[tuple[str, int]], features: Mapping[str, float | None]) -> str:
@@ -162,3 +159,24 @@ class Texts:
             for lever, amount in steps
         ]
         return self.listing(phrases)
+
+
+_REASON_VALUES: dict[str, Callable[[Texts, float], str]] = {
+    "count": lambda texts, value: texts.number(round(value)),
+    "amount": lambda texts, value: texts.money(value),
+    "percent": lambda texts, value: texts.percent(value),
+    "ratio": lambda texts, value: texts.number(value, "#,##0.0"),
+    "days": lambda texts, value: texts.number(round(value)),
+}
+"""How :meth:`Texts.reason` fills each placeholder from the feature's value."""
+
+
+@functools.lru_cache(maxsize=16_384)
+def _formatted(locale: Locale, kind: str, value: float, pattern: str | None) -> str:
+    """A value formatted by Babel for a locale; the same values recur (counts, days,
+    limits), and Babel parses its patterns and locale data on every call."""
+    if kind == "money":
+        return str(format_currency(value, CURRENCY, locale=locale))
+    if kind == "percent":
+        return str(format_percent(value, locale=locale))
+    return str(format_decimal(value, format=pattern, locale=locale))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import collections
 import logging
 import weakref
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from typing import Any, cast
 
 import faust
@@ -25,7 +25,7 @@ from redis.asyncio import Redis
 from schemas.features import feature_update_json
 from services.common import metrics
 from services.common.clock import Clock
-from services.common.kafka import tls_context
+from services.common.kafka import KeyPartitioner, send_batches, tls_context
 from services.common.rebuilds import EpochGuard, EpochMarker, Pacer
 from services.common.redis_keys import RedisKeys, Writer
 from services.common.topics import EVENT_TOPICS, Topic
@@ -73,6 +73,7 @@ def _credentials(settings: FeaturesSettings) -> faust.types.auth.CredentialsT | 
 def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.App:
     """Builds the worker app; ``clock`` stamps processing time (settable in tests)."""
     brokers = ";".join(f"kafka://{b.strip()}" for b in settings.kafka_bootstrap_servers.split(","))
+    partitioner = KeyPartitioner()
     app = faust.App(
         settings.app_id,
         broker=brokers,
@@ -83,8 +84,11 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
         topic_replication_factor=settings.topic_replication_factor,
         processing_guarantee="at_least_once",
         producer_acks=-1,
-        # Batch produce requests: each record otherwise costs its own request and socket write.
-        producer_linger_ms=5,
+        # Batch produce requests: each record otherwise costs its own request and socket
+        # write, and a state (a few kB) would fill faust's default 16 kB batch on its own.
+        producer_linger_ms=settings.kafka_linger_ms,
+        producer_max_batch_size=settings.kafka_batch_bytes,
+        producer_partitioner=partitioner,
         consumer_auto_offset_reset="earliest",
         web_host=settings.features_host,
         web_port=settings.features_port,
@@ -110,6 +114,7 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
         partitions=settings.event_partitions,
         key_type=bytes,  # bytes key and value types make the table serialise raw
         value_type=bytes,
+        options=settings.rocksdb_options(),
     )
     keys = RedisKeys(settings.redis_key_prefix)
     flusher = StateFlusher(redis, keys)
@@ -129,14 +134,13 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
     async def process_events(stream: faust.StreamT[bytes]) -> None:
         """Processes the records in batches (at most ``redis_flush_max_records``, or what
         came within ``redis_flush_interval_ms``): each customer's state is read once and
-        written once per batch, outputs go straight to the producer, and the offsets are
-        acknowledged once the flusher has the batch's states in Redis and its outputs
-        acknowledged by Kafka."""
+        written once per batch, outputs go out in one produce batch per partition, and the
+        offsets are acknowledged once the flusher has the batch's states in Redis and its
+        outputs acknowledged by Kafka."""
         # noack() and noack_take() exist on every stream faust hands an agent, but not on
         # StreamT.
         agent_stream = cast(faust.Stream[bytes], stream)
         manual = cast(faust.Stream[bytes], agent_stream.noack())
-        producer = app.producer
         event_age = metrics.EVENT_AGE.labels("features")
         batches = manual.noack_take(
             settings.redis_flush_max_records, settings.redis_flush_interval_ms / 1000
@@ -147,7 +151,8 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
             now = clock.now()
             states = BatchStates(load_state)
             last_event: dict[str, faust.types.EventT[bytes]] = {}
-            sends: list[Awaitable[Any]] = []
+            updates: list[tuple[bytes | None, bytes]] = []
+            letters: list[tuple[bytes | None, bytes]] = []
             outcomes: collections.Counter[tuple[str, str]] = collections.Counter()
             for event in events:
                 _make_current(event)
@@ -160,18 +165,12 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
                     letter = result.dead_letter
                     outcomes["unknown", "rejected"] += 1
                     metrics.DEAD_LETTERS.labels(letter.source_topic, letter.reason).inc()
-                    value = letter.model_dump_json().encode()
-                    sends.append(
-                        await producer.send(dlq_topic, record.key, value, None, None, None)
-                    )
+                    letters.append((record.key, letter.model_dump_json().encode()))
                     continue
                 customer = result.state.customer_id
                 last_event[customer] = event
                 outcomes[result.event.event_type, result.outcome.value.lower()] += 1
-                update = feature_update_json(result.update)
-                sends.append(
-                    await producer.send(updates_topic, customer.encode(), update, None, None, None)
-                )
+                updates.append((customer.encode(), feature_update_json(result.update)))
             state_bytes = {customer: state.to_bytes() for customer, state in states.touched.items()}
             for customer in states.changed():
                 _make_current(last_event[customer])
@@ -179,6 +178,12 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
             for (event_type, outcome), count in outcomes.items():
                 EVENTS.labels(event_type, outcome).inc(count)
             LAST_PROCESSED.set(now.timestamp())
+            # The batch's outputs go out together, one produce batch per partition.
+            producer = cast(Any, app.producer)._ensure_producer()
+            sends = [
+                *await send_batches(producer, partitioner, updates_topic, updates),
+                *await send_batches(producer, partitioner, dlq_topic, letters),
+            ]
 
             async def ack(done: Sequence[faust.types.EventT[bytes]] = events) -> None:
                 for event in done:

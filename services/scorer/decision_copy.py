@@ -17,6 +17,7 @@ again, whatever offsets the group had committed. A record that is not a decision
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections.abc import Sequence
@@ -29,7 +30,7 @@ from redis.exceptions import RedisError
 
 from services.common import metrics
 from services.common.clock import Clock
-from services.common.consuming import Record, run_consumer
+from services.common.consuming import HandledOffsets, Record, run_consumer
 from services.common.dead_letters import dead_letter
 from services.common.kafka import LagReporter, ResilientProducer, make_consumer
 from services.common.redis_keys import RedisKeys
@@ -114,21 +115,26 @@ class DecisionCopier:
         )
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
-        while True:
-            await self._check_epoch()
-            batches = await consumer.getmany(
-                timeout_ms=500, max_records=self._settings.decision_copy_batch_max
-            )
-            if self._rebuild and consumer.assignment():
-                await self._rewind(consumer)
-                continue
-            records = [record for partition in batches.values() for record in partition]
-            if records:
-                await self.copy(records)
-                await consumer.commit(
-                    {partition: fetched[-1].offset + 1 for partition, fetched in batches.items()}
+        offsets = HandledOffsets(consumer, self._settings.kafka_commit_interval_ms / 1000)
+        try:
+            while True:
+                await self._check_epoch()
+                batches = await consumer.getmany(
+                    timeout_ms=500, max_records=self._settings.decision_copy_batch_max
                 )
-            await self._lag.measure(consumer)
+                if self._rebuild and consumer.assignment():
+                    offsets.discard()
+                    await self._rewind(consumer)
+                    continue
+                records = [record for partition in batches.values() for record in partition]
+                if records:
+                    await self.copy(records)
+                    offsets.handled(batches)
+                await offsets.commit(due_only=bool(records))
+                await self._lag.measure(consumer)
+        finally:
+            with contextlib.suppress(Exception):
+                await offsets.commit(due_only=False)
 
     async def _check_epoch(self) -> None:
         """Notices a copy that is gone (no marker) or was restarted by another instance

@@ -25,7 +25,8 @@ import numpy as np
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from pydantic import ValidationError
 
-from schemas.features import FEATURE_SCHEMA, FeatureUpdate, to_model_row
+from schemas.codecs import FeatureUpdateRecord, decode_feature_update
+from schemas.features import FEATURE_SCHEMA, to_model_row
 from schemas.scores import Counterfactual
 from services.common import metrics
 from services.common.clock import Clock
@@ -35,10 +36,12 @@ from services.common.kafka import LagReporter, make_consumer
 from services.common.topics import Topic
 from services.scorer.core import (
     LOW_GRADES,
+    STANDARD_GRADE,
     RowScore,
     ServedModel,
-    low_grade_improvements,
-    score_record,
+    better_grades,
+    improvements_of,
+    score_record_bytes,
 )
 from services.scorer.metrics import COUNTERFACTUAL_SECONDS, STREAM_RECORDS
 from services.scorer.ports import ModelMonitor, ModelSource, ScoringObserver
@@ -49,6 +52,8 @@ from services.scorer.usecase import observed_score_rows, shadow_score
 log = logging.getLogger(__name__)
 _stream_records = metrics.cached_labels(STREAM_RECORDS)
 _counterfactual_seconds = COUNTERFACTUAL_SECONDS.labels("stream")
+SEARCH_SLICE = 64
+"""Counterfactual searches run side by side at most this many at a time."""
 
 
 class StreamScorer:
@@ -103,6 +108,7 @@ class StreamScorer:
                 self._handle_acknowledged,
                 max_records=self._settings.stream_batch_max,
                 lag=self._lag,
+                commit_interval_s=self._settings.kafka_commit_interval_ms / 1000,
             ),
             on_consumer=self._track,
         )
@@ -116,12 +122,12 @@ class StreamScorer:
         model = self._models.champion()
         assert model is not None, "run() waits for a model before consuming"
         now = self._clock.now()
-        pending: list[Any] = []
-        updates: list[tuple[ConsumerRecord[bytes, bytes], FeatureUpdate]] = []
+        letters: list[tuple[bytes | None, bytes]] = []
+        updates: list[tuple[ConsumerRecord[bytes, bytes], FeatureUpdateRecord]] = []
         rows: list[list[float]] = []
         for record in records:
             try:
-                update = FeatureUpdate.model_validate_json(record.value or b"")
+                update = decode_feature_update(record.value or b"")
                 if update.feature_schema_version != FEATURE_SCHEMA.version:
                     raise ValueError(
                         f"feature schema v{update.feature_schema_version}; "
@@ -129,55 +135,71 @@ class StreamScorer:
                     )
                 row = to_model_row(update.features)
             except (ValidationError, ValueError, KeyError) as error:
-                pending.append(await self._dead_letter(record, "schema_violation", str(error)))
+                letters.append(self._dead_letter(record, "schema_violation", str(error)))
                 continue
             updates.append((record, update))
             rows.append(row)
+        scores: list[tuple[bytes | None, bytes]] = []
         if rows:
             matrix = np.asarray(rows, dtype=np.float64)
             verdicts = observed_score_rows(model, matrix, self._observer, self._monitor)
-            for (record, update), verdict in zip(updates, verdicts, strict=True):
+            found = await self._improvements(model, updates, verdicts)
+            for (record, update), verdict, improved in zip(updates, verdicts, found, strict=True):
                 if verdict is None:
-                    pending.append(
-                        await self._dead_letter(
+                    letters.append(
+                        self._dead_letter(
                             record, "unscorable", f"model {model.version} output is not in [0, 1]"
                         )
                     )
                     continue
-                found = self._improvements(model, update, verdict)
-                if found:
-                    # A search runs the model a few times (a fraction of a millisecond): let
-                    # the score API's requests in between, as this loop shares their process.
-                    await asyncio.sleep(0)
-                scored = score_record(update, verdict, model.version, now, found)
-                pending.append(
-                    await self._sink.send(
-                        self._scores_topic,
-                        update.customer_id.encode(),
-                        scored.model_dump_json().encode(),
-                    )
-                )
-                _stream_records("scored").inc()
+                value = score_record_bytes(update, verdict, model.version, now, improved)
+                scores.append((update.customer_id.encode(), value))
+            _stream_records("scored").inc(len(scores))
             challenger = self._models.challenger()
             if challenger is not None and challenger is not model:
                 await shadow_score(challenger, model, matrix, verdicts, self._observer)
-        return pending
+        pending = await self._sink.send_batch(self._scores_topic, scores)
+        return pending + await self._sink.send_batch(self._dlq_topic, letters)
 
-    def _improvements(
-        self, model: ServedModel, update: FeatureUpdate, verdict: RowScore
-    ) -> list[Counterfactual]:
-        """For grade C or D (the grades the rules restrict), the model's counterfactuals up
-        to the standard grade B, which the warning service's notices state."""
-        if not self._settings.stream_counterfactuals or verdict.assessment.grade not in LOW_GRADES:
-            return []
-        started = time.perf_counter()
-        found = low_grade_improvements(model, update.features, verdict.assessment.grade)
-        _counterfactual_seconds.observe(time.perf_counter() - started)
+    async def _improvements(
+        self,
+        model: ServedModel,
+        updates: Sequence[tuple[ConsumerRecord[bytes, bytes], FeatureUpdateRecord]],
+        verdicts: Sequence[RowScore | None],
+    ) -> list[list[Counterfactual]]:
+        """For each score of grade C or D (the grades the rules restrict), the model's
+        counterfactuals up to the standard grade B, which the warning service's notices
+        state; searched side by side, a slice of the batch at a time."""
+        found: list[list[Counterfactual]] = [[] for _ in updates]
+        if not self._settings.stream_counterfactuals:
+            return found
+        low = [
+            (index, verdict.assessment.grade)
+            for index, verdict in enumerate(verdicts)
+            if verdict is not None and verdict.assessment.grade in LOW_GRADES
+        ]
+        for start in range(0, len(low), SEARCH_SLICE):
+            chunk = low[start : start + SEARCH_SLICE]
+            started = time.perf_counter()
+            searched = improvements_of(
+                model,
+                [
+                    (updates[index][1].features, better_grades(grade, STANDARD_GRADE))
+                    for index, grade in chunk
+                ],
+            )
+            _counterfactual_seconds.observe((time.perf_counter() - started) / len(chunk))
+            for (index, _), improved in zip(chunk, searched, strict=True):
+                found[index] = improved
+            # A slice runs the model a few times (milliseconds): let the score API's
+            # requests in between, as this loop shares their process.
+            await asyncio.sleep(0)
         return found
 
-    async def _dead_letter(
+    def _dead_letter(
         self, record: ConsumerRecord[bytes, bytes], reason: str, detail: str
-    ) -> Any:
+    ) -> tuple[bytes | None, bytes]:
+        """The dead letter of ``record`` as a ``(key, value)`` record for ``events.dlq``."""
         _stream_records(reason).inc()
         metrics.DEAD_LETTERS.labels(record.topic, reason).inc()
         letter = dead_letter(
@@ -187,4 +209,4 @@ class StreamScorer:
             detail=detail,
             now=self._clock.now(),
         )
-        return await self._sink.send(self._dlq_topic, record.key, letter.model_dump_json().encode())
+        return record.key, letter.model_dump_json().encode()

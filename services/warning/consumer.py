@@ -103,6 +103,7 @@ class ScoreConsumer:
                 lag=self._lag,
                 retryable=(PublishUnavailableError, StoreUnavailableError),
                 retry_delay_s=RETRY_DELAY_S,
+                commit_interval_s=self._settings.kafka_commit_interval_ms / 1000,
             ),
             delay_s=RETRY_DELAY_S,
             on_consumer=self._track,

@@ -1,5 +1,6 @@
 from typing import Any
 
+from bench.feature_service import two_sizes
 from bench.report import (
     TARGETS,
     change,
@@ -48,7 +49,10 @@ def test_targets_are_judged_in_their_direction() -> None:
 
     assert by_key["score_throughput_ratio"].met(0.62) is True
     assert by_key["score_p99_1000"].met(12.5) is False
-    assert by_key["action_p99_1000"].met(80.0) is True
+    assert by_key["action_p99_1000"].met(50.0) is True
+    assert by_key["action_p99_1000"].met(80.0) is False
+    assert by_key["cpu_scorer_1000"].met(80.0) is True
+    assert by_key["cpu_scorer_1000"].met(80.1) is False
     assert by_key["features_ratio"].met(None) is None
 
 
@@ -89,8 +93,13 @@ def test_markdown_puts_the_previous_run_beside_this_one() -> None:
 
     text = render_markdown(report)
 
-    assert "| score API ≥ 50% of the bare endpoint | 0.62 | 0.50 | met |" in text
-    assert "| score API p99 < 10 ms at 1,000 req/s | 12.5 | n/a | **missed** |" in text
+    assert (
+        "| score API ≥ 55% of the bare endpoint | 0.62 "
+        "| bare endpoint throughput (saturated): 4,000 | 0.50 | met |  |"
+    ) in text
+    assert (
+        "| score API p99 < 8 ms at 1,000 req/s | 12.5 | — | n/a | **missed** | throughput" in text
+    )
     assert "+24% (better)" in text
     assert "Previous run: 2026-11-01." in text
     assert "The scorer was busy in 97% of the samples (CPU-bound" in text
@@ -125,3 +134,14 @@ def test_cpu_per_event_is_tabled_by_rate_with_a_total_only_when_complete() -> No
     assert "| 1000 | 650 | n/a | 290 | 800 | 15.0 | n/a |" in lines
     assert not any(line.startswith("| 600 ") for line in lines)
     assert cpu_lines({"600": {}}) == []
+
+
+def test_the_worker_memory_splits_into_fixed_and_marginal_parts() -> None:
+    smaller = {"customers": 1000, "worker_rss_bytes": 300_000_000, "rocksdb_dir_bytes": 1}
+    larger = {"customers": 3000, "worker_rss_bytes": 310_000_000, "rocksdb_dir_bytes": 2}
+
+    split = two_sizes(smaller, larger)
+
+    assert split["marginal_rss_per_10k_customers_bytes"] == 50_000_000
+    assert split["fixed_rss_bytes"] == 295_000_000
+    assert two_sizes(smaller, smaller)["marginal_rss_per_10k_customers_bytes"] is None

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from riskmodel.counterfactuals import (
     LEVERS_BY_NAME,
@@ -13,6 +15,7 @@ from riskmodel.counterfactuals import (
     apply_steps,
     changed_features,
     least_changes,
+    least_changes_of,
 )
 
 Row = Mapping[str, float | None]
@@ -109,3 +112,58 @@ def test_an_amount_is_cut_to_the_least_that_still_reaches_the_goal() -> None:
 
     assert found is not None
     assert found.steps == (("on_time_repayments", 2),)
+
+
+def _toy_score(rows: Sequence[Row]) -> list[float]:
+    return [
+        500
+        - 30 * (row["repayments_late_90d"] or 0)
+        - 20 * (row["payments_failed_30d"] or 0)
+        + 60 * (row["repayments_on_time_ratio_90d"] or 0)
+        - 0.1 * (row["credit_outstanding"] or 0)
+        for row in rows
+    ]
+
+
+payers = st.builds(
+    payer,
+    repayments_late_90d=st.sampled_from([0.0, 1.0, 3.0]),
+    payments_failed_30d=st.sampled_from([0.0, 2.0, 5.0]),
+    payments_failed_7d=st.sampled_from([0.0, 1.0]),
+    repayments_on_time_ratio_90d=st.sampled_from([None, 0.2, 0.9]),
+    credit_outstanding=st.sampled_from([0.0, 300.0, 2000.0]),
+)
+
+
+class CountingJudge:
+    """The toy score, counting its calls and the rows it rated."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.rows = 0
+
+    def __call__(self, rows: Sequence[Row]) -> list[float]:
+        self.calls += 1
+        self.rows += len(rows)
+        return _toy_score(rows)
+
+
+@given(
+    st.lists(
+        st.tuples(payers, st.lists(st.sampled_from([380.0, 460.0, 550.0, 700.0]), max_size=3)),
+        max_size=6,
+    )
+)
+def test_searches_side_by_side_find_what_each_finds_alone_in_as_many_calls_as_the_longest(
+    problems: list[tuple[dict[str, float | None], list[float]]],
+) -> None:
+    together = CountingJudge()
+    found = least_changes_of(problems, together)
+
+    alone = [CountingJudge() for _ in problems]
+    assert found == [
+        least_changes(row, judge, goals)
+        for (row, goals), judge in zip(problems, alone, strict=True)
+    ]
+    assert together.calls == max((judge.calls for judge in alone), default=0)
+    assert together.rows == sum(judge.rows for judge in alone)

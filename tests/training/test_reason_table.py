@@ -4,6 +4,7 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
+from riskmodel.reasons import MAX_PATTERN_SPLITS, PATTERN_TABLE
 from training.errors import TrainingError
 from training.reason_table import build_reason_table
 
@@ -17,10 +18,17 @@ def _data(seed: int) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def test_table_reproduces_lightgbm_log_odds_and_treeshap_totals() -> None:
+@pytest.mark.parametrize(
+    ("num_leaves", "tabled"),
+    # Trees of few splits are read from per-pattern tables, larger ones leaf by leaf.
+    [(15, False), (MAX_PATTERN_SPLITS + 1, True)],
+)
+def test_table_reproduces_lightgbm_log_odds_and_treeshap_totals(
+    num_leaves: int, tabled: bool
+) -> None:
     x, y = _data(0)
     booster = lgb.train(
-        {"objective": "binary", "verbose": -1, "num_leaves": 15, "max_depth": 4},
+        {"objective": "binary", "verbose": -1, "num_leaves": num_leaves, "max_depth": 4},
         lgb.Dataset(x, y),
         num_boost_round=60,
     )
@@ -35,6 +43,8 @@ def test_table_reproduces_lightgbm_log_odds_and_treeshap_totals() -> None:
     np.testing.assert_allclose(shap.sum(axis=1), raw, atol=1e-9)
     # The table's contributions are exact TreeSHAP, row by row and in a batch.
     assert table.exact
+    assert table.shap is not None
+    assert (PATTERN_TABLE in table.shap) == tabled
     np.testing.assert_allclose(contributions, shap[:, :-1], atol=1e-9)
     assert table.expected_value == pytest.approx(shap[0, -1])
     for row in probe[:20]:

@@ -9,6 +9,7 @@ from services.scorer.core.counterfactuals import (
     STANDARD_GRADE,
     better_grades,
     improvements,
+    improvements_of,
     low_grade_improvements,
 )
 from services.scorer.core.explaining import customer_explanation
@@ -40,6 +41,7 @@ from services.scorer.core.verdicts import (
     StageTimer,
     score_id_of,
     score_record,
+    score_record_bytes,
     score_rows,
     scored_record,
 )
@@ -67,6 +69,7 @@ __all__ = [
     "dormancy",
     "due_day",
     "improvements",
+    "improvements_of",
     "low_grade_improvements",
     "new_decision_id",
     "on_credit",
@@ -76,6 +79,7 @@ __all__ = [
     "score_answer",
     "score_id_of",
     "score_record",
+    "score_record_bytes",
     "score_rows",
     "scored_record",
 ]

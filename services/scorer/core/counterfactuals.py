@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from riskmodel.counterfactuals import Features, changed_features, least_changes
+from riskmodel.counterfactuals import Features, changed_features, least_changes_of
 from riskmodel.scaling import assess, grade_of
 from schemas.features import to_model_row
 from schemas.scores import GRADES, Counterfactual, FeatureChange, Grade, LeverStep
@@ -49,30 +49,50 @@ def improvements(
     scores into that grade or better; one answer per distinct set of changes (its ``grade``
     is where the changed row really lands). Empty when the row lacks a riskstream feature
     (a bundle trained on other columns) or nothing within reach gets there."""
+    (found,) = improvements_of(model, [(features, targets)])
+    return found
+
+
+def improvements_of(
+    model: ServedModel, rows: Sequence[tuple[Mapping[str, float | None], Sequence[Grade]]]
+) -> list[list[Counterfactual]]:
+    """:func:`improvements` for several rows and their targets, the searches side by side:
+    one model run per search step for all of them."""
     manifest = model.manifest
-    if any(name not in features for name in manifest.feature_names):
-        return []
     cutoffs = manifest.grade_cutoffs
-    goals = [float(getattr(cutoffs, target)) for target in targets]
-    results: list[Counterfactual] = []
-    seen: set[tuple[tuple[str, int], ...]] = set()
-    for found in least_changes(features, _judge(model), goals):
-        if found is None or found.steps in seen:
-            continue
-        seen.add(found.steps)
-        score = int(found.rating)
-        results.append(
-            Counterfactual(
-                steps=[LeverStep(lever=lever, amount=amount) for lever, amount in found.steps],
-                changes=[
-                    FeatureChange(feature=name, current=current, changed=changed)
-                    for name, current, changed in changed_features(features, found.row)
-                ],
-                grade=grade_of(score, cutoffs),
-                score=score,
-                model_version=model.version,
+    searchable = [
+        index
+        for index, (features, _) in enumerate(rows)
+        if all(name in features for name in manifest.feature_names)
+    ]
+    searches = least_changes_of(
+        [
+            (rows[i][0], [float(getattr(cutoffs, target)) for target in rows[i][1]])
+            for i in searchable
+        ],
+        _judge(model),
+    )
+    results: list[list[Counterfactual]] = [[] for _ in rows]
+    for index, found_per_goal in zip(searchable, searches, strict=True):
+        features = rows[index][0]
+        seen: set[tuple[tuple[str, int], ...]] = set()
+        for found in found_per_goal:
+            if found is None or found.steps in seen:
+                continue
+            seen.add(found.steps)
+            score = int(found.rating)
+            results[index].append(
+                Counterfactual(
+                    steps=[LeverStep(lever=lever, amount=amount) for lever, amount in found.steps],
+                    changes=[
+                        FeatureChange(feature=name, current=current, changed=changed)
+                        for name, current, changed in changed_features(features, found.row)
+                    ],
+                    grade=grade_of(score, cutoffs),
+                    score=score,
+                    model_version=model.version,
+                )
             )
-        )
     return results
 
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -19,6 +19,7 @@ import numpy.typing as npt
 from riskmodel.manifest import BundleManifest
 from riskmodel.reasons import reasons_from_contributions
 from riskmodel.scaling import Assessment, assess
+from schemas.codecs import FeatureUpdateRecord, score_record_json
 from schemas.features import FeatureUpdate
 from schemas.scores import Counterfactual, ReasonCode, ScoreRecord, TriggerEventType
 
@@ -89,6 +90,24 @@ def score_id_of(triggered_by: str, model_version: str) -> str:
     return digest[:32]
 
 
+def score_record_bytes(
+    update: FeatureUpdateRecord,
+    verdict: RowScore,
+    model_version: str,
+    now: datetime,
+    improvements: Sequence[Counterfactual] = (),
+) -> bytes:
+    """:func:`score_record` as the bytes of its JSON, built without the model (the stream
+    scorer writes one per update)."""
+    return score_record_json(
+        **_record_fields(
+            verdict=verdict, model_version=model_version, **_update_fields(update, now)
+        ),
+        reasons=verdict.reasons,
+        improvements=improvements,
+    )
+
+
 def score_record(
     update: FeatureUpdate,
     verdict: RowScore,
@@ -99,18 +118,10 @@ def score_record(
     """The ``risk.scores`` record for a streamed feature update and the model's verdict
     (with the model's counterfactuals for the row, when searched)."""
     return scored_record(
-        customer_id=update.customer_id,
         verdict=verdict,
         model_version=model_version,
-        feature_schema_version=update.feature_schema_version,
-        features=update.features,
-        features_as_of=update.as_of,
-        triggered_by=update.triggered_by,
-        trigger_event_type=update.trigger_event_type,
-        event_occurred_at=update.event_occurred_at,
-        scored_at=now,
-        locale=update.locale,
         improvements=improvements,
+        **_update_fields(update, now),
     )
 
 
@@ -131,24 +142,72 @@ def scored_record(
 ) -> ScoreRecord:
     """A ``risk.scores`` record: the model's verdict on ``features`` and what caused it
     (``score_id`` from ``triggered_by`` and the model version)."""
-    assessment = verdict.assessment
     return ScoreRecord(
-        score_id=score_id_of(triggered_by, model_version),
-        customer_id=customer_id,
-        score=assessment.score,
-        probability_of_default=assessment.probability_of_default,
-        grade=assessment.grade,
-        risk_level=assessment.risk_level,
-        credit_limit=assessment.credit_limit,
+        **_record_fields(
+            customer_id=customer_id,
+            verdict=verdict,
+            model_version=model_version,
+            feature_schema_version=feature_schema_version,
+            features=features,
+            features_as_of=features_as_of,
+            triggered_by=triggered_by,
+            trigger_event_type=trigger_event_type,
+            event_occurred_at=event_occurred_at,
+            scored_at=scored_at,
+            locale=locale,
+        ),
         reasons=verdict.reasons,
-        model_version=model_version,
-        feature_schema_version=feature_schema_version,
-        features=dict(features),
-        features_as_of=features_as_of,
-        triggered_by=triggered_by,
-        trigger_event_type=trigger_event_type,
-        event_occurred_at=event_occurred_at,
-        scored_at=scored_at,
-        locale=locale,
         improvements=list(improvements),
     )
+
+
+def _update_fields(update: FeatureUpdate | FeatureUpdateRecord, now: datetime) -> dict[str, Any]:
+    """What a streamed score takes from the feature update that caused it."""
+    return {
+        "customer_id": update.customer_id,
+        "feature_schema_version": update.feature_schema_version,
+        "features": update.features,
+        "features_as_of": update.as_of,
+        "triggered_by": update.triggered_by,
+        "trigger_event_type": update.trigger_event_type,
+        "event_occurred_at": update.event_occurred_at,
+        "scored_at": now,
+        "locale": update.locale,
+    }
+
+
+def _record_fields(
+    *,
+    customer_id: str,
+    verdict: RowScore,
+    model_version: str,
+    feature_schema_version: int,
+    features: Mapping[str, float | None],
+    features_as_of: datetime,
+    triggered_by: str,
+    trigger_event_type: str | None,
+    event_occurred_at: datetime | None,
+    scored_at: datetime,
+    locale: str | None,
+) -> dict[str, Any]:
+    """The fields of a ``risk.scores`` record but its reasons and improvements, in the
+    contract's order and types (as ScoreRecord would coerce them: an int limit is a float)."""
+    assessment = verdict.assessment
+    return {
+        "score_id": score_id_of(triggered_by, model_version),
+        "customer_id": customer_id,
+        "score": int(assessment.score),
+        "probability_of_default": float(assessment.probability_of_default),
+        "grade": assessment.grade,
+        "risk_level": assessment.risk_level,
+        "credit_limit": float(assessment.credit_limit),
+        "model_version": model_version,
+        "feature_schema_version": feature_schema_version,
+        "features": dict(features),
+        "features_as_of": features_as_of,
+        "triggered_by": triggered_by,
+        "trigger_event_type": trigger_event_type,
+        "event_occurred_at": event_occurred_at,
+        "scored_at": scored_at,
+        "locale": locale,
+    }

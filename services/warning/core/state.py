@@ -12,9 +12,10 @@ trigger always yields the same id, so the order system applies an action once.
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -86,12 +87,45 @@ class WarningState(BaseModel):
         return Enforced.of(self.holds).limit
 
     def to_json(self) -> bytes:
-        return self.model_dump_json().encode()
+        """The state's JSON, made once per state: a judged batch writes each new state to
+        ``warning.state`` and to Redis, and reads it back from Redis in the next batch."""
+        known = _ENCODED.get(id(self))
+        if known is not None and known[0] is self:
+            return known[1]
+        data = self.model_dump_json().encode()
+        _remember(_ENCODED, id(self), (self, data))
+        _remember(_DECODED, data, self)
+        return data
 
     @classmethod
     def from_json(cls, data: bytes | str) -> WarningState:
         """Raises pydantic's ValidationError for data that is not a stored state."""
-        return cls.model_validate_json(data)
+        raw = data.encode() if isinstance(data, str) else data
+        known = _DECODED.get(raw)
+        if known is not None:
+            return known
+        state = cls.model_validate_json(raw)
+        _remember(_DECODED, raw, state)
+        return state
+
+
+MEMO_STATES = 8192
+"""States whose JSON (by identity) and whose parse (by the exact bytes) are remembered.
+A state is never changed once made (changes make new states), so either is as good as
+made again; the same customers' states come back batch after batch."""
+# OrderedDict: forgetting the oldest entry of a plain dict (``next(iter(d))``) scans the
+# slots its earlier deletions left, microseconds per state once the memo is full.
+_ENCODED: OrderedDict[int, tuple[WarningState, bytes]] = OrderedDict()
+_DECODED: OrderedDict[bytes, WarningState] = OrderedDict()
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _remember(memo: OrderedDict[_K, _V], key: _K, value: _V) -> None:
+    """Keeps ``value`` under ``key``, forgetting the oldest entry past :data:`MEMO_STATES`."""
+    if len(memo) >= MEMO_STATES:
+        memo.popitem(last=False)
+    memo[key] = value
 
 
 @dataclass(frozen=True, slots=True)

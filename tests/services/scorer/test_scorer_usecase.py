@@ -14,6 +14,7 @@ import pytest
 
 from riskmodel.loading import LoadedModel, open_bundle
 from schemas.actions import CustomerRiskState
+from schemas.codecs import decode_feature_update
 from schemas.features import FEATURE_SCHEMA, FeatureUpdate
 from schemas.scores import ScoreRequest, ScoreResponse
 from services.features.core import compute_features
@@ -21,8 +22,11 @@ from services.scorer.core import (
     FallbackPolicy,
     FloatMatrix,
     ThinFileDefault,
+    improvements,
+    improvements_of,
     score_id_of,
     score_record,
+    score_record_bytes,
     score_rows,
 )
 from services.scorer.errors import StoreUnavailableError
@@ -470,3 +474,37 @@ def test_streamed_score_id_is_stable_per_trigger_and_model(model_v1: LoadedModel
     assert record.score_id != score_id_of("e-2", "v1")
     assert (record.model_version, record.features_as_of, record.triggered_by) == ("v1", NOW, "e-1")
     assert record.reasons == verdict.reasons
+
+
+def test_a_streamed_record_is_the_contracts_json_with_the_searches_of_a_batch(
+    model_v1: LoadedModel,
+) -> None:
+    histories = [
+        customer_state(f"c{n}", NOW, failed_payments=n, orders=1 + n % 3) for n in range(6)
+    ]
+    updates = [
+        FeatureUpdate(
+            customer_id=state.customer_id,
+            feature_schema_version=1,
+            as_of=NOW,
+            features=compute_features(state, NOW),
+            triggered_by=f"e-{state.customer_id}",
+            trigger_event_type="payment",
+            event_occurred_at=NOW - timedelta(seconds=2),
+            locale="de",
+        )
+        for state in histories
+    ]
+    rows = np.array([[math.nan if v is None else v for v in u.features.values()] for u in updates])
+    verdicts = score_rows(model_v1, rows)
+    searched = improvements_of(model_v1, [(u.features, ["A", "B"]) for u in updates])
+
+    assert searched == [improvements(model_v1, u.features, ["A", "B"]) for u in updates]
+    assert any(searched)
+    for update, verdict, found in zip(updates, verdicts, searched, strict=True):
+        assert verdict is not None
+        read = decode_feature_update(update.model_dump_json().encode())
+        assert (
+            score_record_bytes(read, verdict, "v1", NOW, found)
+            == score_record(update, verdict, "v1", NOW, found).model_dump_json().encode()
+        )
