@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.common import STRICT, Amount, Currency, Identifier, Timestamp
-from schemas.events import PaymentMethod
+from schemas.events import PaymentMethod, TriggerType
 
 Grade = Literal["S", "A", "B", "C", "D"]
 GRADES: tuple[Grade, ...] = ("S", "A", "B", "C", "D")
@@ -135,8 +135,11 @@ class ScoreRecord(BaseModel):
     feature_schema_version: int
     features: dict[str, float | None]
     features_as_of: Timestamp
-    triggered_by: str = Field(description="The event_id whose arrival caused this score.")
-    trigger_event_type: Literal["order", "payment", "refund", "review"] | None = None
+    triggered_by: str = Field(
+        description="The event_id whose arrival caused this score (a shared signal's "
+        "match id when a signal caused it)."
+    )
+    trigger_event_type: TriggerType | None = None
     event_occurred_at: Timestamp | None = None
     scored_at: Timestamp
     locale: str | None = Field(
