@@ -1,5 +1,7 @@
-"""The faust-streaming worker: one agent over the four event topics (co-partitioned by
-customer), per-customer state in a RocksDB table with its changelog topic, at-least-once.
+"""The faust-streaming worker: one agent over the inbound event topics and the matched
+signals (keyed by customer) and the subject topic (keyed by identifier hash), all
+co-partitioned; per-customer state and per-subject entries in two RocksDB tables with their
+changelog topics, at-least-once.
 
 Concurrency stays at 1 (higher values can commit past an unprocessed record); throughput
 comes from partitions and from processing records in batches. Redis holds a copy of the
@@ -28,24 +30,28 @@ from services.common.clock import Clock
 from services.common.kafka import tls_context
 from services.common.rebuilds import EpochGuard, EpochMarker, Pacer
 from services.common.redis_keys import RedisKeys, Writer
-from services.common.topics import EVENT_TOPICS, Topic
-from services.features.core import CustomerState
+from services.common.topics import EVENT_TOPICS, FEATURE_SOURCE_TOPICS, Topic
+from services.features.core import CustomerState, SubjectEntry
 from services.features.offsets import NoSkipConsumer
 from services.features.processing import (
     BatchStates,
+    BatchSubjects,
     FeatureProcessor,
+    Linked,
     Rejected,
+    SignalTopics,
     SourceRecord,
     record_age_seconds,
 )
-from services.features.settings import STATE_TABLE, FeaturesSettings
+from services.features.settings import STATE_TABLE, SUBJECT_TABLE, FeaturesSettings
 from services.features.sinks import ProcessedBatch, Rewrite, StateFlusher
 
 log = logging.getLogger(__name__)
 
 EVENTS = Counter(
     "riskstream_features_events_total",
-    "Records read from the event topics, by event type and outcome "
+    "Records read from the worker's topics, by event type (shared_signal for a matched "
+    "signal, contact or signal for a subject record) and outcome "
     "(applied, duplicate, too_old, rejected).",
     ["event_type", "outcome"],
 )
@@ -103,12 +109,19 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
     app.transport.Consumer = NoSkipConsumer  # type: ignore[misc]
     topics = settings.topics
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
-    source = app.topic(*(topics(t) for t in EVENT_TOPICS.values()), **raw)
+    source = app.topic(*(topics(t) for t in FEATURE_SOURCE_TOPICS), **raw)
     table = app.Table(
         STATE_TABLE,
         default=None,
         partitions=settings.event_partitions,
         key_type=bytes,  # bytes key and value types make the table serialise raw
+        value_type=bytes,
+    )
+    subject_table = app.Table(
+        SUBJECT_TABLE,
+        default=None,
+        partitions=settings.event_partitions,
+        key_type=bytes,
         value_type=bytes,
     )
     keys = RedisKeys(settings.redis_key_prefix)
@@ -117,6 +130,7 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
         settings.service_name,
         {event_type: topics(topic) for event_type, topic in EVENT_TOPICS.items()},
         clock,
+        SignalTopics(topics(Topic.SIGNAL_SUBJECTS), topics(Topic.SIGNAL_MATCHES)),
     )
     updates_topic = topics(Topic.FEATURE_UPDATES)
     dlq_topic = topics(Topic.DLQ)
@@ -124,6 +138,10 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
     def load_state(customer_id: str) -> CustomerState | None:
         stored = table.get(customer_id.encode())
         return CustomerState.from_bytes(stored) if stored is not None else None
+
+    def load_subject(subject_key: str) -> SubjectEntry | None:
+        stored = subject_table.get(subject_key.encode())
+        return SubjectEntry.from_bytes(stored) if stored is not None else None
 
     @app.agent(source, concurrency=1)
     async def process_events(stream: faust.StreamT[bytes]) -> None:
@@ -146,13 +164,15 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
             events = cast(Sequence[faust.types.EventT[bytes]], taken)
             now = clock.now()
             states = BatchStates(load_state)
+            subjects = BatchSubjects(load_subject)
             last_event: dict[str, faust.types.EventT[bytes]] = {}
+            last_subject_event: dict[str, faust.types.EventT[bytes]] = {}
             sends: list[Awaitable[Any]] = []
             outcomes: collections.Counter[tuple[str, str]] = collections.Counter()
             for event in events:
                 _make_current(event)
                 record = _source_record(event.message)
-                result = processor.process(record, states)
+                result = processor.process(record, states, subjects)
                 age = record_age_seconds(record, now)
                 if age is not None:
                     event_age.observe(age)
@@ -165,17 +185,33 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
                         await producer.send(dlq_topic, record.key, value, None, None, None)
                     )
                     continue
-                customer = result.state.customer_id
-                last_event[customer] = event
-                outcomes[result.event.event_type, result.outcome.value.lower()] += 1
-                update = feature_update_json(result.update)
-                sends.append(
-                    await producer.send(updates_topic, customer.encode(), update, None, None, None)
-                )
+                if isinstance(result, Linked):
+                    last_subject_event[(record.key or b"").decode()] = event
+                    outcomes[result.record, "applied"] += 1
+                else:
+                    customer = result.state.customer_id
+                    last_event[customer] = event
+                    outcomes[result.event_type, result.outcome.value.lower()] += 1
+                    update = feature_update_json(result.update)
+                    sends.append(
+                        await producer.send(
+                            updates_topic, customer.encode(), update, None, None, None
+                        )
+                    )
+                for output in result.outputs:
+                    sends.append(
+                        await producer.send(
+                            output.topic, output.key, output.value, None, None, None
+                        )
+                    )
             state_bytes = {customer: state.to_bytes() for customer, state in states.touched.items()}
             for customer in states.changed():
                 _make_current(last_event[customer])
                 table[customer.encode()] = state_bytes[customer]
+            for subject_key in subjects.changed():
+                # The subject table is only this worker's: Redis holds no copy of it.
+                _make_current(last_subject_event[subject_key])
+                subject_table[subject_key.encode()] = subjects.touched[subject_key].to_bytes()
             for (event_type, outcome), count in outcomes.items():
                 EVENTS.labels(event_type, outcome).inc(count)
             LAST_PROCESSED.set(now.timestamp())
@@ -186,7 +222,7 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
 
             await flusher.submit(ProcessedBatch(state_bytes, sends, ack))
 
-    source_topics = {topics(t) for t in EVENT_TOPICS.values()}
+    source_topics = {topics(t) for t in FEATURE_SOURCE_TOPICS}
 
     @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
     async def report_lag() -> None:
