@@ -15,13 +15,13 @@ import httpx
 import orjson
 import pytest
 
-from deploy.harness import ServiceProcess
+from deploy.harness import BackingServices, ServiceProcess, isolated_settings
 from schemas.identifiers import keyed_hash
 from schemas.records import AuditRecord, DeadLetterRecord
 from schemas.signals import AcceptedSignal, SignalPublication, signature_of
 from services.common.settings import ServiceSettings
 from services.common.topics import Topic
-from tests.support.streams import produce, read_topic_until
+from tests.support.streams import produce, read_topic_until, read_topics
 
 pytestmark = pytest.mark.integration
 ADMIN = {"Authorization": "Bearer dev-admin-key"}
@@ -154,3 +154,56 @@ async def test_the_gateway_refuses_what_it_must_and_files_the_rest(
         metrics = (await http.get("/metrics")).text
     assert 'riskstream_signals_read_total{outcome="own"} 1.0' in metrics
     assert 'riskstream_signals_read_total{outcome="accepted"} 1.0' in metrics
+
+
+async def test_an_exchange_in_another_cluster_is_read_and_published_to(
+    platform: BackingServices,
+    topic_prefix: str,
+    service_settings: ServiceSettings,
+    start_service: Callable[..., ServiceProcess],
+) -> None:
+    # The consortium's cluster: the same broker under another address (so the gateway
+    # connects to it separately) and a topic of another deployment.
+    consortium = await asyncio.to_thread(isolated_settings, platform, f"x{topic_prefix}")
+    exchange = consortium.topics(Topic.SIGNALS_SHARED)
+    gateway = await asyncio.to_thread(
+        start_service,
+        "signals",
+        **SIGNALS_ENV,
+        RISKSTREAM_EXCHANGE_BOOTSTRAP_SERVERS=platform.kafka_bootstrap.replace(
+            "127.0.0.1", "localhost"
+        ),
+        RISKSTREAM_EXCHANGE_TOPIC=exchange,
+    )
+    await produce(consortium, [(exchange, b"good", signed(signal("from-the-consortium")))])
+
+    filed = [
+        AcceptedSignal.model_validate_json(value)
+        for value in await read_topic_until(
+            service_settings, Topic.SIGNAL_SUBJECTS, lambda values: len(values) >= 2, 30
+        )
+    ]
+    assert {f.signal.signal_id for f in filed} == {"from-the-consortium"}
+
+    async with httpx.AsyncClient(base_url=gateway.base_url, headers=ADMIN) as http:
+        published = await http.post(
+            "/v1/signals",
+            json={
+                "signal_id": "ours-2",
+                "signal_type": "serious_delinquency_90d",
+                "severity": "high",
+                "observed_on": datetime.now(UTC).date().isoformat(),
+                "subjects": [PHONE.model_dump()],
+                "legal_basis": "contract",
+                "reason": "120 days past due",
+            },
+        )
+        assert published.status_code == 201, published.text
+    on_the_exchange = await read_topics(
+        consortium, [exchange], lambda values: any(b'"ours-2"' in v for v in values), 30
+    )
+    assert any(b'"ours-2"' in value for value in on_the_exchange)
+    own_topic = await read_topics(
+        service_settings, [service_settings.topics(Topic.SIGNALS_SHARED)], lambda _: False, 2
+    )
+    assert own_topic == []
