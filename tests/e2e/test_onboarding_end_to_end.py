@@ -27,11 +27,11 @@ from services.common.settings import ServiceSettings
 from services.common.topics import Topic
 from tests.services.scorer.scorer_bundles import build_bundle
 from tests.support.polling import wait_until
+from tests.support.scoring import CLIENT, score_credit_order
 from tests.support.stores import mark_store_complete, stored_features
 from tests.support.streams import produce, read_topic_until
 
 pytestmark = pytest.mark.integration
-CLIENT = {"Authorization": "Bearer dev-client-key"}
 NOW = datetime.now(UTC)
 THIN_FILE = {"probability_of_default": 0.1, "grade": "C", "credit_limit": 1000}
 
@@ -69,21 +69,6 @@ def verified_with_a_good_report(customer_id: str) -> list[dict[str, Any]]:
     ]
 
 
-def score(scorer: ServiceProcess, customer_id: str) -> dict[str, Any]:
-    response = httpx.post(
-        f"{scorer.base_url}/v1/score",
-        json={
-            "customer_id": customer_id,
-            "order": {"amount": 300, "currency": "CNY", "payment_method": "bnpl"},
-        },
-        headers=CLIENT,
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    answer: dict[str, Any] = response.json()
-    return answer
-
-
 def test_a_verified_customer_with_a_good_report_scores_above_an_anonymous_one(
     service_settings: ServiceSettings,
     start_service: Callable[..., ServiceProcess],
@@ -117,7 +102,9 @@ def test_a_verified_customer_with_a_good_report_scores_above_an_anonymous_one(
     features = stored_features(service_settings, verified)
     assert features["verified_kinds_count"] == 3.0
     assert features["bureau_score_normalised"] == pytest.approx((860 - 350) / 600)
-    good, anonymous, unseen = (score(scorer, c) for c in (verified, registered, never_seen))
+    good, anonymous, unseen = (
+        score_credit_order(scorer, c, 300) for c in (verified, registered, never_seen)
+    )
 
     assert good["score"] > unseen["score"] > anonymous["score"]
     # Onboarding data alone earns at most a standard grade and limit (the thin-file cap)...

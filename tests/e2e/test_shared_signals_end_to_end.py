@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 import pytest
 
@@ -28,11 +27,11 @@ from tests.services.scorer.scorer_bundles import build_bundle
 from tests.support.actions import actions_of
 from tests.support.polling import wait_until
 from tests.support.rules import fast_rules
+from tests.support.scoring import score_credit_order
 from tests.support.stores import stored_features
 from tests.support.streams import produce
 
 pytestmark = pytest.mark.integration
-CLIENT = {"Authorization": "Bearer dev-client-key"}
 CONSORTIUM_KEY = b"consortium key k1"
 PARTNER_SECRET = b"okpay-secret"
 PLATFORM_ID = "riskstream-e2e"
@@ -58,21 +57,6 @@ def partner_record(body: dict[str, Any], phone: str, secret: bytes = PARTNER_SEC
     subject = keyed_hash("phone", phone, CONSORTIUM_KEY, "k1")
     body = {**body, "issued_at": datetime.now(UTC).isoformat(), "subjects": [subject.model_dump()]}
     return orjson.dumps({**body, "signature": signature_of(body, secret)})
-
-
-def credit_decision(scorer: ServiceProcess, customer_id: str) -> str:
-    response = httpx.post(
-        f"{scorer.base_url}/v1/score",
-        json={
-            "customer_id": customer_id,
-            "order": {"amount": 50, "currency": "CNY", "payment_method": "bnpl"},
-        },
-        headers=CLIENT,
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    decision: str = response.json()["decision"]
-    return decision
 
 
 def test_a_partners_fraud_signal_restricts_and_its_retraction_lifts_the_restriction(
@@ -126,7 +110,7 @@ def test_a_partners_fraud_signal_restricts_and_its_retraction_lifts_the_restrict
         "the flagged customer's freeze",
     )
     assert stored_features(service_settings, flagged)["shared_signals_confirmed_fraud"] == 1.0
-    assert credit_decision(scorer, flagged) == "prepay"
+    assert score_credit_order(scorer, flagged, 50)["decision"] == "prepay"
 
     retraction = {
         "action": "retract",
@@ -144,7 +128,7 @@ def test_a_partners_fraud_signal_restricts_and_its_retraction_lifts_the_restrict
         "the freeze lifted by the retraction",
     )
     assert stored_features(service_settings, flagged)["shared_signals_confirmed_fraud"] == 0.0
-    assert credit_decision(scorer, flagged) == "approve"
+    assert score_credit_order(scorer, flagged, 50)["decision"] == "approve"
     # The bystander's only signal was this platform's own: it counted for nothing.
     assert stored_features(service_settings, bystander)["shared_signals_confirmed_fraud"] == 0.0
     assert bystander not in actions_of(service_settings)
