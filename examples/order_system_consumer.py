@@ -14,6 +14,14 @@ in the same transaction as the account change, so it is sent once; a sender then
 what the outbox holds (here it prints it; a real one sends a message or an app
 notification) and marks it sent, so a crash before sending only delays it.
 
+Grades also drive service. Every score answer (checkout asks ``POST /v1/score``) carries
+the customer's ``service_tier``: the repayment terms to offer, promotions, monitoring and
+VIP treatment. :meth:`OrderAccounts.apply_service_tier` keeps the latest one per account,
+and :meth:`OrderAccounts.repayment_options` is what checkout then offers: the tier's terms,
+or nothing on credit while credit is frozen, the account suspended or prepayment required.
+A limit application granted (at once, or by a reviewer) arrives as a ``notify`` carrying
+``limit_granted``, which sets the account's granted limit.
+
 Run it against a local platform (``make up``)::
 
     python -m examples.order_system_consumer --db orders.sqlite
@@ -36,6 +44,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from schemas.actions import RiskAction
+from schemas.tiers import NO_CREDIT_TERMS, RepaymentTerms, ServiceTier
 from services.common.kafka import make_consumer
 from services.common.settings import ServiceSettings
 from services.common.topics import Topic
@@ -62,6 +71,15 @@ CREATE TABLE IF NOT EXISTS accounts (
     prepayment_required INTEGER NOT NULL DEFAULT 0,
     credit_limit REAL,
     pending_review INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS account_service (
+    customer_id TEXT PRIMARY KEY,
+    granted_limit REAL,
+    tier TEXT,
+    vip INTEGER NOT NULL DEFAULT 0,
+    promotions TEXT,
+    monitoring TEXT,
+    repayment_terms TEXT
 );
 """
 
@@ -121,6 +139,13 @@ class OrderAccounts:
                     f"UPDATE accounts SET {update} WHERE customer_id = :customer",  # noqa: S608 (fixed text)
                     {"limit": action.credit_limit, "customer": action.customer_id},
                 )
+            if action.limit_granted is not None:
+                self._db.execute(
+                    "INSERT INTO account_service (customer_id, granted_limit) VALUES (?, ?)"
+                    " ON CONFLICT (customer_id)"
+                    " DO UPDATE SET granted_limit = excluded.granted_limit",
+                    (action.customer_id, action.limit_granted),
+                )
             if action.review_outcome in _CLOSES_REVIEW:
                 self._db.execute(
                     "UPDATE accounts SET pending_review = 0 WHERE customer_id = ?",
@@ -140,6 +165,49 @@ class OrderAccounts:
                     ),
                 )
         return True
+
+    def apply_service_tier(self, customer_id: str, tier: ServiceTier) -> None:
+        """Keeps the tier a score answer carried as the account's service tier."""
+        with self._db:
+            self._db.execute(
+                "INSERT INTO account_service"
+                " (customer_id, tier, vip, promotions, monitoring, repayment_terms)"
+                " VALUES (:customer, :tier, :vip, :promotions, :monitoring, :terms)"
+                " ON CONFLICT (customer_id) DO UPDATE SET tier = :tier, vip = :vip,"
+                " promotions = :promotions, monitoring = :monitoring, repayment_terms = :terms",
+                {
+                    "customer": customer_id,
+                    "tier": tier.name,
+                    "vip": int(tier.vip),
+                    "promotions": tier.promotions,
+                    "monitoring": tier.monitoring,
+                    "terms": tier.repayment_terms.model_dump_json(),
+                },
+            )
+
+    def service(self, customer_id: str) -> dict[str, object] | None:
+        """The account's service tier and granted limit, as last applied."""
+        cursor = self._db.execute(
+            "SELECT * FROM account_service WHERE customer_id = ?", (customer_id,)
+        )
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        return {column[0]: value for column, value in zip(cursor.description, row, strict=True)}
+
+    def repayment_options(self, customer_id: str) -> RepaymentTerms:
+        """What checkout offers the customer for paying later: the tier's terms, or none
+        while credit is frozen, the account suspended or prepayment required (the
+        actions applied say so), or before any tier is known."""
+        service = self.service(customer_id)
+        if service is None or service["repayment_terms"] is None:
+            return NO_CREDIT_TERMS
+        account = self.account(customer_id)
+        if account is not None and (
+            account["credit_frozen"] or account["suspended"] or account["prepayment_required"]
+        ):
+            return NO_CREDIT_TERMS
+        return RepaymentTerms.model_validate_json(str(service["repayment_terms"]))
 
     def unsent_notices(self) -> list[OutgoingNotice]:
         """Notices recorded and not yet sent, oldest first."""

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.common import Identifier, Timestamp
 from schemas.scores import Grade, LeverStep, RiskLevel
+from schemas.tiers import ServiceTier
 
 ActionType = Literal[
     "notify",
@@ -33,6 +34,7 @@ ACTION_TYPES: tuple[ActionType, ...] = (
     "reinstate_account",
 )
 AccountStatus = Literal["active", "limited", "frozen", "suspended"]
+ACCOUNT_STATUSES: tuple[AccountStatus, ...] = ("active", "limited", "frozen", "suspended")
 ReviewOutcome = Literal["confirmed", "released", "escalated"]
 
 RESTRICTING_ACTIONS: frozenset[ActionType] = frozenset(
@@ -126,6 +128,12 @@ class RiskAction(BaseModel):
         default=None,
         description="For an action that restricts credit: the notice to deliver.",
     )
+    limit_granted: float | None = Field(
+        default=None,
+        ge=0,
+        description="Set on the notify that grants a limit application: the credit limit "
+        "the customer may now use (never above what the model and the rules allowed).",
+    )
 
 
 class ActiveAction(BaseModel):
@@ -165,4 +173,9 @@ class CustomerRiskState(BaseModel):
     version: int = Field(default=0, ge=0, description="Bumped on every change.")
     locale: str | None = Field(
         default=None, description="The customer's language, from their latest event giving one."
+    )
+    service_tier: ServiceTier | None = Field(
+        default=None,
+        description="The tier of the last grade under the account's status (repayment "
+        "terms, promotions, monitoring, VIP); null before the first score.",
     )

@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, ConfigDict, Field, PlainSerializer, StringConstraints
+
+Grade = Literal["S", "A", "B", "C", "D"]
+"""Credit grades, best first (DOMAIN.md)."""
+GRADES: tuple[Grade, ...] = ("S", "A", "B", "C", "D")
 
 STRICT = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
 """Inbound records: unknown fields are rejected and parsed records are immutable."""
@@ -30,6 +34,10 @@ Amount = Annotated[
     PlainSerializer(lambda value: float(value), return_type=float, when_used="json"),
 ]
 """A non-negative money amount, exact in memory, a JSON number on the wire."""
+
+MAX_AMOUNT = 99_999_999_999.9999
+"""The largest :data:`Amount` (11 digits before the point, 4 after): the bound of every
+money figure a caller may send, so notices and reports can always format it."""
 
 Timestamp = Annotated[
     AwareDatetime,

@@ -6,11 +6,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.common import GRADES as GRADES  # defined there, importable from here too
 from schemas.common import STRICT, Amount, Currency, Identifier, Timestamp
+from schemas.common import Grade as Grade
 from schemas.events import PaymentMethod, TriggerType
+from schemas.tiers import ServiceTier
 
-Grade = Literal["S", "A", "B", "C", "D"]
-GRADES: tuple[Grade, ...] = ("S", "A", "B", "C", "D")
 RiskLevel = Literal["green", "yellow", "red"]
 Decision = Literal["approve", "prepay", "review", "decline"]
 MAX_BATCH = 1_000
@@ -107,6 +108,12 @@ class ScoreResponse(BaseModel):
     fallback: bool
     fallback_reason: str | None
     decision_id: str | None = None
+    service_tier: ServiceTier | None = Field(
+        default=None,
+        description="What the grade earns besides the limit: repayment terms, promotions, "
+        "monitoring, VIP treatment (nothing on credit while the account is frozen or "
+        "suspended).",
+    )
 
 
 class ScoreBatchResponse(BaseModel):
@@ -136,10 +143,15 @@ class ScoreRecord(BaseModel):
     features: dict[str, float | None]
     features_as_of: Timestamp
     triggered_by: str = Field(
-        description="The event_id whose arrival caused this score (a shared signal's "
-        "match id when a signal caused it)."
+        description="The event_id whose arrival caused this score; a shared signal's match "
+        "id when a signal reaching the customer caused it; for a re-score of a dormant "
+        "customer, rescore:<day>:<customer_id>."
     )
-    trigger_event_type: TriggerType | None = None
+    trigger_event_type: TriggerType | None = Field(
+        default=None,
+        description="The triggering event's type (shared_signal for a signal); null for a "
+        "re-score.",
+    )
     event_occurred_at: Timestamp | None = None
     scored_at: Timestamp
     locale: str | None = Field(

@@ -150,14 +150,18 @@ class EventStream:
         self._rate = rate
         self.accepted: list[InboundEvent] = []
         self.refused: Counter[str] = Counter()
-        """Answers other than 202, by status code (or ``error`` for no answer)."""
+        """Answers other than 202, by status code (or ``error <exception>`` for no answer)."""
 
     async def run(self, stop: asyncio.Event) -> None:
         headers = {"Authorization": f"Bearer {DEVELOPMENT_CLIENT_KEY}"}
         in_flight = asyncio.Semaphore(64)
         loop = asyncio.get_running_loop()
         started = loop.time()
-        async with httpx.AsyncClient(headers=headers, timeout=60) as http:
+        # Idle connections are dropped before uvicorn's 5 s keep-alive ends, so a request
+        # never goes out on a connection the server is closing (an error that says
+        # nothing about the platform).
+        limits = httpx.Limits(keepalive_expiry=2.0)
+        async with httpx.AsyncClient(headers=headers, timeout=60, limits=limits) as http:
             sends: list[asyncio.Task[None]] = []
             for index, event in enumerate(self._events):
                 if stop.is_set():
@@ -175,8 +179,8 @@ class EventStream:
             while True:
                 try:
                     response = await http.post(f"{self._ingest()}/v1/events", json=body)
-                except httpx.HTTPError:
-                    self.refused["error"] += 1
+                except httpx.HTTPError as error:
+                    self.refused[f"error {type(error).__name__}"] += 1
                 else:
                     if response.status_code == 202:
                         self.accepted.append(event)

@@ -44,6 +44,22 @@ class RedisKeys:
         """Serialised per-customer feature state (``CustomerState.to_bytes``)."""
         return f"{self._customer(customer_id)}:features"
 
+    def feature_state_pattern(self) -> str:
+        """SCAN pattern matching every customer's feature state key."""
+        return f"{self.prefix}:v{KEY_LAYOUT_VERSION}:{{*}}:features"
+
+    def customer_of_feature_state(self, key: str) -> str | None:
+        """The customer whose feature state ``key`` is (None: not such a key)."""
+        head, tail = f"{self.prefix}:v{KEY_LAYOUT_VERSION}:{{", "}:features"
+        if key.startswith(head) and key.endswith(tail) and len(key) > len(head) + len(tail):
+            return key[len(head) : -len(tail)]
+        return None
+
+    def rescored(self, partition: int) -> str:
+        """The last day (ISO date) the dormant-customer scheduler re-scored ``partition``:
+        a progress marker only; if lost, that day's run repeats with the same ids."""
+        return f"{self.prefix}:v{KEY_LAYOUT_VERSION}:rescored:{partition}"
+
     def risk_state(self, customer_id: str) -> str:
         """JSON ``CustomerRiskState`` written by the warning service."""
         return f"{self._customer(customer_id)}:risk"

@@ -4,6 +4,7 @@ in its entry point and passes it down; nothing reads the environment anywhere el
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, SecretStr, model_validator
@@ -109,6 +110,10 @@ class ServiceSettings(BaseSettings):
     auditor_api_keys: ApiKeyList = Field(default_factory=list)
     """Keys that may read the decision log and nothing else (auditors, analysts); none by
     default, when only admin keys may."""
+
+    service_tiers_path: Path | None = None
+    """The service tiers file (grade to repayment terms, promotions, monitoring, VIP);
+    None: the packaged ``services/common/service_tiers.yaml``."""
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"

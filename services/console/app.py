@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.http import Lifecycle, ReadinessCheck, install_common
 from services.console.access import ALLOWED, Permission, home, may
+from services.console.core import decision_words, origin_label
 from services.console.errors import (
     ConsoleError,
     CsrfError,
@@ -131,6 +132,8 @@ def create_app(
     templates.env.globals["may"] = may
     templates.env.globals["Permission"] = Permission
     templates.env.globals["ago"] = waited
+    templates.env.globals["origin_label"] = origin_label
+    templates.env.globals["decision_words"] = decision_words
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     def render(

@@ -50,6 +50,8 @@ MODEL_OPERATIONS = frozenset(
         "model.shadow",
     }
 )
+RESCORE_OPERATION = "rescore.run"
+"""Audit operation of a run of the dormant-customer scheduler (one partition, one day)."""
 TOP_REASONS = 10
 DRIFT_BINS = 10
 DECISION_HORIZON = timedelta(days=90)
@@ -141,6 +143,8 @@ class PortfolioReport:
     decisions_judged: int = 0
     """Of those, the ones with a known outcome (the decision-quality population)."""
     decision_quality: list[ThresholdQuality] = field(default_factory=list)
+    rescore_runs: list[AuditRecord] = field(default_factory=list)
+    """Runs of the dormant-customer scheduler in the period (``rescore.run``)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -204,6 +208,7 @@ class PortfolioReport:
                 "horizon_days": DECISION_HORIZON.days,
                 "thresholds": [quality.to_dict() for quality in self.decision_quality],
             },
+            "rescore_runs": [{"at": a.at.isoformat(), **a.details} for a in self.rescore_runs],
             "notes": self.notes,
         }
 
@@ -360,6 +365,10 @@ def build_report(
         decisions=len(period_decisions),
         decisions_judged=len(judged),
         decision_quality=threshold_quality(judged) if judged else [],
+        rescore_runs=sorted(
+            (a for a in audit if a.at in period and a.operation == RESCORE_OPERATION),
+            key=lambda a: a.at,
+        ),
     )
 
 

@@ -318,6 +318,27 @@ def report_body(report: PortfolioReport, extra: str = "") -> str:
             ],
         ),
     ]
+    parts += [
+        "<h2>Dormant customers re-judged</h2>",
+        "<p>Daily runs of the scheduler that re-scores customers without a recent event, "
+        "so restrictions whose windows emptied are lifted (one row per partition and day).</p>",
+        _table(
+            ["at", "partition", "day", "customers", "re-scored", "active", "expired", "seconds"],
+            [
+                [
+                    a.at.isoformat(),
+                    a.details.get("partition"),
+                    a.details.get("day"),
+                    a.details.get("customers"),
+                    a.details.get("rescored"),
+                    a.details.get("active"),
+                    a.details.get("expired"),
+                    a.details.get("seconds"),
+                ]
+                for a in report.rescore_runs
+            ],
+        ),
+    ]
     parts.append(extra)
     if report.notes:
         parts.append("<h2>Notes</h2><ul>")

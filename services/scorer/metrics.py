@@ -59,6 +59,28 @@ MODEL_LOAD_FAILURES = Counter(
     "Bundles this process failed to load or refused at the gate, by operation.",
     ["operation"],
 )
+RESCORE_RUNS = Counter(
+    "riskstream_rescore_runs_total",
+    "Runs of the dormant-customer scheduler over one partition, by outcome "
+    "(completed; aborted: the store was incomplete, the model or Kafka failed).",
+    ["outcome"],
+)
+RESCORE_CUSTOMERS = Counter(
+    "riskstream_rescore_customers_total",
+    "Customers a scheduler run looked at, by outcome (rescored; active: an event within "
+    "the dormancy period; expired: no event within the horizon; unreadable; unscorable).",
+    ["outcome"],
+)
+RESCORE_RUN_SECONDS = Histogram(
+    "riskstream_rescore_run_duration_seconds",
+    "Wall time of one scheduler run over one partition (paced, so mostly waiting).",
+    buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 14400),
+)
+RESCORE_LAST_RUN = Gauge(
+    "riskstream_rescore_last_run_timestamp_seconds",
+    "When this process last completed a scheduler run of the partition (epoch seconds).",
+    ["partition"],
+)
 STREAM_RECORDS = Counter(
     "riskstream_scorer_stream_records_total",
     "features.updates records handled by the streaming scorer, by outcome.",

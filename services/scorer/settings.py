@@ -65,6 +65,23 @@ class ScorerSettings(ServiceSettings):
     """Streamed scores of grade C or D carry the model's counterfactuals (the least feasible
     changes reaching each better grade up to B), which adverse-action notices state."""
 
+    rescore_enabled: bool = True
+    """Dormant customers are re-scored once a day (needs the streaming path, whose
+    partitions say whose customers this process re-scores)."""
+    rescore_dormant_after_s: float = Field(default=24 * 3600.0, gt=0)
+    """A customer is re-scored when their last event is at least this old at the run."""
+    rescore_horizon_s: float = Field(default=92 * 24 * 3600.0, gt=0)
+    """...and at most this old: past the 90-day windows (and two runs to judge them
+    empty), nothing more moves."""
+    rescore_check_s: float = Field(default=60.0, gt=0)
+    """How often the scheduler looks for partitions whose daily run is due."""
+    rescore_rate: float = Field(default=500.0, gt=0)
+    """Most customers re-scored per second by one process (the score API shares it)."""
+    rescore_batch: int = Field(default=200, ge=1, le=10_000)
+    """Customers read, scored and published per step."""
+    rescore_scan_count: int = Field(default=1000, ge=10)
+    """``COUNT`` of each ``SCAN`` step over the feature-state keys."""
+
     decision_log_enabled: bool = True
     """Every answer of the score API is recorded on ``risk.decisions``."""
     decision_spool_dir: Path = Path(".run/decision-spool")

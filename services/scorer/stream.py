@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from aiokafka import ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from pydantic import ValidationError
 
 from schemas.features import FEATURE_SCHEMA, FeatureUpdate, to_model_row
@@ -34,11 +34,10 @@ from services.common.dead_letters import dead_letter
 from services.common.kafka import LagReporter, make_consumer
 from services.common.topics import Topic
 from services.scorer.core import (
-    STANDARD_GRADE,
+    LOW_GRADES,
     RowScore,
     ServedModel,
-    better_grades,
-    improvements,
+    low_grade_improvements,
     score_record,
 )
 from services.scorer.metrics import COUNTERFACTUAL_SECONDS, STREAM_RECORDS
@@ -50,7 +49,6 @@ from services.scorer.usecase import observed_score_rows, shadow_score
 log = logging.getLogger(__name__)
 _stream_records = metrics.cached_labels(STREAM_RECORDS)
 _counterfactual_seconds = COUNTERFACTUAL_SECONDS.labels("stream")
-LOW_GRADES = frozenset({"C", "D"})
 
 
 class StreamScorer:
@@ -75,6 +73,18 @@ class StreamScorer:
         self._scores_topic = settings.topics(Topic.SCORES)
         self._dlq_topic = settings.topics(Topic.DLQ)
         self._lag = LagReporter(settings.stream_group_id)
+        self._consumer: AIOKafkaConsumer | None = None
+
+    def partitions(self) -> frozenset[int]:
+        """The partitions of ``features.updates`` this process holds now: its share of
+        the customers (the dormant-customer scheduler re-scores those)."""
+        consumer = self._consumer
+        if consumer is None:
+            return frozenset()
+        return frozenset(tp.partition for tp in consumer.assignment())
+
+    def _track(self, consumer: AIOKafkaConsumer | None) -> None:
+        self._consumer = consumer
 
     async def run(self) -> None:
         """Consumes forever; reconnects after Kafka errors."""
@@ -94,6 +104,7 @@ class StreamScorer:
                 max_records=self._settings.stream_batch_max,
                 lag=self._lag,
             ),
+            on_consumer=self._track,
         )
 
     async def _handle_acknowledged(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
@@ -157,11 +168,10 @@ class StreamScorer:
     ) -> list[Counterfactual]:
         """For grade C or D (the grades the rules restrict), the model's counterfactuals up
         to the standard grade B, which the warning service's notices state."""
-        grade = verdict.assessment.grade
-        if not self._settings.stream_counterfactuals or grade not in LOW_GRADES:
+        if not self._settings.stream_counterfactuals or verdict.assessment.grade not in LOW_GRADES:
             return []
         started = time.perf_counter()
-        found = improvements(model, update.features, better_grades(grade, STANDARD_GRADE))
+        found = low_grade_improvements(model, update.features, verdict.assessment.grade)
         _counterfactual_seconds.observe(time.perf_counter() - started)
         return found
 

@@ -26,10 +26,11 @@ import numpy as np
 from pydantic import ValidationError
 
 from riskmodel.scaling import assess, available_credit, decide, score_from_probability
-from schemas.actions import CustomerRiskState
+from schemas.actions import AccountStatus, CustomerRiskState
 from schemas.features import to_model_row
 from schemas.scores import Grade, ReasonCode, RiskLevel, ScoreRequest
 from services.common.clock import Clock
+from services.common.tiers import ServiceTiers
 from services.features.core import CustomerState, FeaturesError, compute_features, from_us
 from services.scorer.core import (
     NO_MODEL_VERSION,
@@ -124,7 +125,9 @@ class Scorer:
         thin_file: ThinFileDefault,
         monitor: ModelMonitor | None = None,
         decisions: DecisionLog | None = None,
+        tiers: ServiceTiers | None = None,
     ) -> None:
+        self._tiers = tiers
         self._store = store
         self._decisions = decisions
         self._monitor = monitor
@@ -368,9 +371,10 @@ class Scorer:
         """An answer from the model or the thin-file policy: the order is decided on the
         grade, the account status and the credit available."""
         request = customer.request
+        status = account_status(customer.risk)
         decision = decide(
             grade=grade,
-            account_status=account_status(customer.risk),
+            account_status=status,
             on_credit=on_credit(request),
             order_amount=float(request.order.amount) if request.order is not None else 0.0,
             available=available,
@@ -390,6 +394,7 @@ class Scorer:
             features_as_of=features_as_of,
             fallback_reason=None,
             decision_id=new_decision_id(customer.now),
+            service_tier=self._tier(grade, status),
         )
 
     def _fallback_answer(
@@ -415,7 +420,11 @@ class Scorer:
             features_as_of=None,
             fallback_reason=reason,
             decision_id=new_decision_id(customer.now),
+            service_tier=self._tier(policy.grade, account_status(customer.risk)),
         )
+
+    def _tier(self, grade: Grade, status: AccountStatus) -> dict[str, Any] | None:
+        return None if self._tiers is None else self._tiers.view(grade, status)
 
     def _start_shadow(
         self, champion: ServedModel, matrix: FloatMatrix, verdicts: list[RowScore | None]

@@ -15,6 +15,7 @@ from services.common.http import Background, Lifecycle
 from services.common.kafka import ResilientProducer
 from services.common.redis_client import make_redis
 from services.common.redis_keys import RedisKeys
+from services.common.tiers import read_service_tiers
 from services.common.topics import Topic
 from services.scorer.admin import SERVICE, ModelAdmin
 from services.scorer.api import create_app
@@ -27,6 +28,7 @@ from services.scorer.holder import ModelHolder
 from services.scorer.metrics import MODEL_LOAD_FAILURES, MODEL_MONITOR, PrometheusObserver
 from services.scorer.producer import KafkaControlPublisher, KafkaSink
 from services.scorer.registry import ModelRegistry
+from services.scorer.rescoring import Rescheduler
 from services.scorer.settings import ScorerSettings
 from services.scorer.spool import Spool
 from services.scorer.store import RedisFeatureStore
@@ -117,6 +119,7 @@ def build_app(settings: ScorerSettings) -> FastAPI:
         ),
         MODEL_MONITOR,
         decision_log if settings.decision_log_enabled else None,
+        read_service_tiers(settings.service_tiers_path),
     )
     registry = ModelRegistry(
         settings.model_registry_dir, FEATURE_SCHEMA, settings.min_adverse_impact_ratio
@@ -144,11 +147,24 @@ def build_app(settings: ScorerSettings) -> FastAPI:
     if settings.decision_copy_enabled:
         background.append(DecisionCopier(settings, background_redis, keys, sink, clock).run)
     if settings.stream_enabled:
-        background.append(
-            StreamScorer(
-                settings, holder, sink, clock, observer, holder.champion_loaded, MODEL_MONITOR
-            ).run
+        stream = StreamScorer(
+            settings, holder, sink, clock, observer, holder.champion_loaded, MODEL_MONITOR
         )
+        background.append(stream.run)
+        if settings.rescore_enabled:
+            background.append(
+                Rescheduler(
+                    settings,
+                    background_redis,
+                    keys,
+                    RedisFeatureStore(background_redis, keys, settings.event_partitions),
+                    holder,
+                    sink,
+                    publisher,
+                    clock,
+                    stream.partitions,
+                ).run
+            )
 
     async def close_redis() -> None:
         await redis.aclose()

@@ -1,13 +1,19 @@
 """HTTP transport of the warning service: customers' risk state, manual overrides, review
-cases and the rule set (changed under the four-eyes rule).
+cases, customers' appeals and limit applications, and the rule set (changed under the
+four-eyes rule).
 
-Status codes: 201 for an override published, recorded and stored, and for a proposal
-recorded; 403 when the caller's role may not act (a case for approvers, an approval);
-404 for an unknown case; 409 when an override does not fit the customer's state (nothing
-to reverse, a limit without cut_limit) or a case was decided already or is held by someone
-else; 422 for an invalid body or rule set (a rule set's error names its line); 503 with
-``Retry-After`` when Kafka or Redis could not complete the change (nothing has changed then),
-or while Redis is being rebuilt from ``warning.state`` (``store_rebuilding``).
+Status codes: 201 for an override published, recorded and stored, for a proposal recorded
+and for an appeal opened; 200 for a limit application decided; 403 when the caller's role
+may not act (a case for approvers, an approval); 404 for an unknown case, or an appeal
+against an action or decision the customer does not have; 409 when an override does not
+fit the customer's state (nothing to reverse, a limit without cut_limit), a case was
+decided already or is held by someone else, a record was appealed already
+(``appeal_exists``) or an earlier limit application is under review
+(``application_under_review``); 422 for an invalid body or rule set (a rule set's error
+names its line); 503 with ``Retry-After`` when Kafka or Redis could not complete the change
+(nothing has changed then), while Redis is being rebuilt from ``warning.state``
+(``store_rebuilding``), or when the score service cannot judge a limit application
+(``scoring_unavailable``).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.actions import ActionType
 from schemas.changes import MAX_CHANGE_REASON
+from schemas.common import MAX_AMOUNT
 from services.common.auth import CASE_REVIEWERS, KeyRing, Principal, Scope
 from services.common.change_api import (
     Proposer,
@@ -36,20 +43,32 @@ from services.common.http import (
     install_common,
     require_scope,
 )
-from services.warning.core import MAX_COMMENT, CaseDecision, ReviewCase, Rule
+from services.warning.core import (
+    MAX_COMMENT,
+    MAX_STATEMENT,
+    AppealSubject,
+    CaseDecision,
+    ReviewCase,
+    Rule,
+    check_statement,
+)
 from services.warning.errors import (
+    AppealConflictError,
     CaseConflictError,
     CaseForbiddenError,
     CaseNotFoundError,
+    LimitApplicationConflictError,
     PublishUnavailableError,
     RulesError,
+    ScoringUnavailableError,
     StateError,
     StoreRebuildingError,
     StoreUnavailableError,
+    UnknownAppealSubjectError,
 )
 from services.warning.rulebook import LiveRules, Rulebook
 from services.warning.settings import WarningSettings
-from services.warning.usecase import WarningDesk
+from services.warning.usecase import LimitApplicationResult, WarningDesk
 
 CustomerId = Annotated[str, Path(min_length=1, max_length=64)]
 CaseId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9a-f-]+$")]
@@ -64,6 +83,65 @@ async def _administrator(request: Request) -> Principal:
 
 
 Administrator = Annotated[Principal, Depends(_administrator)]
+
+
+async def _client_principal(request: Request) -> Principal:
+    """Admits callers whose key has the client scope (or admin)."""
+    keyring: KeyRing = request.app.state.keyring
+    return keyring.authorize(request.headers.get("authorization"), Scope.CLIENT)
+
+
+Client = Annotated[Principal, Depends(_client_principal)]
+MAX_LIMIT = 1e9
+"""Largest limit an application may name."""
+ACTION_ID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+DECISION_ID = r"^[0-9a-f]{32}$"
+
+
+class LimitApplicationRequest(BaseModel):
+    """An application for a higher credit limit: the limit wanted and, when the order
+    system knows it, the limit the customer has now."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    requested_limit: float = Field(gt=0, le=MAX_LIMIT, allow_inf_nan=False)
+    current_limit: float | None = Field(default=None, ge=0, le=MAX_LIMIT, allow_inf_nan=False)
+
+
+class AppealRequest(BaseModel):
+    """A customer's dispute: exactly one of ``action_id`` (an action in effect, the
+    notice's ``appeal_reference``) and ``decision_id``, with the customer's statement."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action_id: str | None = Field(default=None, pattern=ACTION_ID)
+    decision_id: str | None = Field(default=None, pattern=DECISION_ID)
+    statement: str = Field(min_length=1, max_length=MAX_STATEMENT)
+
+
+def limit_application_view(customer_id: str, result: LimitApplicationResult) -> dict[str, Any]:
+    decided, assessment = result.decision, result.assessment
+    return {
+        "customer_id": customer_id,
+        "decision_id": assessment.decision_id,
+        "decided_at": result.decided_at.isoformat(),
+        "decision": decided.outcome,
+        "requested_limit": decided.requested,
+        "approved_limit": decided.approved_limit,
+        "ceiling": decided.ceiling,
+        "reasons": [{"code": r.code, "text": r.text} for r in decided.reasons],
+        "case_id": decided.case.case_id if decided.case else None,
+        "action_id": decided.action.action_id if decided.action else None,
+        "grade": assessment.grade,
+        "score": assessment.score,
+        "model_version": assessment.model_version,
+    }
+
+
+def _field_error(field: str, reason: str) -> JsonResponse:
+    return error_response(422, "validation_error", [{"field": field, "reason": reason}])
+
+
 Reviewer = Annotated[Principal, Depends(in_roles(CASE_REVIEWERS))]
 
 _YAML_BODY = {
@@ -104,7 +182,7 @@ class OverrideRequest(BaseModel):
 
     action: ActionType
     reason: str = Field(min_length=1, max_length=500)
-    credit_limit: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    credit_limit: float | None = Field(default=None, ge=0, le=MAX_AMOUNT, allow_inf_nan=False)
 
 
 def rule_view(rule: Rule) -> dict[str, Any]:
@@ -181,6 +259,20 @@ def create_app(
     async def on_case_forbidden(_: Request, exc: CaseForbiddenError) -> JsonResponse:
         return error_response(403, "forbidden", str(exc))
 
+    @app.exception_handler(AppealConflictError)
+    async def on_appeal_conflict(_: Request, exc: AppealConflictError) -> JsonResponse:
+        return error_response(409, "appeal_exists", str(exc))
+
+    @app.exception_handler(LimitApplicationConflictError)
+    async def on_application_conflict(
+        _: Request, exc: LimitApplicationConflictError
+    ) -> JsonResponse:
+        return error_response(409, "application_under_review", str(exc))
+
+    @app.exception_handler(ScoringUnavailableError)
+    async def on_scoring_unavailable(_: Request, exc: ScoringUnavailableError) -> JsonResponse:
+        return error_response(503, "scoring_unavailable", str(exc), retry_after)
+
     @app.exception_handler(StateError)
     async def on_state_error(_: Request, exc: StateError) -> JsonResponse:
         return error_response(409, "override_refused", str(exc))
@@ -235,6 +327,53 @@ def create_app(
             },
             status_code=201,
         )
+
+    @app.post(
+        "/v1/customers/{customer_id}/limit-applications",
+        responses={409: {"description": "an earlier application is under review"}},
+    )
+    async def post_limit_application(
+        customer_id: CustomerId, body: LimitApplicationRequest, principal: Client
+    ) -> JsonResponse:
+        """Decides an application for a higher limit at once: approve (up to the limit
+        the model and the rules allow now), refer to review (a case opens) or decline,
+        with reasons and the ``decision_id`` of the judgement on the decision log."""
+        if body.current_limit is not None and body.requested_limit <= body.current_limit:
+            return _field_error("requested_limit", "must be above current_limit")
+        result = await desk.apply_for_limit(
+            customer_id, body.requested_limit, body.current_limit, principal.label
+        )
+        return JsonResponse(limit_application_view(customer_id, result))
+
+    @app.post(
+        "/v1/customers/{customer_id}/appeals",
+        status_code=201,
+        responses={
+            404: {"description": "no such action or decision for the customer"},
+            409: {"description": "the record was appealed already"},
+        },
+    )
+    async def post_appeal(
+        customer_id: CustomerId, body: AppealRequest, principal: Client
+    ) -> JsonResponse:
+        """Records a customer's dispute of an action or a decision as a review case
+        (origin ``appeal``); one appeal per record."""
+        subject: AppealSubject
+        if (body.action_id is None) == (body.decision_id is None):
+            return _field_error("action_id", "give exactly one of action_id and decision_id")
+        if body.action_id is not None:
+            subject, reference = "action", body.action_id
+        else:
+            subject, reference = "decision", str(body.decision_id)
+        try:
+            statement = check_statement(body.statement)
+        except StateError as error:
+            return _field_error("statement", str(error))
+        try:
+            case = await desk.appeal(customer_id, subject, reference, statement, principal.label)
+        except UnknownAppealSubjectError as error:
+            return error_response(404, f"unknown_{subject}", str(error))
+        return JsonResponse(case_view(case), status_code=201)
 
     @app.get("/v1/cases")
     async def list_cases(

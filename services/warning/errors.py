@@ -57,3 +57,20 @@ class StoreRebuildingError(StoreUnavailableError):
     """Redis lost warning state (its epoch key is incomplete) and is being rebuilt from
     ``warning.state``: a customer without a stored state may be one whose state was lost,
     so nobody is judged or overridden until the rebuild is done."""
+
+
+class UnknownAppealSubjectError(WarningServiceError):
+    """An appeal names an action or decision the customer does not have."""
+
+
+class AppealConflictError(WarningServiceError):
+    """The action or decision was appealed already (one appeal per record)."""
+
+
+class LimitApplicationConflictError(WarningServiceError):
+    """An earlier limit application of the customer is still under review."""
+
+
+class ScoringUnavailableError(WarningServiceError):
+    """The score service did not judge the customer (unreachable, refused, or answered
+    from its fallback policy): a limit application cannot be decided now."""

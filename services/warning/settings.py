@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 
-from services.common.settings import ServiceSettings
+from services.common.settings import DEVELOPMENT_KEYS, ConfigurationError, ServiceSettings
 from services.warning.core import DEFAULT_RULES_PATH
 
 
@@ -39,6 +39,34 @@ class WarningSettings(ServiceSettings):
     """Longest wait for Kafka to acknowledge actions, audit and dead-letter records."""
     lag_interval_s: float = Field(default=5.0, gt=0)
     """How often consumer lag per partition is measured."""
+
+    scorer_url: str = "http://127.0.0.1:8002"
+    """The score service, asked for the model's judgement of a limit application."""
+    scorer_api_key: SecretStr | None = None
+    """A client key of the score service (None: the first of ``client_api_keys``)."""
+    scorer_timeout_s: float = Field(default=2.0, gt=0)
+
+    @model_validator(mode="after")
+    def _a_usable_score_key(self) -> WarningSettings:
+        if self.scorer_api_key is None:
+            if self.client_api_keys[0].get_secret_value().startswith("sha256:"):
+                raise ConfigurationError(
+                    "the client keys are digests: set RISKSTREAM_SCORER_API_KEY, the key the "
+                    "warning service sends to the score service"
+                )
+        elif (
+            self.env == "production" and self.scorer_api_key.get_secret_value() in DEVELOPMENT_KEYS
+        ):
+            raise ConfigurationError(
+                "RISKSTREAM_ENV=production refuses a development RISKSTREAM_SCORER_API_KEY"
+            )
+        return self
+
+    @property
+    def score_key(self) -> str:
+        """The key the warning service sends to the score service."""
+        key = self.scorer_api_key or self.client_api_keys[0]
+        return key.get_secret_value()
 
     @property
     def group_id(self) -> str:

@@ -19,21 +19,26 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from redis.typing import EncodableT, FieldT
 
 from services.common.redis_client import as_bytes
 from services.common.redis_keys import RedisKeys, Writer, epoch_covers
+from services.common.tiers import ServiceTiers
 from services.warning.core import WarningState, risk_state_view
 from services.warning.errors import StoreRebuildingError, StoreUnavailableError
 from services.warning.metrics import REDIS_ERRORS
 
 
 class RedisStateStore:
-    def __init__(self, redis: Redis, keys: RedisKeys, partitions: int) -> None:
+    def __init__(
+        self, redis: Redis, keys: RedisKeys, partitions: int, tiers: ServiceTiers | None = None
+    ) -> None:
         """``partitions``: the partition count of ``risk.scores`` (and ``warning.state``),
-        which the epoch key must cover."""
+        which the epoch key must cover; ``tiers`` give the risk state its service tier."""
+        self._tiers = tiers
         self._redis = redis
         self._keys = keys
         self._partitions = partitions
@@ -64,7 +69,7 @@ class RedisStateStore:
         for state in states:
             mapping[self._keys.warning_state(state.customer_id)] = state.to_json()
             mapping[self._keys.risk_state(state.customer_id)] = (
-                risk_state_view(state).model_dump_json().encode()
+                risk_state_view(state, self._tiers).model_dump_json().encode()
             )
             for case in state.cases:
                 owners[case.case_id] = state.customer_id
@@ -119,6 +124,23 @@ class RedisStateStore:
             REDIS_ERRORS.labels("cases").inc()
             raise StoreUnavailableError(f"redis: {type(error).__name__}: {error}") from error
         return int(count), (float(oldest[0][1]) if oldest else None)
+
+    async def decision_of(self, customer_id: str, decision_id: str) -> bool:
+        """True when the score service's copy of the decision log
+        (``RedisKeys.decision``) holds ``decision_id`` as a decision about this customer
+        (an appeal may name it). Only the record's customer is read."""
+        try:
+            stored = as_bytes(await self._redis.get(self._keys.decision(decision_id)))
+        except (RedisError, OSError) as error:
+            REDIS_ERRORS.labels("decisions").inc()
+            raise StoreUnavailableError(f"redis: {type(error).__name__}: {error}") from error
+        if stored is None:
+            return False
+        try:
+            record = orjson.loads(stored)
+        except orjson.JSONDecodeError:
+            return False
+        return isinstance(record, dict) and record.get("customer_id") == customer_id
 
     async def ready(self) -> bool:
         """True when Redis answers PING within a second."""

@@ -23,6 +23,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from pydantic import ValidationError
@@ -31,19 +32,30 @@ from schemas.actions import ActionType, CustomerRiskState, RiskAction
 from schemas.records import AuditRecord
 from schemas.scores import ScoreRecord
 from services.common.clock import Clock
+from services.common.tiers import ServiceTiers
 from services.warning.core import (
+    AppealSubject,
     CaseDecision,
+    LimitAssessment,
+    LimitDecision,
     ReviewCase,
     RuleSet,
     WarningState,
     claim_case,
     decide_case,
+    decide_limit_application,
     evaluate,
     find_case,
     manual_override,
+    open_appeal,
     risk_state_view,
 )
-from services.warning.errors import CaseNotFoundError, StateError, StoreRebuildingError
+from services.warning.errors import (
+    CaseNotFoundError,
+    ScoringUnavailableError,
+    StateError,
+    StoreRebuildingError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +83,20 @@ class StateStore(Protocol):
 
     async def open_case_ids(self, limit: int) -> list[str]:
         """Ids of cases waiting for a decision, oldest first, at most ``limit``."""
+        ...
+
+
+class ScoreSource(Protocol):
+    async def assess(self, customer_id: str) -> LimitAssessment:
+        """The model's judgement of the customer now, recorded on the decision log (its
+        ``decision_id``); raises :class:`ScoringUnavailableError` when the score service
+        cannot give one."""
+        ...
+
+
+class DecisionLookup(Protocol):
+    async def decision_of(self, customer_id: str, decision_id: str) -> bool:
+        """True when the decision log's copy holds ``decision_id`` for this customer."""
         ...
 
 
@@ -161,6 +187,15 @@ class OverrideResult:
 
 
 @dataclass(frozen=True, slots=True)
+class LimitApplicationResult:
+    """A decided limit application and the model's judgement it rests on."""
+
+    assessment: LimitAssessment
+    decision: LimitDecision
+    decided_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class CaseResult:
     """A decided (or claimed) case, the actions its decision issued and the new state."""
 
@@ -184,7 +219,14 @@ class WarningDesk:
         audit: AuditSink,
         clock: Clock,
         observer: WarningObserver,
+        *,
+        tiers: ServiceTiers | None = None,
+        scores: ScoreSource | None = None,
+        decisions: DecisionLookup | None = None,
     ) -> None:
+        self._tiers = tiers
+        self._scores = scores
+        self._decisions = decisions
         self._rules = rules
         self._store = store
         self._state_log = state_log
@@ -302,7 +344,7 @@ class WarningDesk:
             await asyncio.gather(self._publisher.publish([issued]), self._audit.record(audit))
             await self._store_states([evaluation.state])
         self._observer.issued(issued)
-        return OverrideResult(issued, risk_state_view(evaluation.state))
+        return OverrideResult(issued, risk_state_view(evaluation.state, self._tiers))
 
     async def _state_of_case(self, wanted: str) -> WarningState:
         owners = await self._store.case_owners([wanted])
@@ -416,7 +458,101 @@ class WarningDesk:
         for follow_up in evaluation.state.cases:
             if follow_up.origin == "escalation" and follow_up.reference == wanted:
                 self._observer.case_opened(follow_up)
-        return CaseResult(case, evaluation.actions, risk_state_view(evaluation.state))
+        return CaseResult(case, evaluation.actions, risk_state_view(evaluation.state, self._tiers))
+
+    async def apply_for_limit(
+        self, customer_id: str, requested: float, current_limit: float | None, actor: str
+    ) -> LimitApplicationResult:
+        """Decides an application for a higher limit at once (see
+        :func:`services.warning.core.decide_limit_application`) on the model's judgement of
+        the customer now and the holds in force. The decision is audited
+        (``limit_application``); an approval's grant goes to ``risk.actions``; a referral's
+        case is stored like any state change. Raises ScoringUnavailableError,
+        LimitApplicationConflictError, StoreRebuildingError, PublishUnavailableError."""
+        if self._scores is None:
+            raise ScoringUnavailableError("no score service is configured")
+        assessment = await self._scores.assess(customer_id)
+        self._refuse_while_restoring()
+        async with self._lock:
+            state = await self._stored_state(customer_id)
+            now = self._clock.now()
+            decided = decide_limit_application(
+                state, customer_id, assessment, requested, current_limit, now
+            )
+            audit = AuditRecord.new(
+                service=SERVICE,
+                actor=actor,
+                operation="limit_application",
+                subject=customer_id,
+                reason=f"{decided.outcome}: {decided.reasons[0].text}",
+                details={
+                    "decision_id": assessment.decision_id,
+                    "outcome": decided.outcome,
+                    "requested_limit": requested,
+                    "current_limit": current_limit,
+                    "ceiling": decided.ceiling,
+                    "approved_limit": decided.approved_limit,
+                    "reasons": [reason.code for reason in decided.reasons],
+                    "grade": assessment.grade,
+                    "score": assessment.score,
+                    "model_version": assessment.model_version,
+                    "case_id": decided.case.case_id if decided.case else None,
+                    "action_id": decided.action.action_id if decided.action else None,
+                },
+                at=now,
+            )
+            grants = [decided.action] if decided.action is not None else []
+            await asyncio.gather(self._publisher.publish(grants), self._audit.record(audit))
+            if decided.state is not None:
+                await self._store_states([decided.state])
+        for grant in grants:
+            self._observer.issued(grant)
+        if decided.case is not None:
+            self._observer.case_opened(decided.case)
+        return LimitApplicationResult(assessment, decided, now)
+
+    async def appeal(
+        self,
+        customer_id: str,
+        subject: AppealSubject,
+        reference: str,
+        statement: str,
+        actor: str,
+    ) -> ReviewCase:
+        """Records a customer's dispute of an action or a decision as a review case (see
+        :func:`services.warning.core.open_appeal`), audited (``appeal.open``, without the
+        statement, which stays in the case) before it is stored. Raises
+        UnknownAppealSubjectError, AppealConflictError, StateError (the statement),
+        StoreRebuildingError, PublishUnavailableError."""
+        known = False
+        if subject == "decision" and self._decisions is not None:
+            known = await self._decisions.decision_of(customer_id, reference)
+        self._refuse_while_restoring()
+        async with self._lock:
+            state = await self._stored_state(customer_id)
+            now = self._clock.now()
+            opened, case = open_appeal(
+                state, customer_id, subject, reference, statement, now, decision_known=known
+            )
+            await self._audit.record(
+                AuditRecord.new(
+                    service=SERVICE,
+                    actor=actor,
+                    operation="appeal.open",
+                    subject=customer_id,
+                    reason=f"appeal against {subject} {reference}",
+                    details={
+                        "case_id": case.case_id,
+                        "subject": subject,
+                        "reference": reference,
+                        "holds": list(case.holds),
+                    },
+                    at=now,
+                )
+            )
+            await self._store_states([opened])
+        self._observer.case_opened(case)
+        return case
 
     async def risk_state(self, customer_id: str) -> CustomerRiskState:
         """The customer's current status, limit and actions in effect; a customer never
@@ -425,7 +561,7 @@ class WarningDesk:
         state = await self._stored_state(customer_id)
         if state is None:
             return CustomerRiskState(customer_id=customer_id)
-        return risk_state_view(state)
+        return risk_state_view(state, self._tiers)
 
     async def restore(
         self,

@@ -19,6 +19,7 @@ from services.common.rebuilds import EpochGuard, EpochMarker, Pacer
 from services.common.redis_client import make_redis
 from services.common.redis_keys import RedisKeys, Writer
 from services.common.settings import ConfigurationError
+from services.common.tiers import read_service_tiers
 from services.warning.api import create_app, rules_view
 from services.warning.consumer import ScoreConsumer
 from services.warning.core import DEFAULT_RULES_PATH
@@ -27,6 +28,7 @@ from services.warning.metrics import PrometheusObserver
 from services.warning.publisher import KafkaPublisher
 from services.warning.rulebook import LiveRules, Rulebook
 from services.warning.rules_file import RulesFileWatcher, file_origin, write_atomically
+from services.warning.scoring import HttpScoreSource
 from services.warning.settings import WarningSettings
 from services.warning.state_log import KafkaStateHistory
 from services.warning.store import RedisStateStore
@@ -108,10 +110,23 @@ def build_app(settings: WarningSettings) -> FastAPI:
     observer = PrometheusObserver()
     redis = make_redis(settings)
     keys = RedisKeys(settings.redis_key_prefix)
-    store = RedisStateStore(redis, keys, settings.event_partitions)
+    tiers = read_service_tiers(settings.service_tiers_path)
+    store = RedisStateStore(redis, keys, settings.event_partitions, tiers)
     publisher = KafkaPublisher(settings, settings.produce_timeout_s)
     rulebook = Rulebook(initial_rules(settings, clock), publisher, clock, observer)
-    desk = WarningDesk(rulebook, store, publisher, publisher, publisher, clock, observer)
+    scores = HttpScoreSource(settings.scorer_url, settings.score_key, settings.scorer_timeout_s)
+    desk = WarningDesk(
+        rulebook,
+        store,
+        publisher,
+        publisher,
+        publisher,
+        clock,
+        observer,
+        tiers=tiers,
+        scores=scores,
+        decisions=store,
+    )
     consumer = ScoreConsumer(settings, desk, publisher, clock, publisher.connected)
     guard = EpochGuard(
         Writer.WARNING, EpochMarker(redis, keys, Writer.WARNING), settings.redis_epoch_check_s
@@ -155,8 +170,8 @@ def build_app(settings: WarningSettings) -> FastAPI:
             ]
         ),
         Lifecycle(
-            starts=[publisher.start],
-            stops=[publisher.stop, close_redis],
+            starts=[publisher.start, scores.start],
+            stops=[publisher.stop, scores.stop, close_redis],
             background=[consumer.run, guard_store, watcher.run, ledger.run, queue_metrics],
         ),
         guard.details,

@@ -6,6 +6,7 @@ import pytest
 
 from examples.order_system_consumer import OrderAccounts, OutgoingNotice, describe
 from schemas.actions import ActionType, AdverseActionNotice, NoticeReason, RiskAction
+from services.common.tiers import read_service_tiers
 
 AT = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -129,3 +130,25 @@ def test_an_undelivered_notice_survives_a_restart(tmp_path: Path) -> None:
         assert [n.action_id for n in second.unsent_notices()] == ["a-1"]
     finally:
         second.close()
+
+
+def test_checkout_offers_the_tiers_terms_unless_credit_is_restricted(
+    accounts: OrderAccounts,
+) -> None:
+    tiers = read_service_tiers(None)
+    assert not accounts.repayment_options("c-1").on_credit  # no tier known yet
+    accounts.apply_service_tier("c-1", tiers.of("S"))
+    assert accounts.repayment_options("c-1") == tiers.of("S").repayment_terms
+    assert accounts.service("c-1") is not None
+    accounts.apply(action("a-1", "require_prepayment"))
+    assert not accounts.repayment_options("c-1").on_credit
+    accounts.apply(action("a-2", "restore_limit"))
+    assert accounts.repayment_options("c-1").instalments == (3, 6, 12, 24)
+
+
+def test_a_granted_limit_application_sets_the_granted_limit(accounts: OrderAccounts) -> None:
+    granted = action("a-1", "notify").model_copy(update={"limit_granted": 8000.0})
+    assert accounts.apply(granted)
+    service = accounts.service("c-1")
+    assert service is not None
+    assert service["granted_limit"] == 8000.0

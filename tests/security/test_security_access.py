@@ -79,6 +79,8 @@ CLIENT_ROUTES = {
     ("scorer", "GET", "/v1/bare"),
     ("warning", "GET", "/v1/customers/{customer_id}/risk"),
     ("warning", "GET", "/v1/rules"),
+    ("warning", "POST", "/v1/customers/{customer_id}/limit-applications"),
+    ("warning", "POST", "/v1/customers/{customer_id}/appeals"),
     ("scorer", "GET", "/v1/customers/{customer_id}/explanation"),
 }
 AUDITOR_ROUTES = {

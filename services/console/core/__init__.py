@@ -5,9 +5,19 @@ through this module."""
 from services.console.core.presenting import (
     DiffLine,
     FeatureTable,
+    decision_words,
     feature_table,
     lifted_by,
+    origin_label,
     rules_diff,
 )
 
-__all__ = ["DiffLine", "FeatureTable", "feature_table", "lifted_by", "rules_diff"]
+__all__ = [
+    "DiffLine",
+    "FeatureTable",
+    "decision_words",
+    "feature_table",
+    "lifted_by",
+    "origin_label",
+    "rules_diff",
+]

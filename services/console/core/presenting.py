@@ -171,3 +171,38 @@ def rules_diff(old: str, new: str, context: int = 3) -> list[DiffLine | None]:
             result.extend(DiffLine("removed", i + 1, None, old_lines[i]) for i in range(i1, i2))
             result.extend(DiffLine("added", None, j + 1, new_lines[j]) for j in range(j1, j2))
     return result
+
+
+_ORIGIN_LABELS: dict[str, str] = {
+    "rule_review": "rule review",
+    "escalation": "escalation",
+    "appeal": "customer's appeal",
+    "limit_application": "limit application",
+}
+
+
+def origin_label(origin: str) -> str:
+    """Where a review case came from, in words (an origin not known here as it is)."""
+    return _ORIGIN_LABELS.get(origin, origin)
+
+
+def decision_words(origin: str, grants_limit: bool) -> dict[str, str]:
+    """What confirm, release and escalate mean for a case of ``origin`` (a case that
+    grants a limit when released is a limit application or its escalation)."""
+    if grants_limit:
+        return {
+            "confirm": "Decline the application",
+            "release": "Approve the application (grants the limit shown)",
+            "escalate": "Pass it to an approver",
+        }
+    if origin == "appeal":
+        return {
+            "confirm": "Reject the appeal (the restriction stays)",
+            "release": "Uphold the appeal (lifts the restriction under appeal)",
+            "escalate": "Pass it to an approver",
+        }
+    return {
+        "confirm": "Confirm the restriction",
+        "release": "Release it",
+        "escalate": "Escalate to an approver (freezes credit)",
+    }

@@ -4,7 +4,13 @@ framework and no model runtime is imported here; this module is the core's impor
 """
 
 from services.scorer.core.answers import new_decision_id, score_answer
-from services.scorer.core.counterfactuals import STANDARD_GRADE, better_grades, improvements
+from services.scorer.core.counterfactuals import (
+    LOW_GRADES,
+    STANDARD_GRADE,
+    better_grades,
+    improvements,
+    low_grade_improvements,
+)
 from services.scorer.core.explaining import customer_explanation
 from services.scorer.core.policy import (
     NO_MODEL_VERSION,
@@ -17,6 +23,16 @@ from services.scorer.core.policy import (
     capped_limit,
     on_credit,
 )
+from services.scorer.core.rescoring import (
+    Dormancy,
+    Rescore,
+    RunSummary,
+    dormancy,
+    due_day,
+    rescore_record,
+    rescore_trigger,
+    run_instant,
+)
 from services.scorer.core.verdicts import (
     FloatMatrix,
     RowScore,
@@ -25,17 +41,22 @@ from services.scorer.core.verdicts import (
     score_id_of,
     score_record,
     score_rows,
+    scored_record,
 )
 
 __all__ = [
+    "LOW_GRADES",
     "NO_MODEL_VERSION",
     "ON_CREDIT_METHODS",
     "STANDARD_GRADE",
     "THIN_FILE_REASON",
+    "Dormancy",
     "FallbackPolicy",
     "FallbackReason",
     "FloatMatrix",
+    "Rescore",
     "RowScore",
+    "RunSummary",
     "ServedModel",
     "StageTimer",
     "ThinFileDefault",
@@ -43,11 +64,18 @@ __all__ = [
     "better_grades",
     "capped_limit",
     "customer_explanation",
+    "dormancy",
+    "due_day",
     "improvements",
+    "low_grade_improvements",
     "new_decision_id",
     "on_credit",
+    "rescore_record",
+    "rescore_trigger",
+    "run_instant",
     "score_answer",
     "score_id_of",
     "score_record",
     "score_rows",
+    "scored_record",
 ]

@@ -4,7 +4,7 @@ model, the thin-file policy or the fallback policy gave it."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -43,10 +43,12 @@ def score_answer(
     features_as_of: datetime | None,
     fallback_reason: str | None,
     decision_id: str,
+    service_tier: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The answer as a JSON-ready dict (built by hand: the hot path serialises it once,
     without a response model). ``fallback`` is true exactly when ``fallback_reason`` is
-    given."""
+    given. ``service_tier`` is the grade's tier as built once by
+    :meth:`services.common.tiers.ServiceTiers.view` (shared, never copied)."""
     return {
         "customer_id": customer_id,
         "score": score,
@@ -62,4 +64,5 @@ def score_answer(
         "fallback": fallback_reason is not None,
         "fallback_reason": fallback_reason,
         "decision_id": decision_id,
+        "service_tier": service_tier,
     }

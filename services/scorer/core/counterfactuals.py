@@ -18,6 +18,8 @@ from services.scorer.core.verdicts import ServedModel
 
 STANDARD_GRADE: Grade = "B"
 """The grade of standard service and limits (DOMAIN.md): what a notice aims for."""
+LOW_GRADES: frozenset[Grade] = frozenset({"C", "D"})
+"""Grades the rules restrict: their streamed scores carry counterfactuals for notices."""
 
 
 def better_grades(grade: Grade, best: Grade = "S") -> list[Grade]:
@@ -72,3 +74,13 @@ def improvements(
             )
         )
     return results
+
+
+def low_grade_improvements(
+    model: ServedModel, features: Mapping[str, float | None], grade: Grade
+) -> list[Counterfactual]:
+    """For a score of grade C or D, :func:`improvements` towards each better grade up to
+    the standard grade B (what an adverse-action notice states); empty otherwise."""
+    if grade not in LOW_GRADES:
+        return []
+    return improvements(model, features, better_grades(grade, STANDARD_GRADE))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -20,6 +20,7 @@ import numpy.typing as npt
 from riskmodel.manifest import BundleManifest
 from riskmodel.reasons import reasons_from_contributions
 from riskmodel.scaling import Assessment, assess
+from schemas.events import TriggerType
 from schemas.features import FeatureUpdate
 from schemas.scores import Counterfactual, ReasonCode, ScoreRecord
 
@@ -114,16 +115,9 @@ def score_record(
 ) -> ScoreRecord:
     """The ``risk.scores`` record for a streamed feature update and the model's verdict
     (with the model's counterfactuals for the row, when searched)."""
-    assessment = verdict.assessment
-    return ScoreRecord(
-        score_id=score_id_of(update.triggered_by, model_version),
+    return scored_record(
         customer_id=update.customer_id,
-        score=assessment.score,
-        probability_of_default=assessment.probability_of_default,
-        grade=assessment.grade,
-        risk_level=assessment.risk_level,
-        credit_limit=assessment.credit_limit,
-        reasons=verdict.reasons,
+        verdict=verdict,
         model_version=model_version,
         feature_schema_version=update.feature_schema_version,
         features=update.features,
@@ -133,5 +127,45 @@ def score_record(
         event_occurred_at=update.event_occurred_at,
         scored_at=now,
         locale=update.locale,
+        improvements=improvements,
+    )
+
+
+def scored_record(
+    *,
+    customer_id: str,
+    verdict: RowScore,
+    model_version: str,
+    feature_schema_version: int,
+    features: Mapping[str, float | None],
+    features_as_of: datetime,
+    triggered_by: str,
+    trigger_event_type: TriggerType | None,
+    event_occurred_at: datetime | None,
+    scored_at: datetime,
+    locale: str | None,
+    improvements: Sequence[Counterfactual] = (),
+) -> ScoreRecord:
+    """A ``risk.scores`` record: the model's verdict on ``features`` and what caused it
+    (``score_id`` from ``triggered_by`` and the model version)."""
+    assessment = verdict.assessment
+    return ScoreRecord(
+        score_id=score_id_of(triggered_by, model_version),
+        customer_id=customer_id,
+        score=assessment.score,
+        probability_of_default=assessment.probability_of_default,
+        grade=assessment.grade,
+        risk_level=assessment.risk_level,
+        credit_limit=assessment.credit_limit,
+        reasons=verdict.reasons,
+        model_version=model_version,
+        feature_schema_version=feature_schema_version,
+        features=dict(features),
+        features_as_of=features_as_of,
+        triggered_by=triggered_by,
+        trigger_event_type=trigger_event_type,
+        event_occurred_at=event_occurred_at,
+        scored_at=scored_at,
+        locale=locale,
         improvements=list(improvements),
     )

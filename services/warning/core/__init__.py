@@ -1,12 +1,21 @@
 """The warning service's pure core: the rule-condition language (:mod:`.expressions`), the
 rule file (:mod:`.rules`), the per-customer state (:mod:`.state`), the state machine that
 turns scores into graded, reversible actions (:mod:`.evaluation`), administrators'
-overrides (:mod:`.overrides`) and review cases (:mod:`.cases`). No I/O frameworks here;
+overrides (:mod:`.overrides`), review cases (:mod:`.cases`), customers' appeals
+(:mod:`.appeals`) and limit applications (:mod:`.limits`). No I/O frameworks here;
 the consumer, store and API call in through this module, the core's import surface.
 """
 
+from services.warning.core.appeals import (
+    AppealSubject,
+    appeal_case_id,
+    check_statement,
+    open_appeal,
+)
 from services.warning.core.case_record import (
+    CASE_ORIGINS,
     MAX_COMMENT,
+    MAX_STATEMENT,
     CaseDecision,
     CaseOrigin,
     CaseStatus,
@@ -21,6 +30,14 @@ from services.warning.core.cases import (
 )
 from services.warning.core.evaluation import evaluate
 from services.warning.core.expressions import Condition, Value
+from services.warning.core.limits import (
+    LIMIT_RULE_ID,
+    LimitAssessment,
+    LimitDecision,
+    LimitOutcome,
+    LimitReason,
+    decide_limit_application,
+)
 from services.warning.core.overrides import (
     MANUAL_OVERRIDE_RULE_ID,
     MANUAL_OVERRIDE_VERSION,
@@ -47,21 +64,29 @@ from services.warning.core.state import (
 )
 
 __all__ = [
+    "CASE_ORIGINS",
     "CASE_RULE_ID",
     "DEFAULT_RULES_PATH",
+    "LIMIT_RULE_ID",
     "MANUAL_OVERRIDE_RULE_ID",
     "MANUAL_OVERRIDE_VERSION",
     "MAX_COMMENT",
     "MAX_RULES_BYTES",
+    "MAX_STATEMENT",
     "RESTRICTIONS",
     "REVERSALS",
     "ActionSpec",
+    "AppealSubject",
     "CaseDecision",
     "CaseOrigin",
     "CaseStatus",
     "Condition",
     "Enforced",
     "Evaluation",
+    "LimitAssessment",
+    "LimitDecision",
+    "LimitOutcome",
+    "LimitReason",
     "ReviewCase",
     "Rule",
     "RuleActivation",
@@ -69,13 +94,17 @@ __all__ = [
     "Value",
     "WarningState",
     "action_id",
+    "appeal_case_id",
     "check_reviewer",
+    "check_statement",
     "claim_case",
     "decide_case",
+    "decide_limit_application",
     "evaluate",
     "find_case",
     "load_default_rules",
     "load_rules",
     "manual_override",
+    "open_appeal",
     "risk_state_view",
 ]

@@ -13,9 +13,11 @@ Every decision becomes actions on ``risk.actions`` carrying the case id and the 
 with ids derived from the case (:func:`services.warning.core.state.action_id`), so a
 retried decision yields the same ids. A decided case cannot be decided again.
 
-Other origins (a customer's appeal, a referred limit application) open cases of the same
-shape: ``origin`` says where the case came from and ``reference`` names the record that
-caused it (the manual_review action, the escalated case, later an appeal or application).
+A customer's appeal (:mod:`.appeals`, origin ``appeal``) and a referred limit application
+(:mod:`.limits`, origin ``limit_application``) open cases of the same shape: ``origin``
+says where the case came from and ``reference`` names the record that caused it. For
+them, escalating only passes the case to an approver (nothing is frozen), and releasing
+an application grants its ``limit_offered`` (a ``notify`` carrying ``limit_granted``).
 Cases live in the customer's :class:`~services.warning.core.state.WarningState`, so they
 are stored, copied and recovered with it.
 """
@@ -218,7 +220,13 @@ class _Issuer:
         self.now = now
         self.actions: list[RiskAction] = []
 
-    def _issue(self, action: ActionType, severity: RiskLevel, limit: float | None) -> RiskAction:
+    def _issue(
+        self,
+        action: ActionType,
+        severity: RiskLevel,
+        limit: float | None,
+        granted: float | None = None,
+    ) -> RiskAction:
         triggered_by = f"case:{self.case.case_id}:{self.decision}"
         issued = RiskAction(
             action_id=action_id(
@@ -238,6 +246,7 @@ class _Issuer:
             issued_at=self.now,
             case_id=self.case.case_id,
             review_outcome=self.outcome,
+            limit_granted=granted,
         )
         self.actions.append(issued)
         return issued
@@ -257,17 +266,24 @@ class _Issuer:
         return holds
 
     def escalate(self, holds: list[ActiveAction]) -> tuple[list[ActiveAction], ReviewCase]:
-        """Freezes credit under the case's own hold and opens the approvers' case, which
-        reviews the original holds and the freeze."""
-        freeze = self._issue("freeze_credit", "red", None)
-        hold = ActiveAction(
-            action_id=freeze.action_id,
-            action="freeze_credit",
-            rule_id=CASE_RULE_ID,
-            reason=self.reason,
-            issued_at=self.now,
-            severity="red",
-        )
+        """Opens the approvers' case. A rule's review also freezes credit under the case's
+        own hold, which the approvers' case reviews with the original holds; an appeal or
+        a limit application is only passed on (the customer asked; nothing is frozen)."""
+        reviewed = self.case.holds
+        if self.case.origin == "rule_review":
+            freeze = self._issue("freeze_credit", "red", None)
+            holds = [
+                *holds,
+                ActiveAction(
+                    action_id=freeze.action_id,
+                    action="freeze_credit",
+                    rule_id=CASE_RULE_ID,
+                    reason=self.reason,
+                    issued_at=self.now,
+                    severity="red",
+                ),
+            ]
+            reviewed = (*reviewed, freeze.action_id)
         follow_up = ReviewCase(
             case_id=case_id(self.case.customer_id, "escalation", self.case.case_id),
             origin="escalation",
@@ -284,11 +300,16 @@ class _Issuer:
             model_version=self.case.model_version,
             triggered_by=self.case.triggered_by,
             reason_codes=self.case.reason_codes,
-            holds=(*self.case.holds, freeze.action_id),
+            holds=reviewed,
+            statement=self.case.statement,
+            limit_requested=self.case.limit_requested,
+            limit_offered=self.case.limit_offered,
         )
-        return [*holds, hold], follow_up
+        return holds, follow_up
 
     def notice(self) -> None:
         """A decision that changes no restriction still tells the order system (and the
-        customer) the review is over."""
-        self._issue("notify", "green" if self.decision == "release" else "yellow", None)
+        customer) the review is over; releasing a limit application grants its limit."""
+        released = self.decision == "release"
+        granted = self.case.limit_offered if released else None
+        self._issue("notify", "green" if released else "yellow", None, granted)

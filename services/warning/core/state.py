@@ -27,6 +27,7 @@ from schemas.actions import (
 )
 from schemas.common import Identifier, Timestamp
 from schemas.scores import Grade
+from services.common.tiers import ServiceTiers
 from services.warning.core.case_record import ReviewCase
 
 ACTION_ID_NAMESPACE: Final = uuid.UUID("8f0f6a3e-27c1-5b6e-9d0c-6b1f2c4e7a10")
@@ -155,11 +156,11 @@ def action_id(
     return str(uuid.uuid5(ACTION_ID_NAMESPACE, name))
 
 
-def risk_state_view(state: WarningState) -> CustomerRiskState:
+def risk_state_view(state: WarningState, tiers: ServiceTiers | None = None) -> CustomerRiskState:
     """The contract view: status, imposed limit, whether prepayment is required, and every
     action still in effect (holds and the notices of active rules) with its reason,
     severity and limit, oldest first; at one instant, restrictions in the order issued,
-    then notices."""
+    then notices. With ``tiers``, the service tier of the last grade under that status."""
     in_effect = [*state.holds, *(n for a in state.activations for n in a.notices)]
     in_effect.sort(key=lambda issued: issued.issued_at)
     enforced = Enforced.of(state.holds)
@@ -175,4 +176,7 @@ def risk_state_view(state: WarningState) -> CustomerRiskState:
         updated_at=state.updated_at,
         version=state.version,
         locale=state.locale,
+        service_tier=None
+        if tiers is None or state.last_grade is None
+        else tiers.of(state.last_grade, enforced.status),
     )

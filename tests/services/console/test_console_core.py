@@ -6,7 +6,13 @@ from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from services.cli.main import app
-from services.console.core import feature_table, lifted_by, rules_diff
+from services.console.core import (
+    decision_words,
+    feature_table,
+    lifted_by,
+    origin_label,
+    rules_diff,
+)
 from services.console.core.presenting import condition_in_words
 from services.console.settings import DEVELOPMENT_PASSWORD, ConsoleSettings
 
@@ -110,3 +116,17 @@ def test_hash_password_prints_an_argon2_hash() -> None:
     assert result.exit_code == 0
     hashed = result.stdout.strip().splitlines()[-1]
     assert PasswordHasher().verify(hashed, "correct horse battery")
+
+
+def test_case_origins_and_decisions_are_put_in_words() -> None:
+    assert origin_label("appeal") == "customer's appeal"
+    assert origin_label("something_new") == "something_new"
+    assert "freezes credit" in decision_words("rule_review", False)["escalate"]
+    appeal = decision_words("appeal", False)
+    assert ("Reject" in appeal["confirm"], "Uphold" in appeal["release"]) == (True, True)
+    assert "freezes" not in appeal["escalate"]
+    application = decision_words("escalation", True)
+    assert ("Decline" in application["confirm"], "Approve" in application["release"]) == (
+        True,
+        True,
+    )

@@ -9,6 +9,7 @@ import pytest
 from services.common.topics import Topic, TopicNames
 from services.reporting.core import Period, build_report, score_shift
 from services.reporting.errors import ReportingError
+from services.reporting.render import report_body
 from tests.services.reporting.reporting_records import START, action, audit, decision, score
 
 PERIOD = Period(START, START + timedelta(days=92))
@@ -165,3 +166,15 @@ def test_decision_quality_joins_the_decision_log_with_what_customers_did_next() 
     document = report.to_dict()["decision_quality"]
     assert document["horizon_days"] == 90
     assert document["thresholds"][0]["f1"] == review.f1
+
+
+def test_each_run_of_the_dormant_customer_scheduler_is_a_line_of_the_report() -> None:
+    run = audit("rescore.run", "partition 2", 3).model_copy(
+        update={"details": {"partition": 2, "day": "2026-01-04", "customers": 9, "rescored": 4}}
+    )
+    outside = audit("rescore.run", "partition 2", 200)
+    report = build_report(PERIOD, [], [], [run, outside, audit("model.activate", "v2", 4)])
+    assert [r.audit_id for r in report.rescore_runs] == [run.audit_id]
+    (line,) = report.to_dict()["rescore_runs"]
+    assert (line["partition"], line["rescored"]) == (2, 4)
+    assert "Dormant customers re-judged" in report_body(report)

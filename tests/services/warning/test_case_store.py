@@ -19,7 +19,9 @@ AT = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 async def test_the_queue_index_follows_the_states(service_settings: ServiceSettings) -> None:
     redis = make_redis(service_settings, timeout_ms=2000)
-    store = RedisStateStore(redis, RedisKeys(service_settings.redis_key_prefix))
+    store = RedisStateStore(
+        redis, RedisKeys(service_settings.redis_key_prefix), service_settings.event_partitions
+    )
     try:
         older = evaluate(RULES, None, score("c-1", AT, "B", chargebacks_90d=1.0), AT).state
         later = AT + timedelta(hours=1)

@@ -17,6 +17,7 @@ from tests.services.warning.warning_fakes import (
     BAD_RULES,
     SMALL_RULES,
     FakeKafka,
+    FakeScores,
     FakeStore,
     RecordingObserver,
     score,
@@ -39,7 +40,14 @@ class Stack:
         initial = LiveRules.parse(rules_path.read_bytes(), f"file:{rules_path}", self.clock.now())
         self.rulebook = Rulebook(initial, self.kafka, self.clock, observer)
         self.desk = WarningDesk(
-            self.rulebook, self.store, self.kafka, self.kafka, self.kafka, self.clock, observer
+            self.rulebook,
+            self.store,
+            self.kafka,
+            self.kafka,
+            self.kafka,
+            self.clock,
+            observer,
+            scores=FakeScores(),
         )
         self.changes = FakeChangeStore()
 
@@ -145,6 +153,7 @@ async def test_an_override_with_a_client_key_is_forbidden(
         ({"action": "freeze_credit"}, "reason"),
         ({"action": "explode", "reason": "no"}, "action"),
         ({"action": "cut_limit", "reason": "r", "credit_limit": -1}, "credit_limit"),
+        ({"action": "cut_limit", "reason": "r", "credit_limit": 1e26}, "credit_limit"),
     ],
 )
 async def test_an_invalid_override_body_is_422_naming_the_field(
@@ -286,3 +295,25 @@ async def test_the_packaged_default_rule_file_is_never_written(stack: Stack) -> 
     assert response.json()["result"]["persisted"] is False
     assert DEFAULT_RULES_PATH.read_bytes() != SMALL_RULES
     assert stack.rulebook.current().version == "small.1"
+
+
+async def test_a_limit_application_is_decided_and_an_appeal_needs_a_known_record(
+    tmp_path: Path,
+) -> None:
+    rules_path = tmp_path / "rules.yaml"
+    rules_path.write_bytes(SMALL_RULES)
+    stack = Stack(rules_path)
+    async with _client(stack, rules_path) as client:
+        headers = {"Authorization": "Bearer dev-client-key"}
+        approved = await client.post(
+            "/v1/customers/c-1/limit-applications", json={"requested_limit": 9000}, headers=headers
+        )
+        appeal = await client.post(
+            "/v1/customers/c-1/appeals",
+            json={"decision_id": "f" * 32, "statement": "why"},
+            headers=headers,
+        )
+    assert approved.status_code == 200
+    assert (approved.json()["decision"], approved.json()["approved_limit"]) == ("approve", 5000)
+    assert [a.limit_granted for a in stack.kafka.actions] == [5000]
+    assert (appeal.status_code, appeal.json()["error"]) == (404, "unknown_decision")

@@ -10,7 +10,7 @@ from schemas.actions import RiskAction
 from schemas.features import FEATURE_SCHEMA
 from schemas.records import AuditRecord, DeadLetterRecord
 from schemas.scores import Grade, ScoreRecord
-from services.warning.core import ReviewCase, WarningState, risk_state_view
+from services.warning.core import LimitAssessment, ReviewCase, WarningState, risk_state_view
 from services.warning.errors import (
     PublishUnavailableError,
     StoreRebuildingError,
@@ -204,3 +204,23 @@ def score(
         trigger_event_type="order",
         scored_at=at,
     )
+
+
+class FakeScores:
+    """The score service's judgement for limit applications: every customer grade B with
+    a limit of ``limit``, each answer a fresh decision id."""
+
+    def __init__(self, limit: float = 5000.0) -> None:
+        self.limit = limit
+        self.asked: list[str] = []
+
+    async def assess(self, customer_id: str) -> LimitAssessment:
+        self.asked.append(customer_id)
+        return LimitAssessment(
+            decision_id=f"{len(self.asked):032x}",
+            score=610,
+            grade="B",
+            credit_limit=self.limit,
+            model_version="m1",
+            thin_file=False,
+        )
