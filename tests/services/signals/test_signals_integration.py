@@ -21,6 +21,7 @@ from schemas.records import AuditRecord, DeadLetterRecord
 from schemas.signals import AcceptedSignal, SignalPublication, signature_of
 from services.common.settings import ServiceSettings
 from services.common.topics import Topic
+from tests.support.polling import wait_until
 from tests.support.streams import produce, read_topic_until, read_topics
 
 pytestmark = pytest.mark.integration
@@ -150,10 +151,14 @@ async def test_the_gateway_refuses_what_it_must_and_files_the_rest(
     ]
     assert [(a.operation, a.subject) for a in audits] == [("signal.publish", "ours-1")]
     assert audits[0].details["subject_kinds"] == ["phone"]
-    async with httpx.AsyncClient(base_url=gateway.base_url) as http:
-        metrics = (await http.get("/metrics")).text
-    assert 'riskstream_signals_read_total{outcome="own"} 1.0' in metrics
-    assert 'riskstream_signals_read_total{outcome="accepted"} 1.0' in metrics
+    # Our signal is on the exchange; the gateway reads it back (and skips it) a moment later.
+    own = 'riskstream_signals_read_total{outcome="own"} 1.0'
+
+    def metrics() -> str:
+        return httpx.get(f"{gateway.base_url}/metrics", timeout=5).text
+
+    await asyncio.to_thread(wait_until, lambda: own in metrics(), 30, "our own signal read back")
+    assert 'riskstream_signals_read_total{outcome="accepted"} 1.0' in metrics()
 
 
 async def test_an_exchange_in_another_cluster_is_read_and_published_to(
