@@ -120,6 +120,8 @@ class Assessment:
     grade: Grade
     risk_level: RiskLevel
     credit_limit: float
+    thin_file: bool = False
+    """Judged without behaviour history (onboarding data only), under the thin-file cap."""
 
 
 def assess(
@@ -149,4 +151,5 @@ def assess(
         grade=grade,
         risk_level=manifest.risk_level_of(grade),
         credit_limit=limit,
+        thin_file=thin_file,
     )

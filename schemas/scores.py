@@ -114,6 +114,12 @@ class ScoreResponse(BaseModel):
         "monitoring, VIP treatment (nothing on credit while the account is frozen or "
         "suspended).",
     )
+    thin_file: bool = Field(
+        default=False,
+        description="The customer has no behaviour history yet (no order, payment, refund or "
+        "review): the thin-file policy's answer for a customer never seen, or the model's "
+        "on onboarding data alone, graded under the thin-file cap.",
+    )
 
 
 class ScoreBatchResponse(BaseModel):

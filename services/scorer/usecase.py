@@ -334,6 +334,7 @@ class Scorer:
             reasons=verdict.reasons,
             model_version=champion.version,
             features_as_of=now,
+            thin_file=assessment.thin_file,
         )
 
     def _thin_file_answer(self, customer: _Customer, champion: ServedModel) -> dict[str, Any]:
@@ -352,6 +353,7 @@ class Scorer:
             reasons=[THIN_FILE_REASON],
             model_version=champion.version,
             features_as_of=None,
+            thin_file=True,
         )
 
     def _decided_answer(
@@ -367,6 +369,7 @@ class Scorer:
         reasons: Sequence[ReasonCode],
         model_version: str,
         features_as_of: datetime | None,
+        thin_file: bool,
     ) -> dict[str, Any]:
         """An answer from the model or the thin-file policy: the order is decided on the
         grade, the account status and the credit available."""
@@ -395,6 +398,7 @@ class Scorer:
             fallback_reason=None,
             decision_id=new_decision_id(customer.now),
             service_tier=self._tier(grade, status),
+            thin_file=thin_file,
         )
 
     def _fallback_answer(

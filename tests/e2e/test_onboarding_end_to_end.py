@@ -109,6 +109,7 @@ def test_a_verified_customer_with_a_good_report_scores_above_an_anonymous_one(
     assert good["score"] > unseen["score"] > anonymous["score"]
     # Onboarding data alone earns at most a standard grade and limit (the thin-file cap)...
     assert (good["grade"], good["credit_limit"], good["decision"]) == ("B", 5000, "approve")
+    assert [a["thin_file"] for a in (good, unseen, anonymous)] == [True, True, True]
     # ...while a customer never seen gets the bundle's fixed thin-file answer, and one who
     # registered without showing anything is judged by the model on just that.
     assert (unseen["grade"], unseen["decision"], unseen["features_as_of"]) == ("C", "review", None)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -198,10 +199,13 @@ def test_a_thin_file_is_graded_at_best_the_policys_grade_with_the_models_score()
     thin = assess(0.001, manifest, thin_file=True)
     assert (thin.score, thin.probability_of_default) == (known.score, known.probability_of_default)
     assert (thin.grade, thin.risk_level, thin.credit_limit) == ("B", "green", 5000)
+    assert (thin.thin_file, known.thin_file) == (True, False)
     # A thin file the model grades worse keeps the model's grade.
-    assert assess(0.6, manifest, thin_file=True) == assess(0.6, manifest)
+    worse = assess(0.6, manifest, thin_file=True)
+    assert replace(worse, thin_file=False) == assess(0.6, manifest)
     # Without a thin-file policy nothing is capped.
-    assert assess(0.001, _manifest(), thin_file=True) == assess(0.001, _manifest())
+    uncapped = assess(0.001, _manifest(), thin_file=True)
+    assert replace(uncapped, thin_file=False) == assess(0.001, _manifest())
 
 
 @pytest.mark.parametrize("bad", [math.nan, -0.01, 1.01])
