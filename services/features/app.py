@@ -51,8 +51,8 @@ log = logging.getLogger(__name__)
 EVENTS = Counter(
     "riskstream_features_events_total",
     "Records read from the worker's topics, by event type (shared_signal for a matched "
-    "signal, contact or signal for a subject record) and outcome "
-    "(applied, duplicate, too_old, rejected).",
+    "signal, contact or signal for a subject record) and outcome (applied, duplicate, "
+    "too_old, rejected; filed for a subject record, which reaches no customer's state).",
     ["event_type", "outcome"],
 )
 LAST_PROCESSED = Gauge(
@@ -187,7 +187,7 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
                     continue
                 if isinstance(result, Linked):
                     last_subject_event[(record.key or b"").decode()] = event
-                    outcomes[result.record, "applied"] += 1
+                    outcomes[result.record, "filed"] += 1
                 else:
                     customer = result.state.customer_id
                     last_event[customer] = event
