@@ -279,7 +279,9 @@ class Scorer:
         age = now - from_us(state.clock_us)
         if self._monitor is not None:
             self._monitor.features_read(age.total_seconds())
-        if age > self._budgets.features_max_age:
+        # Onboarding data alone (no first business event) counts for the customer's lifetime:
+        # a customer who registered long ago and comes to buy now is a thin file, not stale.
+        if age > self._budgets.features_max_age and state.first_event_us is not None:
             customer.answer = self._fallback_answer(
                 customer, FallbackReason.FEATURES_STALE, champion
             )

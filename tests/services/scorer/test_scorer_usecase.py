@@ -225,29 +225,37 @@ async def test_unknown_customer_gets_the_thin_file_policy_not_a_fallback(
     assert answer["decision"] == "approve"  # paid now, grade C
 
 
-async def test_a_customer_known_only_from_onboarding_is_judged_by_the_model_as_a_thin_file(
-    model_v1: LoadedModel,
-) -> None:
-    state = customer_state("new", NOW, orders=0)
+def store_onboarded(store: FakeStore, customer_id: str, at: datetime) -> None:
+    """A customer whose only event is a passed phone check at ``at``."""
+    state = customer_state(customer_id, at, orders=0)
     verification = {
-        "event_id": "new-v1",
+        "event_id": f"{customer_id}-v1",
         "event_type": "verification",
-        "customer_id": "new",
-        "occurred_at": NOW.isoformat(),
+        "customer_id": customer_id,
+        "occurred_at": at.isoformat(),
         "kind": "phone",
         "result": "passed",
         "provider": "kyc",
     }
-    apply_event(state, parse_event(verification, now=NOW), NOW)
+    apply_event(state, parse_event(verification, now=at), at)
+    store.records[customer_id] = StoredCustomer(state.to_bytes(), None)
+
+
+async def test_a_customer_known_only_from_onboarding_is_judged_by_the_model_as_a_thin_file(
+    model_v1: LoadedModel,
+) -> None:
     store = FakeStore()
-    store.records["new"] = StoredCustomer(state.to_bytes(), None)
+    store_onboarded(store, "new", NOW)
+    # Onboarding data does not go stale: registered long ago, buying for the first time now.
+    store_onboarded(store, "returning", NOW - timedelta(days=100))
 
-    (answer,) = await scorer_for(store, model_v1).score([request("new")])
+    new, returning = await scorer_for(store, model_v1).score([request("new"), request("returning")])
 
-    ScoreResponse.model_validate(answer)
-    assert (answer["fallback"], answer["thin_file"]) == (False, True)
-    assert answer["features_as_of"] == NOW.isoformat()
-    assert "R_NO_HISTORY" not in [r["code"] for r in answer["reasons"]]
+    for answer in (new, returning):
+        ScoreResponse.model_validate(answer)
+        assert (answer["fallback"], answer["thin_file"]) == (False, True)
+        assert answer["features_as_of"] == NOW.isoformat()
+        assert "R_NO_HISTORY" not in [r["code"] for r in answer["reasons"]]
 
 
 async def test_thin_file_policy_of_the_bundle_wins_over_the_default(tmp_path: Path) -> None:
