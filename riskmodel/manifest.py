@@ -11,8 +11,10 @@ from __future__ import annotations
 import itertools
 import math
 import string
+from pathlib import Path
 from typing import Any, Literal
 
+import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from schemas.scores import GRADES, Grade, RiskLevel
@@ -168,13 +170,21 @@ class GoldenRows(BaseModel):
 
 
 class ThinFilePolicy(BaseModel):
-    """The answer for a customer never seen before, derived from newcomers in training."""
+    """The thin-file policy (docs/scorer.md, "Thin file"). A customer never seen gets the
+    fixed answer (``probability_of_default``, ``grade``, ``credit_limit``), derived from the
+    anonymous newcomers in training. A customer known only from onboarding data
+    (registration, verification, bureau report: no order, payment, refund or review yet)
+    is scored by the model, graded at best ``best_grade`` and limited to that grade's limit."""
 
     model_config = _FROZEN
 
     probability_of_default: float = Field(ge=0, le=1)
     grade: Grade
     credit_limit: float = Field(ge=0)
+    best_grade: Grade = Field(
+        default="B",
+        description="The best grade a customer without behaviour history may get.",
+    )
 
 
 class ColumnEncoding(BaseModel):
@@ -343,3 +353,15 @@ class BundleManifest(BaseModel):
             if grade in grades:
                 return level
         raise ValueError(f"grade {grade} has no risk level")
+
+
+def trained_feature_schema(bundle: Path) -> str | None:
+    """The fingerprint of the feature schema the bundle in ``bundle`` was trained for, read
+    from its manifest without validating the rest (a cheap staleness check); None when the
+    manifest is missing, not JSON or names none."""
+    try:
+        document = orjson.loads((bundle / MANIFEST_FILE).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    value = document.get("feature_schema_fingerprint") if isinstance(document, dict) else None
+    return value if isinstance(value, str) else None

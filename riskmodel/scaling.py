@@ -14,7 +14,7 @@ from riskmodel.manifest import (
     ScoreScaling,
 )
 from schemas.actions import AccountStatus
-from schemas.scores import Decision, Grade, RiskLevel
+from schemas.scores import GRADES, Decision, Grade, RiskLevel
 
 _EPSILON = 1e-9
 _BETTER_GRADE: dict[Grade, Grade] = {"A": "S", "B": "A", "C": "B"}
@@ -120,10 +120,18 @@ class Assessment:
     grade: Grade
     risk_level: RiskLevel
     credit_limit: float
+    thin_file: bool = False
+    """Judged without behaviour history (onboarding data only), under the thin-file cap."""
 
 
-def assess(model_probability: float, manifest: BundleManifest) -> Assessment:
+def assess(
+    model_probability: float, manifest: BundleManifest, thin_file: bool = False
+) -> Assessment:
     """Calibrates the model's output and derives score, grade, risk level and limit.
+
+    ``thin_file``: the row has no behaviour history (onboarding data only). Under the
+    bundle's thin-file policy its grade is then at best the policy's ``best_grade`` and its
+    limit at most that grade's; score and probability stay the model's.
 
     Raises ValueError when the model output is NaN or outside [0, 1].
     """
@@ -132,10 +140,16 @@ def assess(model_probability: float, manifest: BundleManifest) -> Assessment:
     probability = calibrate(model_probability, manifest.calibration)
     score = score_from_probability(probability, manifest.score_scaling)
     grade = grade_of(score, manifest.grade_cutoffs)
+    limit = credit_limit(score, grade, manifest.grade_cutoffs, manifest.limit_policy)
+    policy = manifest.thin_file
+    if thin_file and policy is not None and GRADES.index(grade) < GRADES.index(policy.best_grade):
+        grade = policy.best_grade
+        limit = min(limit, manifest.limit_policy.by_grade[grade])
     return Assessment(
         probability_of_default=probability,
         score=score,
         grade=grade,
         risk_level=manifest.risk_level_of(grade),
-        credit_limit=credit_limit(score, grade, manifest.grade_cutoffs, manifest.limit_policy),
+        credit_limit=limit,
+        thin_file=thin_file,
     )

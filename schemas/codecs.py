@@ -27,6 +27,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 import orjson
 
+from schemas.events import TriggerType
 from schemas.features import FeatureUpdate
 from schemas.scores import Counterfactual, ReasonCode, ScoreRecord
 
@@ -41,7 +42,6 @@ _Instant = Annotated[
 spellings too, and rounds differently past six fractional digits, so those take its path."""
 _Score = Annotated[int, msgspec.Meta(ge=300, le=900)]
 _Grade = Literal["S", "A", "B", "C", "D"]
-_TriggerEventType = Literal["order", "payment", "refund", "review"]
 
 
 class _PydanticJudgesError(Exception):
@@ -75,7 +75,7 @@ class _FeatureUpdateWire(msgspec.Struct, frozen=True, forbid_unknown_fields=True
     as_of: _Instant
     features: dict[str, float | None]
     triggered_by: str
-    trigger_event_type: _TriggerEventType
+    trigger_event_type: TriggerType
     event_occurred_at: _Instant
     locale: str | None = None
 

@@ -1,4 +1,6 @@
-"""The four inbound business events (CONTRACTS.md, "Inbound events").
+"""The inbound events (CONTRACTS.md, "Inbound events"): the four business events (order,
+payment, refund, review) and the three onboarding events (registration, verification,
+bureau report; docs/events.md, "Onboarding events").
 
 Every event carries the common envelope; ``event_type`` selects the model. Parsing is strict:
 unknown fields, naive timestamps, negative amounts and events more than
@@ -10,9 +12,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, TypeAdapter, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationInfo,
+    field_validator,
+)
 
 from schemas.common import STRICT, Amount, Currency, Identifier, LanguageTag, Timestamp
+from schemas.identifiers import KeyedHash
 
 SCHEMA_VERSION = 1
 MAX_FUTURE_SKEW = timedelta(minutes=5)
@@ -21,6 +31,18 @@ NOW_CONTEXT_KEY = "now"
 
 PaymentMethod = Literal["card", "bnpl", "instalment", "wallet", "cod", "bank_transfer"]
 CREDIT_PAYMENT_METHODS: frozenset[str] = frozenset({"bnpl", "instalment"})
+Channel = Literal["app", "web", "mini_program"]
+EventType = Literal[
+    "order", "payment", "refund", "review", "registration", "verification", "bureau_report"
+]
+TriggerType = EventType | Literal["shared_signal"]
+"""What caused a feature update (and the score it leads to): an inbound event, or a shared
+signal that reached the customer (``signals.matched``)."""
+VerificationKind = Literal["phone", "email", "real_name", "bank_card"]
+VERIFICATION_KINDS: tuple[VerificationKind, ...] = ("phone", "email", "real_name", "bank_card")
+ProviderName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
+"""A data provider's id: lower-case letters, digits, ``_``, ``.`` or ``-`` (1..64)."""
+MAX_CONTACT_HASHES = 8
 
 
 class EventEnvelope(BaseModel):
@@ -61,7 +83,7 @@ class OrderEvent(EventEnvelope):
     payment_method: PaymentMethod
     status: Literal["placed", "cancelled", "completed"]
     item_count: int = Field(ge=1, le=100_000)
-    channel: Literal["app", "web", "mini_program"]
+    channel: Channel
     shipping_address_hash: Annotated[str, Field(min_length=1, max_length=128)] | None = None
 
     @property
@@ -107,14 +129,88 @@ class ReviewEvent(EventEnvelope):
     flagged_abusive: bool
 
 
+class RegistrationEvent(EventEnvelope):
+    """The customer registered. ``contact_hashes`` are keyed hashes of the customer's
+    identifiers (never the identifiers): what lets a shared signal about the same person
+    reach this customer (docs/sharing.md). A later registration event of the same customer
+    adds its hashes (this is how hashes under a new consortium key arrive) and keeps the
+    first registration's instant."""
+
+    event_type: Literal["registration"]
+    channel: Channel
+    contact_hashes: list[KeyedHash] = Field(default_factory=list, max_length=MAX_CONTACT_HASHES)
+
+
+class VerificationEvent(EventEnvelope):
+    """An identity check and its result: phone or e-mail ownership, real name against an ID
+    document, or a bank card in the customer's name. The latest result of a kind counts."""
+
+    event_type: Literal["verification"]
+    kind: VerificationKind
+    result: Literal["passed", "failed"]
+    provider: ProviderName
+
+
+class BureauReportEvent(EventEnvelope):
+    """A credit bureau's (or a platform credit score's) report on the customer: the score on
+    the provider's scale, delinquencies on file and credit inquiries in the last 6 months,
+    as fetched at ``fetched_at``."""
+
+    event_type: Literal["bureau_report"]
+    provider: ProviderName
+    scale_min: float = Field(allow_inf_nan=False, ge=-1_000_000, le=1_000_000)
+    scale_max: float = Field(allow_inf_nan=False, ge=-1_000_000, le=1_000_000)
+    score: float = Field(allow_inf_nan=False, description="Within [scale_min, scale_max].")
+    delinquencies: int = Field(ge=0, le=10_000)
+    inquiries_6m: int = Field(ge=0, le=10_000)
+    fetched_at: Timestamp = Field(description="When the bureau produced the report.")
+
+    @field_validator("scale_max")
+    @classmethod
+    def _a_scale(cls, value: float, info: ValidationInfo) -> float:
+        low = info.data.get("scale_min")
+        if low is not None and value <= low:
+            raise ValueError("scale_max must be above scale_min")
+        return value
+
+    @field_validator("score")
+    @classmethod
+    def _on_the_scale(cls, value: float, info: ValidationInfo) -> float:
+        low, high = info.data.get("scale_min"), info.data.get("scale_max")
+        if low is not None and high is not None and not low <= value <= high:
+            raise ValueError(f"score must lie within [scale_min, scale_max] = [{low}, {high}]")
+        return value
+
+    @field_validator("fetched_at")
+    @classmethod
+    def _fetched_before_use(cls, value: datetime, info: ValidationInfo) -> datetime:
+        occurred_at = info.data.get("occurred_at")
+        if occurred_at is not None and value - occurred_at > MAX_FUTURE_SKEW:
+            raise ValueError("fetched_at is after occurred_at: a report is fetched before use")
+        return value
+
+
 InboundEvent = Annotated[
-    OrderEvent | PaymentEvent | RefundEvent | ReviewEvent, Field(discriminator="event_type")
+    OrderEvent
+    | PaymentEvent
+    | RefundEvent
+    | ReviewEvent
+    | RegistrationEvent
+    | VerificationEvent
+    | BureauReportEvent,
+    Field(discriminator="event_type"),
 ]
+ProfileEvent = RegistrationEvent | VerificationEvent | BureauReportEvent
+"""The onboarding events: they describe who the customer is, not what they did, and count
+over the customer's lifetime rather than in windows."""
 EVENT_MODELS: dict[str, type[EventEnvelope]] = {
     "order": OrderEvent,
     "payment": PaymentEvent,
     "refund": RefundEvent,
     "review": ReviewEvent,
+    "registration": RegistrationEvent,
+    "verification": VerificationEvent,
+    "bureau_report": BureauReportEvent,
 }
 
 _INBOUND: TypeAdapter[InboundEvent] = TypeAdapter(InboundEvent)

@@ -13,7 +13,16 @@ from pydantic import BaseModel, TypeAdapter
 from schemas.actions import CustomerRiskState, RiskAction
 from schemas.changes import ChangeRequest
 from schemas.decisions import CustomerExplanation, DecisionRecord
-from schemas.events import InboundEvent, OrderEvent, PaymentEvent, RefundEvent, ReviewEvent
+from schemas.events import (
+    BureauReportEvent,
+    InboundEvent,
+    OrderEvent,
+    PaymentEvent,
+    RefundEvent,
+    RegistrationEvent,
+    ReviewEvent,
+    VerificationEvent,
+)
 from schemas.features import FeatureSnapshot, FeatureUpdate
 from schemas.records import AuditRecord, DeadLetterRecord, ModelControl
 from schemas.scores import (
@@ -23,6 +32,13 @@ from schemas.scores import (
     ScoreRequest,
     ScoreResponse,
 )
+from schemas.signals import (
+    MatchedSignal,
+    SharedSignal,
+    SignalPublication,
+    SignalRetraction,
+    SubjectRecord,
+)
 
 SCHEMA_DIR = Path(__file__).parent / "json"
 
@@ -31,6 +47,12 @@ _MODELS: dict[str, type[BaseModel]] = {
     "payment-event": PaymentEvent,
     "refund-event": RefundEvent,
     "review-event": ReviewEvent,
+    "registration-event": RegistrationEvent,
+    "verification-event": VerificationEvent,
+    "bureau-report-event": BureauReportEvent,
+    "signal-publication": SignalPublication,
+    "signal-retraction": SignalRetraction,
+    "matched-signal": MatchedSignal,
     "score-request": ScoreRequest,
     "score-batch-request": ScoreBatchRequest,
     "score-response": ScoreResponse,
@@ -49,18 +71,28 @@ _MODELS: dict[str, type[BaseModel]] = {
 }
 
 
+_UNIONS: dict[str, tuple[str, Any]] = {
+    "inbound-event": ("InboundEvent", InboundEvent),
+    "shared-signal": ("SharedSignal", SharedSignal),
+    "subject-record": ("SubjectRecord", SubjectRecord),
+}
+_ACCEPTED = ("event", "request", "signal-publication", "signal-retraction")
+"""Records described as accepted (what a producer may send); the others as produced."""
+
+
 def generated_schemas() -> dict[str, dict[str, Any]]:
     """File name (without ``.schema.json``) to JSON Schema, for every wire record."""
     result: dict[str, dict[str, Any]] = {}
     for name, model in _MODELS.items():
         # Inbound records are described as accepted, outbound ones as produced.
-        if name.endswith(("event", "request")):
+        if name.endswith(_ACCEPTED):
             result[name] = model.model_json_schema(mode="validation")
         else:
             result[name] = model.model_json_schema(mode="serialization")
-    inbound = TypeAdapter(InboundEvent).json_schema(mode="validation")
-    inbound["title"] = "InboundEvent"
-    result["inbound-event"] = inbound
+    for name, (title, union) in _UNIONS.items():
+        schema = TypeAdapter(union).json_schema(mode="validation")
+        schema["title"] = title
+        result[name] = schema
     return result
 
 

@@ -9,12 +9,12 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict
 
 from schemas.common import Identifier, Timestamp
+from schemas.events import TriggerType
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,50 +46,73 @@ class FeatureSchema:
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+FEATURE_SCHEMA_V1_NAMES: tuple[str, ...] = (
+    "orders_count_1h",
+    "orders_count_24h",
+    "orders_count_7d",
+    "orders_count_30d",
+    "orders_count_90d",
+    "orders_amount_24h",
+    "orders_amount_7d",
+    "orders_amount_30d",
+    "orders_amount_90d",
+    "orders_cancelled_ratio_30d",
+    "orders_credit_share_30d",
+    "order_amount_avg_90d",
+    "order_amount_max_90d",
+    "spend_spike_ratio_24h",
+    "shipping_addresses_distinct_30d",
+    "days_since_first_event",
+    "days_since_last_order",
+    "payments_failed_24h",
+    "payments_failed_7d",
+    "payments_failed_30d",
+    "payments_failed_ratio_30d",
+    "chargebacks_90d",
+    "repayments_on_time_ratio_90d",
+    "repayments_late_90d",
+    "days_past_due_max_90d",
+    "days_past_due_mean_90d",
+    "credit_outstanding",
+    "refunds_count_7d",
+    "refunds_count_30d",
+    "refunds_count_90d",
+    "refunds_amount_30d",
+    "refund_rate_30d",
+    "refunds_without_return_30d",
+    "refunds_rejected_90d",
+    "reviews_count_90d",
+    "review_rating_mean_90d",
+    "reviews_negative_ratio_90d",
+    "reviews_abusive_90d",
+)
+"""The names of feature schema version 1 (CONTRACTS.md, "Feature names"), in order."""
+
 FEATURE_SCHEMA = FeatureSchema(
-    version=1,
+    version=2,
     names=(
-        "orders_count_1h",
-        "orders_count_24h",
-        "orders_count_7d",
-        "orders_count_30d",
-        "orders_count_90d",
-        "orders_amount_24h",
-        "orders_amount_7d",
-        "orders_amount_30d",
-        "orders_amount_90d",
-        "orders_cancelled_ratio_30d",
-        "orders_credit_share_30d",
-        "order_amount_avg_90d",
-        "order_amount_max_90d",
-        "spend_spike_ratio_24h",
-        "shipping_addresses_distinct_30d",
-        "days_since_first_event",
-        "days_since_last_order",
-        "payments_failed_24h",
-        "payments_failed_7d",
-        "payments_failed_30d",
-        "payments_failed_ratio_30d",
-        "chargebacks_90d",
-        "repayments_on_time_ratio_90d",
-        "repayments_late_90d",
-        "days_past_due_max_90d",
-        "days_past_due_mean_90d",
-        "credit_outstanding",
-        "refunds_count_7d",
-        "refunds_count_30d",
-        "refunds_count_90d",
-        "refunds_amount_30d",
-        "refund_rate_30d",
-        "refunds_without_return_30d",
-        "refunds_rejected_90d",
-        "reviews_count_90d",
-        "review_rating_mean_90d",
-        "reviews_negative_ratio_90d",
-        "reviews_abusive_90d",
+        *FEATURE_SCHEMA_V1_NAMES,
+        # Onboarding: registration, verification and bureau report events.
+        "days_since_registration",
+        "verified_kinds_count",
+        "verified_phone",
+        "verified_email",
+        "verified_real_name",
+        "verified_bank_card",
+        "verifications_failed_30d",
+        "bureau_score_normalised",
+        "bureau_delinquencies",
+        "bureau_inquiries_6m",
+        "days_since_bureau_report",
+        # Shared signals from other platforms, active at the instant read.
+        "shared_signals_confirmed_fraud",
+        "shared_signals_serious_delinquency_90d",
+        "shared_signals_chargeback_abuse",
+        "shared_signals_max_severity",
     ),
 )
-"""Feature schema version 1 (CONTRACTS.md, "Feature names"); docs/features.md defines each."""
+"""Feature schema version 2: version 1's 38 names, unchanged and in the same places, then
+the onboarding and shared-signal features. docs/features.md defines each."""
 
 
 def to_model_row(features: Mapping[str, float | None]) -> list[float]:
@@ -117,7 +140,7 @@ class FeatureUpdate(FeatureSnapshot):
     """Published on ``features.updates`` after each applied event."""
 
     triggered_by: str
-    trigger_event_type: Literal["order", "payment", "refund", "review"]
+    trigger_event_type: TriggerType
     event_occurred_at: Timestamp
     locale: str | None = None
     """The triggering event's ``locale`` (the customer's language), when it gave one."""

@@ -9,11 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from schemas.common import GRADES as GRADES  # defined there, importable from here too
 from schemas.common import STRICT, Amount, Currency, Identifier, Timestamp
 from schemas.common import Grade as Grade
-from schemas.events import PaymentMethod
+from schemas.events import PaymentMethod, TriggerType
 from schemas.tiers import ServiceTier
 
 RiskLevel = Literal["green", "yellow", "red"]
-TriggerEventType = Literal["order", "payment", "refund", "review"]
 Decision = Literal["approve", "prepay", "review", "decline"]
 MAX_BATCH = 1_000
 
@@ -115,6 +114,12 @@ class ScoreResponse(BaseModel):
         "monitoring, VIP treatment (nothing on credit while the account is frozen or "
         "suspended).",
     )
+    thin_file: bool = Field(
+        default=False,
+        description="The customer has no behaviour history yet (no order, payment, refund or "
+        "review): the thin-file policy's answer for a customer never seen, or the model's "
+        "on onboarding data alone, graded under the thin-file cap.",
+    )
 
 
 class ScoreBatchResponse(BaseModel):
@@ -144,11 +149,14 @@ class ScoreRecord(BaseModel):
     features: dict[str, float | None]
     features_as_of: Timestamp
     triggered_by: str = Field(
-        description="The event_id whose arrival caused this score; for a re-score of a "
-        "dormant customer, rescore:<day>:<customer_id>."
+        description="The event_id whose arrival caused this score; a shared signal's match "
+        "id when a signal reaching the customer caused it; for a re-score of a dormant "
+        "customer, rescore:<day>:<customer_id>."
     )
-    trigger_event_type: TriggerEventType | None = Field(
-        default=None, description="The triggering event's type; null for a re-score."
+    trigger_event_type: TriggerType | None = Field(
+        default=None,
+        description="The triggering event's type (shared_signal for a signal); null for a "
+        "re-score.",
     )
     event_occurred_at: Timestamp | None = None
     scored_at: Timestamp

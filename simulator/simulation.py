@@ -1,5 +1,6 @@
-"""The per-customer simulation: each customer's orders, payments, repayments, refunds,
-reviews and chargebacks, validated into contract events, and the bad outcomes read off them.
+"""The per-customer simulation: each customer's onboarding (registration, identity checks,
+bureau report), orders, payments, repayments, refunds, reviews and chargebacks, validated
+into contract events, and the bad outcomes read off them.
 
 Internally time is a float number of days since ``start``; events are converted to aware
 datetimes when they are built. The same ``(customers, days, seed, start)`` always yields the
@@ -22,6 +23,7 @@ from pydantic import TypeAdapter
 
 from schemas.events import NOW_CONTEXT_KEY, InboundEvent
 from simulator.archetypes import ARCHETYPE_SHARES, ARCHETYPES, CustomerBehaviour, draw_behaviour
+from simulator.onboarding import onboarding_events
 from simulator.writers import write_jsonl, write_parquet
 
 BAD_DAYS_PAST_DUE = 30
@@ -149,8 +151,9 @@ def _build_events(
         if occurred_at >= end:
             return
         payload["occurred_at"] = occurred_at
-        if "due_at" in payload:
-            payload["due_at"] = _instant(start, payload["due_at"])
+        for instant in ("due_at", "fetched_at"):
+            if instant in payload:
+                payload[instant] = _instant(start, payload[instant])
         yield occurred_at, event_id, _EVENT_ADAPTER.validate_python(payload, context=context)
 
 
@@ -185,7 +188,11 @@ def _simulate_logs(customers: int, days: int, seed: int, start: datetime) -> lis
         rng = np.random.default_rng(np.random.SeedSequence([seed, 1, index]))
         customer_id = f"c{seed}-{index:06d}"
         behaviour = draw_behaviour(ARCHETYPES[int(archetypes[index])], days, rng)
-        logs.append(_CustomerSimulator(customer_id, behaviour, calendar, rng).run())
+        log = _CustomerSimulator(customer_id, behaviour, calendar, rng).run()
+        # Onboarding draws from a stream of its own: behaviour stays what it was.
+        onboarding = np.random.default_rng(np.random.SeedSequence([seed, 2, index]))
+        log.events.extend(onboarding_events(customer_id, behaviour, onboarding))
+        logs.append(log)
     return logs
 
 

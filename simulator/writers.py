@@ -42,5 +42,13 @@ def _parquet_schema(columns: Iterable[str]) -> pa.Schema:
         "rating": pa.int64(),
         "goods_returned": pa.bool_(),
         "flagged_abusive": pa.bool_(),
+        "score": pa.float64(),
+        "scale_min": pa.float64(),
+        "scale_max": pa.float64(),
+        "delinquencies": pa.int64(),
+        "inquiries_6m": pa.int64(),
+        "contact_hashes": pa.list_(
+            pa.struct([("kind", pa.string()), ("key_id", pa.string()), ("hash", pa.string())])
+        ),
     }
     return pa.schema([(name, types.get(name, pa.string())) for name in columns])

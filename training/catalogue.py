@@ -18,6 +18,13 @@ RISK_INCREASING: frozenset[str] = frozenset(
         "refunds_without_return_30d",
         "refunds_rejected_90d",
         "reviews_abusive_90d",
+        "verifications_failed_30d",
+        "bureau_delinquencies",
+        "bureau_inquiries_6m",
+        "shared_signals_confirmed_fraud",
+        "shared_signals_serious_delinquency_90d",
+        "shared_signals_chargeback_abuse",
+        "shared_signals_max_severity",
     }
 )
 """More of these never lowers risk.
@@ -28,6 +35,19 @@ and a customer who paid 20 days late is safer than one still unpaid at 15. Const
 cost about half a point of test AUC; the late-repayment count, failed payments and
 chargebacks carry the "never rewards" guarantee.
 """
+
+RISK_DECREASING: frozenset[str] = frozenset(
+    {
+        "verified_kinds_count",
+        "verified_phone",
+        "verified_email",
+        "verified_real_name",
+        "verified_bank_card",
+        "bureau_score_normalised",
+    }
+)
+"""More of these never raises risk: a passed identity check and a better bureau score are
+never held against a customer."""
 
 _REASONS: dict[str, tuple[str, str, str]] = {
     "orders_count_1h": ("R_ORDER_BURST_1H", "{value:.0f} orders in the last hour", ""),
@@ -152,12 +172,71 @@ _REASONS: dict[str, tuple[str, str, str]] = {
         "{value:.0f} reviews flagged abusive in the last 90 days",
         "",
     ),
+    "days_since_registration": (
+        "R_NEW_ACCOUNT",
+        "registered {value:.0f} days ago",
+        "no registration on file",
+    ),
+    "verified_kinds_count": ("R_FEW_CHECKS", "{value:.0f} identity checks passed", ""),
+    "verified_phone": ("R_PHONE_UNVERIFIED", "phone number not verified", ""),
+    "verified_email": ("R_EMAIL_UNVERIFIED", "e-mail address not verified", ""),
+    "verified_real_name": ("R_NAME_UNVERIFIED", "real name not verified", ""),
+    "verified_bank_card": ("R_CARD_UNVERIFIED", "bank card not verified", ""),
+    "verifications_failed_30d": (
+        "R_FAILED_CHECKS",
+        "{value:.0f} failed identity checks in the last 30 days",
+        "",
+    ),
+    "bureau_score_normalised": (
+        "R_BUREAU_SCORE",
+        "credit bureau score at {value:.0%} of its range",
+        "no credit bureau report",
+    ),
+    "bureau_delinquencies": (
+        "R_BUREAU_DELINQUENCIES",
+        "{value:.0f} delinquencies on the credit bureau report",
+        "no credit bureau report",
+    ),
+    "bureau_inquiries_6m": (
+        "R_BUREAU_INQUIRIES",
+        "{value:.0f} credit inquiries in the last 6 months",
+        "no credit bureau report",
+    ),
+    "days_since_bureau_report": (
+        "R_BUREAU_AGE",
+        "credit bureau report {value:.0f} days old",
+        "no credit bureau report",
+    ),
+    "shared_signals_confirmed_fraud": (
+        "R_SHARED_FRAUD",
+        "{value:.0f} confirmed-fraud reports from partner platforms",
+        "",
+    ),
+    "shared_signals_serious_delinquency_90d": (
+        "R_SHARED_DELINQUENCY",
+        "{value:.0f} serious-delinquency reports from partner platforms",
+        "",
+    ),
+    "shared_signals_chargeback_abuse": (
+        "R_SHARED_CHARGEBACKS",
+        "{value:.0f} chargeback-abuse reports from partner platforms",
+        "",
+    ),
+    "shared_signals_max_severity": (
+        "R_SHARED_SEVERITY",
+        "a partner platform's report of severity {value:.0f} (of 3)",
+        "",
+    ),
 }
 
 
 def monotone_constraints(feature_names: Sequence[str]) -> list[int]:
-    """LightGBM ``monotone_constraints``: +1 for risk-increasing features, else 0."""
-    return [1 if name in RISK_INCREASING else 0 for name in feature_names]
+    """LightGBM ``monotone_constraints``: +1 for risk-increasing features, -1 for
+    risk-decreasing ones, else 0."""
+    return [
+        1 if name in RISK_INCREASING else -1 if name in RISK_DECREASING else 0
+        for name in feature_names
+    ]
 
 
 def reason_texts(feature_names: Sequence[str]) -> dict[str, ReasonText]:

@@ -42,7 +42,7 @@ from riskmodel.manifest import (
 from riskmodel.reasons import explain
 from riskmodel.scaling import calibrate, grade_of, score_from_probability
 from schemas.features import FEATURE_SCHEMA
-from schemas.scores import Grade, RiskLevel
+from schemas.scores import GRADES, Grade, RiskLevel
 from simulator import simulate
 from training.bundle import (
     check_parity,
@@ -87,6 +87,8 @@ RISK_LEVELS: dict[RiskLevel, list[Grade]] = {
 }
 NEWCOMER_DAYS = 30.0
 """Training rows of customers younger than this set the thin-file policy."""
+NEVER_SEEN_BEST_GRADE: Grade = "C"
+"""The best grade of a customer never seen, when the model reads onboarding data."""
 DRIFT_FEATURES = 5
 """The most important features (by gain) whose training distribution the bundle keeps as
 the drift baseline, beside the score's."""
@@ -302,6 +304,10 @@ def _per_call_microseconds(call: Any, rows: Floats, limit: int = 300, repeats: i
     return best
 
 
+def _column(rows: Rows, names: Sequence[str], name: str) -> Floats | None:
+    return rows.x[:, names.index(name)] if name in names else None
+
+
 def thin_file_policy(
     spec: ModelSpec,
     train: Rows,
@@ -310,18 +316,36 @@ def thin_file_policy(
     cutoffs: GradeCutoffs,
     limits: LimitPolicy,
 ) -> ThinFilePolicy | None:
-    """The answer for never-seen customers: the mean calibrated PD of training rows younger
-    than :data:`NEWCOMER_DAYS`, graded no better than B. None without a newcomer feature."""
+    """The answer for never-seen customers: the mean calibrated PD of the *anonymous*
+    newcomers in training (younger than :data:`NEWCOMER_DAYS` as customers, or registered
+    that recently without any behaviour yet; no identity check passed and no bureau
+    report), graded no better than B. A customer the platform knows nothing about is
+    treated like the least-known newcomers, not like the average one. Without onboarding
+    features every newcomer counts. None without a newcomer feature."""
     if spec.newcomer_feature is None:
         return None
-    ages = train.x[:, spec.feature_names.index(spec.newcomer_feature)]
+    names = spec.feature_names
+    ages = train.x[:, names.index(spec.newcomer_feature)]
     newcomers = ages < NEWCOMER_DAYS
-    if not newcomers.any():
+    registered = _column(train, names, "days_since_registration")
+    if registered is not None:
+        newcomers |= np.isnan(ages) & (registered < NEWCOMER_DAYS)
+    anonymous = newcomers.copy()
+    verified = _column(train, names, "verified_kinds_count")
+    bureau = _column(train, names, "bureau_score_normalised")
+    if verified is not None and bureau is not None:
+        anonymous &= (verified == 0) & np.isnan(bureau)
+    chosen = anonymous if anonymous.any() else newcomers
+    if not chosen.any():
         return None
-    probability = float(train_pd[newcomers].mean())
+    probability = float(train_pd[chosen].mean())
     grade = grade_of(score_from_probability(probability, scaling), cutoffs)
     # A customer never seen earns at best a standard grade, whatever newcomers average.
-    grade = "B" if grade in ("S", "A") else grade
+    # Where the model reads onboarding data, at best C: what lifts a newcomer to standard
+    # credit before any history is what they showed at onboarding.
+    best: Grade = NEVER_SEEN_BEST_GRADE if registered is not None else "B"
+    if GRADES.index(grade) < GRADES.index(best):
+        grade = best
     return ThinFilePolicy(
         probability_of_default=probability,
         grade=grade,

@@ -13,6 +13,8 @@ from pathlib import Path
 from deploy.platform import paths
 from deploy.platform.http_health import wait_http_ready
 from deploy.platform.processes import PlatformError, ProcessHandle, spawn
+from riskmodel.manifest import MANIFEST_FILE, trained_feature_schema
+from schemas.features import FEATURE_SCHEMA
 
 SERVICE_READY_TIMEOUT_S = 60.0
 DEFAULT_BUNDLE_ENV = "RISKSTREAM_DEFAULT_BUNDLE"
@@ -84,6 +86,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("warning", "services.warning", 8003),
     ServiceSpec("console", "services.console", 8004),
     ServiceSpec("reporting", "services.reporting", 8005),
+    ServiceSpec("signals", "services.signals", 8006),
 )
 """Every service, in start order (``down`` stops them in reverse)."""
 
@@ -98,9 +101,11 @@ def service_spec(name: str) -> ServiceSpec:
 
 def ensure_default_bundle(run_dir: Path) -> Path:
     """``run_dir/default-bundle``, trained on simulated customers the first time (under a
-    minute on two cores), so a fresh platform scores from the start."""
+    minute on two cores), so a fresh platform scores from the start; trained again when it
+    was made for another feature schema than the running one (the scorer would refuse it)."""
     bundle = run_dir / "default-bundle"
-    if not (bundle / "manifest.json").is_file():
+    stale = trained_feature_schema(bundle) not in (None, FEATURE_SCHEMA.fingerprint())
+    if stale or not (bundle / MANIFEST_FILE).is_file():
         logging.getLogger(__name__).info("training the default model bundle into %s", bundle)
         subprocess.run(  # noqa: S603 (our own interpreter and module, no shell)
             [sys.executable, "-m", "training.default_bundle", str(bundle)],

@@ -49,6 +49,10 @@ def _split_commas(value: Any) -> Any:
 ApiKeyList = Annotated[list[SecretStr], NoDecode, BeforeValidator(_split_commas)]
 """API keys from a comma-separated variable; each is a plain key or ``sha256:<hex digest>``,
 an admin key optionally as ``<name>:<role>:<key>`` (see services.common.auth)."""
+SecretList = ApiKeyList
+"""Any secrets from a comma-separated variable (never shown in a repr or dump)."""
+NameList = Annotated[list[str], NoDecode, BeforeValidator(_split_commas)]
+"""Names from a comma-separated variable."""
 
 
 class ConfigurationError(ValueError):

@@ -17,6 +17,7 @@ class Topic(StrEnum):
     PAYMENTS = "events.payments"
     REFUNDS = "events.refunds"
     REVIEWS = "events.reviews"
+    PROFILE = "events.profile"
     DLQ = "events.dlq"
     FEATURE_UPDATES = "features.updates"
     SCORES = "risk.scores"
@@ -26,6 +27,13 @@ class Topic(StrEnum):
     ADMIN_CHANGES = "admin.changes"
     DECISIONS = "risk.decisions"
     WARNING_STATE = "warning.state"
+    SIGNALS_SHARED = "signals.shared"
+    """The exchange with partner platforms (hashed identifiers only); by default a topic
+    of this cluster, or any topic of any cluster by configuration (docs/sharing.md)."""
+    SIGNAL_SUBJECTS = "signals.subjects"
+    """Accepted signals and customers' identifier hashes, keyed by the identifier hash."""
+    SIGNAL_MATCHES = "signals.matched"
+    """Signals that reached a customer, keyed by customer id like the events."""
 
 
 EVENT_TOPICS: dict[str, Topic] = {
@@ -33,8 +41,21 @@ EVENT_TOPICS: dict[str, Topic] = {
     "payment": Topic.PAYMENTS,
     "refund": Topic.REFUNDS,
     "review": Topic.REVIEWS,
+    "registration": Topic.PROFILE,
+    "verification": Topic.PROFILE,
+    "bureau_report": Topic.PROFILE,
 }
-"""Inbound ``event_type`` to the topic that carries it."""
+"""Inbound ``event_type`` to the topic that carries it (the three onboarding events share
+``events.profile``)."""
+INBOUND_TOPICS: tuple[Topic, ...] = tuple(dict.fromkeys(EVENT_TOPICS.values()))
+"""The topics of inbound events, each once, in contract order."""
+FEATURE_SOURCE_TOPICS: tuple[Topic, ...] = (
+    *INBOUND_TOPICS,
+    Topic.SIGNAL_MATCHES,
+    Topic.SIGNAL_SUBJECTS,
+)
+"""What the feature worker reads, all with the event partition count: the inbound events
+and matched signals keyed by customer, and the identifier hashes keyed by hash."""
 
 REPORTED_TOPICS = frozenset({Topic.SCORES, Topic.ACTIONS, Topic.PAYMENTS})
 """Topics the portfolio report and the outcomes monitor read back over a whole quarter
@@ -73,10 +94,12 @@ class TopicNames:
     def specs(self, event_partitions: int) -> list[TopicSpec]:
         """Every topic the platform uses, with its partition count and configuration.
 
-        The four event topics and ``features.updates`` share ``event_partitions`` so a
-        customer's records stay co-partitioned from ingest to scoring. ``models.control`` and
-        ``admin.changes`` are compacted and single-partition so every reader sees one
-        ordered history.
+        The event topics, ``signals.matched``, ``signals.subjects`` and
+        ``features.updates`` share ``event_partitions`` so a customer's records stay
+        co-partitioned from ingest to scoring (and the feature worker's two tables with
+        them). ``signals.shared`` keeps a month for partners that read it late.
+        ``models.control`` and ``admin.changes`` are compacted and single-partition so every
+        reader sees one ordered history.
         ``risk.scores`` and ``risk.actions`` are kept long enough for a quarterly portfolio
         report (``riskstream report``) to read a whole quarter back. ``risk.decisions``
         is kept ``decision_retention_days``. ``warning.state`` is
@@ -106,6 +129,14 @@ class TopicNames:
             elif topic is Topic.DLQ:
                 specs.append(
                     TopicSpec(self(topic), 1, {"retention.ms": str(30 * 24 * 3600 * 1000)})
+                )
+            elif topic is Topic.SIGNALS_SHARED:
+                specs.append(
+                    TopicSpec(
+                        self(topic),
+                        event_partitions,
+                        {"retention.ms": str(30 * 24 * 3600 * 1000)},
+                    )
                 )
             else:
                 specs.append(TopicSpec(self(topic), event_partitions, {"retention.ms": week_ms}))

@@ -19,12 +19,12 @@ from services.features.app import create_app
 from services.features.settings import FeaturesSettings
 
 
-async def create_state_changelog(settings: FeaturesSettings) -> None:
-    """Creates the table's changelog topic if it is missing, waiting for Kafka as long as
-    it takes (see ``FeaturesSettings.state_changelog``)."""
+async def create_changelogs(settings: FeaturesSettings) -> None:
+    """Creates the tables' changelog topics if they are missing, waiting for Kafka as long
+    as it takes (see ``FeaturesSettings.changelogs``)."""
     while True:
         try:
-            await ensure_topics(settings, [settings.state_changelog()])
+            await ensure_topics(settings, settings.changelogs())
             return
         except (KafkaError, TimeoutError) as error:
             logging.getLogger(__name__).warning(
@@ -40,7 +40,7 @@ def main() -> None:
     settings = FeaturesSettings()
     record_build(settings.service_name)
     settings.features_data_dir.mkdir(parents=True, exist_ok=True)
-    asyncio.run(create_state_changelog(settings))
+    asyncio.run(create_changelogs(settings))
     app = create_app(
         settings, SystemClock(), make_redis(settings, settings.features_redis_timeout_ms)
     )

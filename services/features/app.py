@@ -1,5 +1,7 @@
-"""The faust-streaming worker: one agent over the four event topics (co-partitioned by
-customer), per-customer state in a RocksDB table with its changelog topic, at-least-once.
+"""The faust-streaming worker: one agent over the inbound event topics and the matched
+signals (keyed by customer) and the subject topic (keyed by identifier hash), all
+co-partitioned; per-customer state and per-subject entries in two RocksDB tables with their
+changelog topics, at-least-once.
 
 Concurrency stays at 1 (higher values can commit past an unprocessed record); throughput
 comes from partitions and from processing records in batches. Redis holds a copy of the
@@ -28,25 +30,29 @@ from services.common.clock import Clock
 from services.common.kafka import KeyPartitioner, send_batches, tls_context
 from services.common.rebuilds import EpochGuard, EpochMarker, Pacer
 from services.common.redis_keys import RedisKeys, Writer
-from services.common.topics import EVENT_TOPICS, Topic
-from services.features.core import CustomerState
+from services.common.topics import EVENT_TOPICS, FEATURE_SOURCE_TOPICS, Topic
+from services.features.core import CustomerState, SubjectEntry
 from services.features.offsets import NoSkipConsumer
 from services.features.processing import (
     BatchStates,
+    BatchSubjects,
     FeatureProcessor,
+    Linked,
     Rejected,
+    SignalTopics,
     SourceRecord,
     record_age_seconds,
 )
-from services.features.settings import STATE_TABLE, FeaturesSettings
+from services.features.settings import STATE_TABLE, SUBJECT_TABLE, FeaturesSettings
 from services.features.sinks import ProcessedBatch, Rewrite, StateFlusher
 
 log = logging.getLogger(__name__)
 
 EVENTS = Counter(
     "riskstream_features_events_total",
-    "Records read from the event topics, by event type and outcome "
-    "(applied, duplicate, too_old, rejected).",
+    "Records read from the worker's topics, by event type (shared_signal for a matched "
+    "signal, contact or signal for a subject record) and outcome (applied, duplicate, "
+    "too_old, rejected; filed for a subject record, which reaches no customer's state).",
     ["event_type", "outcome"],
 )
 LAST_PROCESSED = Gauge(
@@ -107,12 +113,20 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
     app.transport.Consumer = NoSkipConsumer  # type: ignore[misc]
     topics = settings.topics
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
-    source = app.topic(*(topics(t) for t in EVENT_TOPICS.values()), **raw)
+    source = app.topic(*(topics(t) for t in FEATURE_SOURCE_TOPICS), **raw)
     table = app.Table(
         STATE_TABLE,
         default=None,
         partitions=settings.event_partitions,
         key_type=bytes,  # bytes key and value types make the table serialise raw
+        value_type=bytes,
+        options=settings.rocksdb_options(),
+    )
+    subject_table = app.Table(
+        SUBJECT_TABLE,
+        default=None,
+        partitions=settings.event_partitions,
+        key_type=bytes,
         value_type=bytes,
         options=settings.rocksdb_options(),
     )
@@ -122,6 +136,7 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
         settings.service_name,
         {event_type: topics(topic) for event_type, topic in EVENT_TOPICS.items()},
         clock,
+        SignalTopics(topics(Topic.SIGNAL_SUBJECTS), topics(Topic.SIGNAL_MATCHES)),
     )
     updates_topic = topics(Topic.FEATURE_UPDATES)
     dlq_topic = topics(Topic.DLQ)
@@ -129,6 +144,10 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
     def load_state(customer_id: str) -> CustomerState | None:
         stored = table.get(customer_id.encode())
         return CustomerState.from_bytes(stored) if stored is not None else None
+
+    def load_subject(subject_key: str) -> SubjectEntry | None:
+        stored = subject_table.get(subject_key.encode())
+        return SubjectEntry.from_bytes(stored) if stored is not None else None
 
     @app.agent(source, concurrency=1)
     async def process_events(stream: faust.StreamT[bytes]) -> None:
@@ -150,14 +169,19 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
             events = cast(Sequence[faust.types.EventT[bytes]], taken)
             now = clock.now()
             states = BatchStates(load_state)
+            subjects = BatchSubjects(load_subject)
             last_event: dict[str, faust.types.EventT[bytes]] = {}
+            last_subject_event: dict[str, faust.types.EventT[bytes]] = {}
             updates: list[tuple[bytes | None, bytes]] = []
             letters: list[tuple[bytes | None, bytes]] = []
+            outputs: collections.defaultdict[str, list[tuple[bytes | None, bytes]]] = (
+                collections.defaultdict(list)
+            )
             outcomes: collections.Counter[tuple[str, str]] = collections.Counter()
             for event in events:
                 _make_current(event)
                 record = _source_record(event.message)
-                result = processor.process(record, states)
+                result = processor.process(record, states, subjects)
                 age = record_age_seconds(record, now)
                 if age is not None:
                     event_age.observe(age)
@@ -167,14 +191,24 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
                     metrics.DEAD_LETTERS.labels(letter.source_topic, letter.reason).inc()
                     letters.append((record.key, letter.model_dump_json().encode()))
                     continue
-                customer = result.state.customer_id
-                last_event[customer] = event
-                outcomes[result.event.event_type, result.outcome.value.lower()] += 1
-                updates.append((customer.encode(), feature_update_json(result.update)))
+                if isinstance(result, Linked):
+                    last_subject_event[(record.key or b"").decode()] = event
+                    outcomes[result.record, "filed"] += 1
+                else:
+                    customer = result.state.customer_id
+                    last_event[customer] = event
+                    outcomes[result.event_type, result.outcome.value.lower()] += 1
+                    updates.append((customer.encode(), feature_update_json(result.update)))
+                for output in result.outputs:
+                    outputs[output.topic].append((output.key, output.value))
             state_bytes = {customer: state.to_bytes() for customer, state in states.touched.items()}
             for customer in states.changed():
                 _make_current(last_event[customer])
                 table[customer.encode()] = state_bytes[customer]
+            for subject_key in subjects.changed():
+                # The subject table is only this worker's: Redis holds no copy of it.
+                _make_current(last_subject_event[subject_key])
+                subject_table[subject_key.encode()] = subjects.touched[subject_key].to_bytes()
             for (event_type, outcome), count in outcomes.items():
                 EVENTS.labels(event_type, outcome).inc(count)
             LAST_PROCESSED.set(now.timestamp())
@@ -184,6 +218,8 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
                 *await send_batches(producer, partitioner, updates_topic, updates),
                 *await send_batches(producer, partitioner, dlq_topic, letters),
             ]
+            for topic, records in outputs.items():
+                sends.extend(await send_batches(producer, partitioner, topic, records))
 
             async def ack(done: Sequence[faust.types.EventT[bytes]] = events) -> None:
                 for event in done:
@@ -191,7 +227,7 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
 
             await flusher.submit(ProcessedBatch(state_bytes, sends, ack))
 
-    source_topics = {topics(t) for t in EVENT_TOPICS.values()}
+    source_topics = {topics(t) for t in FEATURE_SOURCE_TOPICS}
 
     @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
     async def report_lag() -> None:

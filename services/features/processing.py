@@ -1,25 +1,43 @@
-"""The feature use case for Kafka records: decode, validate, apply to the customer's state,
-and say what to publish. Records are processed in batches against :class:`BatchStates`
-(each customer's state loaded once, kept in memory through the batch, written back once).
-The faust agent is a thin transport over it; nothing here touches Kafka or Redis, so it
-is unit-tested with plain values."""
+"""The feature use case for Kafka records: decode, validate, apply to the customer's state
+(or to the subject table, for ``signals.subjects``), and say what to publish. Records are
+processed in batches against :class:`BatchStates` and :class:`BatchSubjects` (each state
+loaded once, kept in memory through the batch, written back once). The faust agent is a
+thin transport over it; nothing here touches Kafka or Redis, so it is unit-tested with
+plain values."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar, get_args
 
 import orjson
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from schemas.common import field_errors
-from schemas.events import EVENT_MODELS, InboundEvent, parse_event
+from schemas.events import EVENT_MODELS, InboundEvent, RegistrationEvent, TriggerType, parse_event
 from schemas.features import FEATURE_SCHEMA, FeatureUpdate
+from schemas.identifiers import IdentifierKind
 from schemas.records import DeadLetterRecord
+from schemas.signals import SUBJECT_RECORD, ContactLink, MatchedSignal
 from services.common.clock import Clock
 from services.common.dead_letters import dead_letter
-from services.features.core import ApplyOutcome, CustomerState, apply_event, compute_features
+from services.common.topics import Topic
+from services.features.core import (
+    ApplyOutcome,
+    CustomerState,
+    SubjectEntry,
+    apply_event,
+    apply_signal,
+    compute_features,
+    file_accepted,
+    link_customer,
+)
+
+SHARED_SIGNAL_TRIGGER: Literal["shared_signal"] = "shared_signal"
+"""``trigger_event_type`` of a feature update caused by a matched signal."""
+_SUBJECT_RECORD_TAGS = frozenset({"contact", "signal"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,16 +53,45 @@ class SourceRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class Applied:
-    """The record's event reached the customer's state (or was a duplicate of one that
-    had). The update is published and the state refreshed in Redis either way, so a
-    redelivery after a crash still refreshes Redis and downstream consumers; ``state`` is
-    the batch's live state of the customer (see :class:`BatchStates`)."""
+class Output:
+    """A record to produce besides the feature update: a customer's identifier hash for the
+    subject table, or a signal matched to a customer."""
 
-    event: InboundEvent
+    topic: str
+    key: bytes
+    value: bytes
+
+    @classmethod
+    def of(cls, topic: str, key: str, record: BaseModel) -> Output:
+        return cls(topic, key.encode(), record.model_dump_json(exclude_none=True).encode())
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """The record's event (or matched signal) reached the customer's state, or was a
+    duplicate of one that had. The update and the outputs are published and the state
+    refreshed in Redis either way, so a redelivery after a crash still refreshes Redis and
+    downstream consumers; ``state`` is the batch's live state of the customer (see
+    :class:`BatchStates`)."""
+
+    event: InboundEvent | MatchedSignal
     state: CustomerState
     outcome: ApplyOutcome
     update: FeatureUpdate
+    outputs: tuple[Output, ...] = ()
+
+    @property
+    def event_type(self) -> str:
+        return self.update.trigger_event_type
+
+
+@dataclass(frozen=True, slots=True)
+class Linked:
+    """A ``signals.subjects`` record filed in its subject's entry: ``outputs`` are the
+    signals it matched to customers. ``record`` says which kind (``contact``, ``signal``)."""
+
+    record: str
+    outputs: tuple[Output, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,47 +101,89 @@ class Rejected:
     dead_letter: DeadLetterRecord
 
 
+T = TypeVar("T")
+
 StateLoader = Callable[[str], CustomerState | None]
 """Current state of a customer, or None for a customer never seen."""
+SubjectLoader = Callable[[str], SubjectEntry | None]
+"""Current entry of a subject key, or None for a subject never seen."""
 
 
-class BatchStates:
-    """The states of the customers one batch of records touches. Each is loaded once (a
-    customer never seen starts empty) and kept in memory, so a customer's later records in
-    the batch see the earlier ones; :meth:`changed` names those an event changed, to be
-    written back once when the batch is done."""
+class BatchCache(Generic[T]):
+    """The states one batch of records touches, by key. Each is loaded once (a key never
+    seen starts from ``new``) and kept in memory, so a key's later records in the batch see
+    the earlier ones; :meth:`changed` names those a record changed, to be written back
+    once when the batch is done."""
 
-    def __init__(self, load_state: StateLoader) -> None:
-        self._load_state = load_state
-        self._states: dict[str, CustomerState] = {}
+    def __init__(self, load: Callable[[str], T | None], new: Callable[[str], T]) -> None:
+        self._load = load
+        self._new = new
+        self._states: dict[str, T] = {}
         self._changed: dict[str, None] = {}
 
-    def get(self, customer_id: str) -> CustomerState:
-        state = self._states.get(customer_id)
+    def get(self, key: str) -> T:
+        state = self._states.get(key)
         if state is None:
-            state = self._load_state(customer_id) or CustomerState.new(customer_id)
-            self._states[customer_id] = state
+            state = self._load(key) or self._new(key)
+            self._states[key] = state
         return state
 
-    def mark_changed(self, customer_id: str) -> None:
-        self._changed[customer_id] = None
+    def mark_changed(self, key: str) -> None:
+        self._changed[key] = None
 
     @property
-    def touched(self) -> Mapping[str, CustomerState]:
-        """Every customer a record of the batch reached, changed or a duplicate."""
+    def touched(self) -> Mapping[str, T]:
+        """Every key a record of the batch reached, changed or a duplicate."""
         return self._states
 
     def changed(self) -> Iterator[str]:
-        """Customers whose state an event changed, in the order first changed."""
+        """Keys whose state a record changed, in the order first changed."""
         return iter(self._changed)
 
 
+class BatchStates(BatchCache[CustomerState]):
+    """The customer states of a batch (a customer never seen starts empty)."""
+
+    def __init__(self, load_state: StateLoader) -> None:
+        super().__init__(load_state, CustomerState.new)
+
+
+def _new_subject(subject_key: str) -> SubjectEntry:
+    kind = subject_key.partition(":")[0]
+    if kind not in get_args(IdentifierKind):
+        raise ValueError(f"{kind!r} is not an identifier kind")
+    return SubjectEntry(kind=kind)  # type: ignore[arg-type]  # checked just above
+
+
+class BatchSubjects(BatchCache[SubjectEntry]):
+    """The subject entries of a batch (a subject never seen starts empty)."""
+
+    def __init__(self, load_subject: SubjectLoader) -> None:
+        super().__init__(load_subject, _new_subject)
+
+
+@dataclass(frozen=True, slots=True)
+class SignalTopics:
+    """The (prefixed) topics of shared signals inside the platform."""
+
+    subjects: str = Topic.SIGNAL_SUBJECTS.value
+    matches: str = Topic.SIGNAL_MATCHES.value
+
+
 class FeatureProcessor:
-    def __init__(self, service: str, event_topics: dict[str, str], clock: Clock) -> None:
-        """``event_topics`` maps each event type to the topic that must carry it."""
+    def __init__(
+        self,
+        service: str,
+        event_topics: dict[str, str],
+        clock: Clock,
+        signal_topics: SignalTopics | None = None,
+    ) -> None:
+        """``event_topics`` maps each event type to the topic that must carry it;
+        ``signal_topics`` names the topics of identifier hashes and matched signals."""
         self._service = service
         self._event_topics = event_topics
         self._clock = clock
+        self._signal_topics = signal_topics or SignalTopics()
 
     def _reject(self, record: SourceRecord, reason: str, detail: str, now: datetime) -> Rejected:
         return Rejected(
@@ -107,48 +196,139 @@ class FeatureProcessor:
             )
         )
 
-    def process(self, record: SourceRecord, states: BatchStates) -> Applied | Rejected:
-        """Applies one record to its customer's state in ``states`` (marked changed when
-        the event changed it), or says why it goes to the dead-letter topic."""
+    def process(
+        self, record: SourceRecord, states: BatchStates, subjects: BatchSubjects | None = None
+    ) -> Applied | Linked | Rejected:
+        """Applies one record: an event or a matched signal to its customer's state in
+        ``states``, an identifier hash or an accepted signal to its entry in ``subjects``
+        (each marked changed when the record changed it); or says why it goes to the
+        dead-letter topic."""
         now = self._clock.now()
         try:
             raw = orjson.loads(record.value or b"")
         except orjson.JSONDecodeError as error:
             return self._reject(record, "invalid_json", f"value is not UTF-8 JSON: {error}", now)
-        try:
-            event = parse_event(raw, now=now) if isinstance(raw, dict) else None
-        except ValidationError as error:
-            errors = field_errors(error.errors(), union_tags=frozenset(EVENT_MODELS))
-            detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
-            return self._reject(record, "schema_violation", detail, now)
-        if event is None:
+        if not isinstance(raw, dict):
             return self._reject(
-                record, "schema_violation", "body: an event must be a JSON object", now
+                record, "schema_violation", "body: a record must be a JSON object", now
             )
+        if record.topic == self._signal_topics.subjects:
+            if subjects is None:
+                raise ValueError("a signals.subjects record needs the batch's subject entries")
+            return self._link(record, raw, subjects, now)
+        if record.topic == self._signal_topics.matches:
+            return self._match(record, raw, states, now)
+        return self._event(record, raw, states, now)
+
+    def _schema_violation(
+        self, record: SourceRecord, error: ValidationError, tags: frozenset[str], now: datetime
+    ) -> Rejected:
+        errors = field_errors(error.errors(), union_tags=tags)
+        detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
+        return self._reject(record, "schema_violation", detail, now)
+
+    def _key_mismatch(self, record: SourceRecord, expected: str, now: datetime) -> Rejected | None:
+        # The key decides the partition and so which worker holds the state.
+        if record.key == expected.encode():
+            return None
+        return self._reject(
+            record, "key_mismatch", f"record key is not the record's {self._key_name(record)}", now
+        )
+
+    def _key_name(self, record: SourceRecord) -> str:
+        return "subject" if record.topic == self._signal_topics.subjects else "customer_id"
+
+    def _event(
+        self, record: SourceRecord, raw: dict[str, Any], states: BatchStates, now: datetime
+    ) -> Applied | Rejected:
+        try:
+            event = parse_event(raw, now=now)
+        except ValidationError as error:
+            return self._schema_violation(record, error, frozenset(EVENT_MODELS), now)
         if self._event_topics.get(event.event_type) != record.topic:
             detail = f"a {event.event_type} event does not belong on {record.topic}"
             return self._reject(record, "wrong_topic", detail, now)
-        if record.key != event.customer_id.encode():
-            # The key decides the partition and so which worker holds the state.
-            return self._reject(
-                record, "key_mismatch", "record key is not the event's customer_id", now
-            )
+        if (mismatch := self._key_mismatch(record, event.customer_id, now)) is not None:
+            return mismatch
         state = states.get(event.customer_id)
         outcome = apply_event(state, event, now)
         if outcome is ApplyOutcome.APPLIED:
             states.mark_changed(event.customer_id)
+        outputs: tuple[Output, ...] = ()
+        if isinstance(event, RegistrationEvent):
+            # Sent for a duplicate too: a link lost in a crash is made good on redelivery.
+            outputs = tuple(
+                Output.of(
+                    self._signal_topics.subjects,
+                    contact.subject_key,
+                    ContactLink(customer_id=event.customer_id, subject=contact),
+                )
+                for contact in event.contact_hashes
+            )
+        update = self._update(
+            state, now, event.event_id, event.event_type, event.occurred_at, event.locale
+        )
+        return Applied(event, state, outcome, update, outputs)
+
+    def _match(
+        self, record: SourceRecord, raw: dict[str, Any], states: BatchStates, now: datetime
+    ) -> Applied | Rejected:
+        try:
+            matched = MatchedSignal.model_validate(raw)
+        except ValidationError as error:
+            return self._schema_violation(record, error, frozenset(), now)
+        if (mismatch := self._key_mismatch(record, matched.customer_id, now)) is not None:
+            return mismatch
+        state = states.get(matched.customer_id)
+        outcome = apply_signal(state, matched, now)
+        if outcome is ApplyOutcome.APPLIED:
+            states.mark_changed(matched.customer_id)
+        update = self._update(
+            state, now, matched.match_id, SHARED_SIGNAL_TRIGGER, matched.effective_at, None
+        )
+        return Applied(matched, state, outcome, update)
+
+    def _link(
+        self, record: SourceRecord, raw: dict[str, Any], subjects: BatchSubjects, now: datetime
+    ) -> Linked | Rejected:
+        try:
+            filed = SUBJECT_RECORD.validate_python(raw)
+        except ValidationError as error:
+            return self._schema_violation(record, error, _SUBJECT_RECORD_TAGS, now)
+        key = filed.subject.subject_key
+        if (mismatch := self._key_mismatch(record, key, now)) is not None:
+            return mismatch
+        entry = subjects.get(key)
+        if isinstance(filed, ContactLink):
+            matches = link_customer(entry, filed)
+        else:
+            matches = file_accepted(entry, filed, now)
+        subjects.mark_changed(key)
+        topic = self._signal_topics.matches
+        return Linked(
+            filed.record, tuple(Output.of(topic, match.customer_id, match) for match in matches)
+        )
+
+    @staticmethod
+    def _update(
+        state: CustomerState,
+        now: datetime,
+        triggered_by: str,
+        trigger: TriggerType,
+        occurred_at: datetime,
+        locale: str | None,
+    ) -> FeatureUpdate:
         # Every value is already validated (the event) or computed: no second validation.
-        update = FeatureUpdate.model_construct(
-            customer_id=event.customer_id,
+        return FeatureUpdate.model_construct(
+            customer_id=state.customer_id,
             feature_schema_version=FEATURE_SCHEMA.version,
             as_of=now,
             features=compute_features(state, now),
-            triggered_by=event.event_id,
-            trigger_event_type=event.event_type,
-            event_occurred_at=event.occurred_at,
-            locale=event.locale,
+            triggered_by=triggered_by,
+            trigger_event_type=trigger,
+            event_occurred_at=occurred_at,
+            locale=locale,
         )
-        return Applied(event, state, outcome, update)
 
 
 def record_age_seconds(record: SourceRecord, now: datetime) -> float | None:

@@ -11,6 +11,8 @@ from services.common.topics import TopicSpec
 
 STATE_TABLE = "customer-state"
 """Name of the worker's table of customer states (its changelog topic is named after it)."""
+SUBJECT_TABLE = "signal-subjects"
+"""Name of the worker's table of identifier hashes and the signals naming them."""
 
 
 class FeaturesSettings(ServiceSettings):
@@ -62,10 +64,16 @@ class FeaturesSettings(ServiceSettings):
 
     def state_changelog(self) -> TopicSpec:
         """The changelog topic of the worker's state table, as faust names it: compacted,
-        one partition per event partition. The worker creates it before it starts, since
-        faust's own creation can race its first writes on a cluster of several brokers."""
+        one partition per event partition."""
+        return self._changelog(STATE_TABLE)
+
+    def changelogs(self) -> list[TopicSpec]:
+        """The changelog topics of both tables (customer states, signal subjects). The
+        worker creates them before it starts, since faust's own creation can race its
+        first writes on a cluster of several brokers."""
+        return [self._changelog(STATE_TABLE), self._changelog(SUBJECT_TABLE)]
+
+    def _changelog(self, table: str) -> TopicSpec:
         return TopicSpec(
-            f"{self.app_id}-{STATE_TABLE}-changelog",
-            self.event_partitions,
-            {"cleanup.policy": "compact"},
+            f"{self.app_id}-{table}-changelog", self.event_partitions, {"cleanup.policy": "compact"}
         )

@@ -14,7 +14,7 @@ import orjson
 from fastapi import Depends, FastAPI, Request
 from prometheus_client import Counter
 
-from schemas.events import OrderEvent, PaymentEvent, RefundEvent, ReviewEvent
+from schemas.events import EVENT_MODELS
 from schemas.scores import MAX_BATCH
 from services.common.auth import KeyRing, Scope
 from services.common.http import (
@@ -35,7 +35,7 @@ EVENTS = Counter(
     ["outcome"],
 )
 
-_EVENT_MODELS = (OrderEvent, PaymentEvent, RefundEvent, ReviewEvent)
+_EVENT_MODELS = tuple(EVENT_MODELS.values())
 _EVENT_BODY_SCHEMA = {
     "oneOf": [{"$ref": f"#/components/schemas/{model.__name__}"} for model in _EVENT_MODELS],
     "discriminator": {"propertyName": "event_type"},
@@ -79,7 +79,8 @@ def create_app(
     app = FastAPI(
         title="riskstream ingest",
         version="1",
-        description="Validates order, payment, refund and review events; produces them to Kafka.",
+        description="Validates order, payment, refund and review events and the onboarding "
+        "events (registration, verification, bureau report); produces them to Kafka.",
         lifespan=lifecycle.lifespan,
         default_response_class=JsonResponse,
     )

@@ -279,7 +279,9 @@ class Scorer:
         age = now - from_us(state.clock_us)
         if self._monitor is not None:
             self._monitor.features_read(age.total_seconds())
-        if age > self._budgets.features_max_age:
+        # Onboarding data alone (no first business event) counts for the customer's lifetime:
+        # a customer who registered long ago and comes to buy now is a thin file, not stale.
+        if age > self._budgets.features_max_age and state.first_event_us is not None:
             customer.answer = self._fallback_answer(
                 customer, FallbackReason.FEATURES_STALE, champion
             )
@@ -334,6 +336,7 @@ class Scorer:
             reasons=verdict.reasons,
             model_version=champion.version,
             features_as_of=now,
+            thin_file=assessment.thin_file,
         )
 
     def _thin_file_answer(self, customer: _Customer, champion: ServedModel) -> dict[str, Any]:
@@ -352,6 +355,7 @@ class Scorer:
             reasons=[THIN_FILE_REASON],
             model_version=champion.version,
             features_as_of=None,
+            thin_file=True,
         )
 
     def _decided_answer(
@@ -367,6 +371,7 @@ class Scorer:
         reasons: Sequence[ReasonCode],
         model_version: str,
         features_as_of: datetime | None,
+        thin_file: bool,
     ) -> dict[str, Any]:
         """An answer from the model or the thin-file policy: the order is decided on the
         grade, the account status and the credit available."""
@@ -395,6 +400,7 @@ class Scorer:
             fallback_reason=None,
             decision_id=new_decision_id(customer.now),
             service_tier=self._tier(grade, status),
+            thin_file=thin_file,
         )
 
     def _fallback_answer(

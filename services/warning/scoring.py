@@ -61,8 +61,10 @@ def assessment_of(answer: ScoreResponse) -> LimitAssessment:
     if answer.fallback or answer.decision_id is None:
         reason: Any = answer.fallback_reason or "no decision id"
         raise ScoringUnavailableError(f"the model could not judge the customer now ({reason})")
-    thin_file = answer.features_as_of is None and any(
-        r.code == THIN_FILE_REASON.code for r in answer.reasons
+    # A scorer that predates the flag marks only a customer never seen, by its reason.
+    thin_file = answer.thin_file or (
+        answer.features_as_of is None
+        and any(r.code == THIN_FILE_REASON.code for r in answer.reasons)
     )
     return LimitAssessment(
         decision_id=answer.decision_id,

@@ -16,7 +16,7 @@ from deploy.harness import ServiceProcess
 from schemas.records import DeadLetterRecord
 from schemas.scores import ScoreRecord
 from services.common.settings import ServiceSettings
-from services.common.topics import EVENT_TOPICS, Topic
+from services.common.topics import FEATURE_SOURCE_TOPICS, Topic
 from tests.services.scorer.scorer_bundles import build_bundle
 from tests.support.streams import produce, produce_events, read_topics, simulated_events
 
@@ -44,7 +44,7 @@ async def test_every_consumer_dead_letters_poison_and_goes_on(
     ):
         await asyncio.to_thread(start_service, service, **env)
     topics = service_settings.topics
-    consumed = [*EVENT_TOPICS.values(), Topic.FEATURE_UPDATES, Topic.SCORES]
+    consumed = [*FEATURE_SOURCE_TOPICS, Topic.FEATURE_UPDATES, Topic.SCORES]
     poison = {
         topics(topic): (f"p-{number}".encode(), INVALID_UTF8 + str(number).encode())
         for number, topic in enumerate(consumed)
@@ -83,7 +83,7 @@ async def test_every_consumer_dead_letters_poison_and_goes_on(
         assert letter.reason in {"invalid_json", "schema_violation"}
         assert letter.detail
         assert (letter.partition, letter.offset) >= (0, 0)
-    assert {by_topic[topics(t)].service for t in EVENT_TOPICS.values()} == {"features"}
+    assert {by_topic[topics(t)].service for t in FEATURE_SOURCE_TOPICS} == {"features"}
     assert by_topic[topics(Topic.FEATURE_UPDATES)].service == "scorer"
     assert by_topic[topics(Topic.SCORES)].service == "warning"
     assert [s.triggered_by for s in scores] == [event.event_id]

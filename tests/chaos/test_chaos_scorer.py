@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from deploy.harness import BackingServices, ServiceProcess
-from schemas.features import FeatureUpdate
+from schemas.features import FEATURE_SCHEMA, FeatureUpdate
 from schemas.scores import ScoreRecord
 from services.common.redis_keys import RedisKeys
 from services.common.settings import ServiceSettings
@@ -58,7 +58,7 @@ def feature_updates(customers: int, per_customer: int, tag: str) -> list[Feature
             updates.append(
                 FeatureUpdate(
                     customer_id=customer,
-                    feature_schema_version=1,
+                    feature_schema_version=FEATURE_SCHEMA.version,
                     as_of=now,
                     features=compute_features(state, now),
                     triggered_by=f"{customer}-event-{round_}",

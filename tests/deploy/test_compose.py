@@ -15,6 +15,7 @@ from services.cli.settings import CliSettings
 from services.features.settings import FeaturesSettings
 from services.ingest.settings import IngestSettings
 from services.scorer.settings import ScorerSettings
+from services.signals.settings import SignalsSettings
 from services.warning.settings import WarningSettings
 
 COMPOSE = REPO_ROOT / "deploy" / "docker-compose.yml"
@@ -23,6 +24,7 @@ SETTINGS: dict[str, type[BaseSettings]] = {
     "features": FeaturesSettings,
     "scorer": ScorerSettings,
     "warning": WarningSettings,
+    "signals": SignalsSettings,
     "topics": CliSettings,
 }
 

@@ -24,6 +24,8 @@ METRIC_MODULES = (
     "services.features.sinks",
     "services.scorer.metrics",
     "services.warning.metrics",
+    "services.reporting.metrics",
+    "services.signals.metrics",
 )
 PROMETHEUS_OWN = frozenset({"up"})
 """Series Prometheus writes itself for every target."""

@@ -11,7 +11,6 @@ escalation and recovery happen within the test."""
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -19,31 +18,19 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from deploy.harness import ServiceProcess
 from examples.order_system_consumer import OrderAccounts
-from schemas.actions import RiskAction
 from services.common.settings import ServiceSettings
-from services.common.topics import Topic
-from services.warning.core import DEFAULT_RULES_PATH
 from tests.services.scorer.scorer_bundles import build_bundle
+from tests.support.actions import actions_of, read_actions
 from tests.support.polling import wait_until
+from tests.support.rules import fast_rules
 
 pytestmark = pytest.mark.integration
 CLIENT = {"Authorization": "Bearer dev-client-key"}
 NOW = datetime.now(UTC)
-
-
-def fast_rules(path: Path) -> Path:
-    """The default rules with minimum times in state set to 0 and escalations after 3 s."""
-    text = DEFAULT_RULES_PATH.read_text()
-    text = re.sub(r"min_hours_in_state: [0-9.]+", "min_hours_in_state: 0", text)
-    text = re.sub(r"after_hours: [0-9.]+", "after_hours: 0.001", text)
-    path.write_text(text)
-    return path
 
 
 class Customer:
@@ -118,33 +105,6 @@ def send(gateway: ServiceProcess, events: list[dict[str, Any]]) -> None:
         f"{gateway.base_url}/v1/events:batch", json={"events": events}, headers=CLIENT, timeout=30
     )
     assert response.status_code == 202, response.text
-
-
-async def read_actions(settings: ServiceSettings) -> list[RiskAction]:
-    consumer = AIOKafkaConsumer(
-        settings.topics(Topic.ACTIONS),
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
-        group_id=None,
-    )
-    await consumer.start()
-    found: list[RiskAction] = []
-    try:
-        while True:
-            batch = await consumer.getmany(timeout_ms=1500)
-            if not batch:
-                return found
-            for messages in batch.values():
-                found.extend(RiskAction.model_validate(orjson.loads(m.value)) for m in messages)
-    finally:
-        await consumer.stop()
-
-
-def actions_of(settings: ServiceSettings) -> dict[str, list[str]]:
-    by_customer: dict[str, list[str]] = {}
-    for action in asyncio.run(read_actions(settings)):
-        by_customer.setdefault(action.customer_id, []).append(action.action)
-    return by_customer
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -11,6 +12,7 @@ from riskmodel.manifest import (
     LimitPolicy,
     PlattCalibration,
     ScoreScaling,
+    ThinFilePolicy,
 )
 from riskmodel.scaling import (
     assess,
@@ -186,6 +188,24 @@ def test_assess_derives_every_figure_from_the_manifest() -> None:
     assert (high_risk.grade, high_risk.risk_level, high_risk.credit_limit) == ("D", "red", 0)
     assert high_risk.probability_of_default == pytest.approx(0.6)
     assert high_risk.score == score_from_probability(0.6, SCALING)
+
+
+def test_a_thin_file_is_graded_at_best_the_policys_grade_with_the_models_score() -> None:
+    policy = {"probability_of_default": 0.1, "grade": "C", "credit_limit": 1000}
+    manifest = _manifest().model_copy(
+        update={"thin_file": ThinFilePolicy.model_validate({**policy, "best_grade": "B"})}
+    )
+    known = assess(0.001, manifest)
+    thin = assess(0.001, manifest, thin_file=True)
+    assert (thin.score, thin.probability_of_default) == (known.score, known.probability_of_default)
+    assert (thin.grade, thin.risk_level, thin.credit_limit) == ("B", "green", 5000)
+    assert (thin.thin_file, known.thin_file) == (True, False)
+    # A thin file the model grades worse keeps the model's grade.
+    worse = assess(0.6, manifest, thin_file=True)
+    assert replace(worse, thin_file=False) == assess(0.6, manifest)
+    # Without a thin-file policy nothing is capped.
+    uncapped = assess(0.001, _manifest(), thin_file=True)
+    assert replace(uncapped, thin_file=False) == assess(0.001, _manifest())
 
 
 @pytest.mark.parametrize("bad", [math.nan, -0.01, 1.01])

@@ -137,7 +137,9 @@ feature_updates = _varied(
         "as_of": instant_texts,
         "features": feature_maps,
         "triggered_by": texts,
-        "trigger_event_type": st.sampled_from(["order", "review", "refund ", "signup", None]),
+        "trigger_event_type": st.sampled_from(
+            ["order", "review", "refund ", "signup", "bureau_report", "shared_signal", None]
+        ),
         "event_occurred_at": instant_texts,
         "locale": texts,
     },
@@ -208,7 +210,9 @@ score_fields = st.fixed_dictionaries(
         "features": st.dictionaries(st.text(max_size=12), feature_values | st.just(float("nan"))),
         "features_as_of": aware,
         "triggered_by": st.text(max_size=32),
-        "trigger_event_type": st.sampled_from(["order", "payment", "refund", "review", None]),
+        "trigger_event_type": st.sampled_from(
+            ["order", "payment", "refund", "review", "registration", "shared_signal", None]
+        ),
         "event_occurred_at": aware | st.none(),
         "scored_at": aware,
         "locale": st.none() | st.text(max_size=5),

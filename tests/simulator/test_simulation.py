@@ -55,7 +55,15 @@ def test_events_are_time_sorted_inside_the_period_and_unique(result: SimulationR
 
 def test_every_archetype_and_event_type_appears(result: SimulationResult) -> None:
     assert set(result.archetypes.values()) == set(ARCHETYPES)
-    assert {e.event_type for e in result.events} == {"order", "payment", "refund", "review"}
+    assert {e.event_type for e in result.events} == {
+        "order",
+        "payment",
+        "refund",
+        "review",
+        "registration",
+        "verification",
+        "bureau_report",
+    }
 
 
 def test_credit_orders_create_repayments_with_due_dates(result: SimulationResult) -> None:

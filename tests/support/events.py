@@ -9,7 +9,18 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from schemas.events import InboundEvent, OrderEvent, PaymentEvent, RefundEvent, ReviewEvent
+from schemas.events import (
+    BureauReportEvent,
+    InboundEvent,
+    OrderEvent,
+    PaymentEvent,
+    RefundEvent,
+    RegistrationEvent,
+    ReviewEvent,
+    VerificationEvent,
+)
+from schemas.identifiers import KeyedHash
+from schemas.signals import MatchedSignal
 from services.features.core import ApplyOutcome, CustomerState, apply_event
 
 ANCHOR = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -136,6 +147,94 @@ class Events:
                 "rating": rating,
                 "flagged_abusive": abusive,
             }
+        )
+
+    def registration(
+        self,
+        when: datetime,
+        *contacts: KeyedHash,
+        customer_id: str = "c1",
+        event_id: str | None = None,
+    ) -> RegistrationEvent:
+        return RegistrationEvent.model_validate(
+            {
+                **self._envelope(when, customer_id, event_id),
+                "event_type": "registration",
+                "channel": "app",
+                "contact_hashes": list(contacts),
+            }
+        )
+
+    def verification(
+        self,
+        when: datetime,
+        kind: str,
+        *,
+        passed: bool = True,
+        customer_id: str = "c1",
+        event_id: str | None = None,
+    ) -> VerificationEvent:
+        return VerificationEvent.model_validate(
+            {
+                **self._envelope(when, customer_id, event_id),
+                "event_type": "verification",
+                "kind": kind,
+                "result": "passed" if passed else "failed",
+                "provider": "kyc-test",
+            }
+        )
+
+    def bureau_report(
+        self,
+        when: datetime,
+        *,
+        score: float = 800,
+        provider: str = "sesame",
+        scale: tuple[float, float] = (350, 950),
+        delinquencies: int = 0,
+        inquiries: int = 1,
+        fetched: datetime | None = None,
+        customer_id: str = "c1",
+        event_id: str | None = None,
+    ) -> BureauReportEvent:
+        return BureauReportEvent.model_validate(
+            {
+                **self._envelope(when, customer_id, event_id),
+                "event_type": "bureau_report",
+                "provider": provider,
+                "score": score,
+                "scale_min": scale[0],
+                "scale_max": scale[1],
+                "delinquencies": delinquencies,
+                "inquiries_6m": inquiries,
+                "fetched_at": fetched or when,
+            }
+        )
+
+    @staticmethod
+    def matched(
+        when: datetime,
+        signal_id: str = "s1",
+        *,
+        action: str = "publish",
+        signal_type: str = "confirmed_fraud",
+        severity: str = "high",
+        issuer: str = "okpay",
+        expires: datetime | None = None,
+        customer_id: str = "c1",
+    ) -> MatchedSignal:
+        """A shared signal (or its retraction) as it reaches the customer."""
+        published = action == "publish"
+        return MatchedSignal(
+            customer_id=customer_id,
+            issuer=issuer,
+            signal_id=signal_id,
+            action=action,  # type: ignore[arg-type]
+            signal_type=signal_type if published else None,  # type: ignore[arg-type]
+            severity=severity if published else None,  # type: ignore[arg-type]
+            effective_at=when,
+            expires_at=expires,
+            subject_kind="phone",
         )
 
 

@@ -22,7 +22,7 @@ Features = dict[str, float | None]
 
 def events_counted(worker: ServiceProcess, outcome: str | None = None) -> int:
     """Records the feature worker has read since it started, from its /metrics: those with
-    ``outcome`` (applied, duplicate, too_old, rejected), or all of them."""
+    ``outcome`` (applied, duplicate, too_old, rejected, filed), or all of them."""
     with urllib.request.urlopen(f"{worker.base_url}/metrics", timeout=5) as response:
         text = response.read().decode()
     return int(

@@ -1,7 +1,12 @@
 from __future__ import annotations
 
 from schemas.features import FEATURE_SCHEMA
-from training.catalogue import RISK_INCREASING, monotone_constraints, reason_texts
+from training.catalogue import (
+    RISK_DECREASING,
+    RISK_INCREASING,
+    monotone_constraints,
+    reason_texts,
+)
 
 
 def test_every_schema_feature_has_its_own_code_and_readable_text() -> None:
@@ -32,5 +37,10 @@ def test_monotone_constraints_follow_credit_sense() -> None:
     assert constraints["repayments_late_90d"] == 1
     assert constraints["chargebacks_90d"] == 1
     assert constraints["payments_failed_30d"] == 1
-    assert set(constraints.values()) == {0, 1}
+    assert constraints["shared_signals_confirmed_fraud"] == 1
+    assert constraints["bureau_score_normalised"] == -1
+    assert constraints["verified_real_name"] == -1
+    assert set(names) >= RISK_DECREASING
+    assert not RISK_INCREASING & RISK_DECREASING
+    assert set(constraints.values()) == {-1, 0, 1}
     assert constraints["orders_count_7d"] == 0

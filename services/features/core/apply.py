@@ -1,4 +1,5 @@
-"""Applying one inbound event to a customer's state (docs/features.md, "Event rules")."""
+"""Applying one inbound event, or one shared signal that reached the customer, to the
+customer's state (docs/features.md, "Event rules")."""
 
 from __future__ import annotations
 
@@ -6,8 +7,20 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from schemas.events import InboundEvent, OrderEvent, PaymentEvent, RefundEvent, ReviewEvent
+from schemas.events import (
+    BureauReportEvent,
+    InboundEvent,
+    OrderEvent,
+    PaymentEvent,
+    RefundEvent,
+    RegistrationEvent,
+    ReviewEvent,
+    VerificationEvent,
+)
+from schemas.signals import MatchedSignal
 from services.features.core.errors import CustomerMismatchError
+from services.features.core.profile import apply_profile_event
+from services.features.core.signals import record_signal
 from services.features.core.state import (
     AMOUNT_SCALE,
     CustomerState,
@@ -24,6 +37,7 @@ _NEGATIVE_RATING = 2
 _CANCELLATION = (0, 0, 1, 0, 0)
 _CHARGEBACK = (0, 0, 1, 0, 0, 0, 0)
 _REFUND_REJECTED = (0, 0, 0, 1)
+_PROFILE_EVENTS = (RegistrationEvent, VerificationEvent, BureauReportEvent)
 
 
 class ApplyOutcome(StrEnum):
@@ -35,7 +49,22 @@ class ApplyOutcome(StrEnum):
     """Already applied: a remembered payment or review event_id, or an order or refund status
     that was already applied to that order or refund."""
     TOO_OLD = "too_old"
-    """Older than the 90-day horizon relative to the processing clock."""
+    """Older than the 90-day horizon relative to the processing clock (business events
+    only: onboarding events and signals count whenever they arrive)."""
+
+
+def _check_customer(state: CustomerState, customer_id: str, what: str) -> None:
+    if customer_id != state.customer_id:
+        raise CustomerMismatchError(
+            f"{what} of customer {customer_id!r} applied to the state of {state.customer_id!r}"
+        )
+
+
+def _processing_clock(state: CustomerState, now: datetime) -> int:
+    clock_us = to_us(now)
+    if state.clock_us is not None and state.clock_us > clock_us:
+        return state.clock_us
+    return clock_us
 
 
 def apply_event(state: CustomerState, event: InboundEvent, now: datetime) -> ApplyOutcome:
@@ -44,24 +73,26 @@ def apply_event(state: CustomerState, event: InboundEvent, now: datetime) -> App
     The processing clock is ``max(now, state's clock)``: it never goes back. An event whose
     ``occurred_at`` is more than 90 days before it is TOO_OLD; a repeated ``event_id``
     (of the last 512 payments and reviews applied) or a repeated order/refund status is
-    DUPLICATE. Neither changes the state. Payment and review ids are remembered; order and
-    refund events are recognised by their order/refund record instead. Otherwise the event
-    lands in the windows of its own ``occurred_at``, whatever order events arrive in, and
-    data no window can read any more is dropped.
+    DUPLICATE. Neither changes the state. Payment, review and onboarding event ids are
+    remembered; order and refund events are recognised by their order/refund record
+    instead. Otherwise the event lands in the windows of its own ``occurred_at``, whatever
+    order events arrive in, and data no window can read any more is dropped. Onboarding
+    events (registration, verification, bureau report) go to the customer's profile at any
+    age and do not make the customer's first event (``days_since_first_event`` stays about
+    orders, payments, refunds and reviews).
     Raises :class:`CustomerMismatchError` for another customer's event.
     """
-    if event.customer_id != state.customer_id:
-        raise CustomerMismatchError(
-            f"event {event.event_id!r} of customer {event.customer_id!r} "
-            f"applied to the state of {state.customer_id!r}"
-        )
+    _check_customer(state, event.customer_id, f"event {event.event_id!r}")
     event_key = stable_id(event.event_id)
     if state.has_seen(event_key):
         return ApplyOutcome.DUPLICATE
     at_us = to_us(event.occurred_at)
-    clock_us = to_us(now)
-    if state.clock_us is not None and state.clock_us > clock_us:
-        clock_us = state.clock_us
+    clock_us = _processing_clock(state, now)
+    if isinstance(event, _PROFILE_EVENTS):
+        apply_profile_event(state, event)
+        state.remember(event_key)
+        state.advance_clock(clock_us)
+        return ApplyOutcome.APPLIED
     if at_us < clock_us - _HORIZON_US:
         return ApplyOutcome.TOO_OLD
     if isinstance(event, OrderEvent):
@@ -83,6 +114,19 @@ def apply_event(state: CustomerState, event: InboundEvent, now: datetime) -> App
         # clock moves out of the fine span.
         state.advance_clock(clock_us)
     return outcome
+
+
+def apply_signal(state: CustomerState, matched: MatchedSignal, now: datetime) -> ApplyOutcome:
+    """Files a shared signal (or its retraction) that reached the customer, at processing
+    time ``now``. DUPLICATE when that publication or retraction was already filed; a signal
+    counts at any age, until retracted or expired (see ``services.features.core.signals``).
+    Raises :class:`CustomerMismatchError` for another customer's match."""
+    _check_customer(state, matched.customer_id, f"signal {matched.signal_id!r}")
+    clock_us = _processing_clock(state, now)
+    if not record_signal(state, matched):
+        return ApplyOutcome.DUPLICATE
+    state.advance_clock(clock_us)
+    return ApplyOutcome.APPLIED
 
 
 def _minor_units(amount: Decimal) -> int:

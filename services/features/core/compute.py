@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
+from schemas.events import VERIFICATION_KINDS
+from schemas.signals import SIGNAL_TYPES
 from services.features.core.errors import AsOfOutOfRangeError
 from services.features.core.state import (
     AMOUNT_SCALE,
@@ -33,6 +35,8 @@ from services.features.core.state import (
     ROW_WIDTHS,
     CustomerState,
     Family,
+    Profile,
+    SignalRecord,
 )
 from services.features.core.timeline import (
     READ_LAG_LIMIT_US,
@@ -94,6 +98,55 @@ def _day_windows(
 
 def _ratio(numerator: int, denominator: int) -> float | None:
     return numerator / denominator if denominator else None
+
+
+def _profile_features(profile: Profile, as_of_us: int, today: int) -> dict[str, float | None]:
+    """The onboarding features at ``as_of_us``: only what was known by then counts."""
+    verified: dict[str, float] = {}
+    for index, kind in enumerate(VERIFICATION_KINDS):
+        results = [passed for at, passed in profile.results.get(index, ()) if at <= as_of_us]
+        verified[kind] = float(bool(results) and results[-1])
+    failed_30d = sum(
+        1 for at in profile.failures if at <= as_of_us and today - day_of(at) < _MONTH_DAYS
+    )
+    reports = [report for report in profile.reports if report.at_us <= as_of_us]
+    report = reports[-1] if reports else None
+    registered = profile.registered_us
+    return {
+        "days_since_registration": (
+            (as_of_us - registered) / US_PER_DAY
+            if registered is not None and registered <= as_of_us
+            else None
+        ),
+        "verified_kinds_count": sum(verified.values()),
+        **{f"verified_{kind}": value for kind, value in verified.items()},
+        "verifications_failed_30d": float(failed_30d),
+        "bureau_score_normalised": report.normalised if report is not None else None,
+        "bureau_delinquencies": float(report.delinquencies) if report is not None else None,
+        "bureau_inquiries_6m": float(report.inquiries_6m) if report is not None else None,
+        "days_since_bureau_report": (
+            max(0, as_of_us - report.fetched_us) / US_PER_DAY if report is not None else None
+        ),
+    }
+
+
+def _signal_features(signals: Iterable[SignalRecord], as_of_us: int) -> dict[str, float | None]:
+    """Active shared signals at ``as_of_us``, by type, and the highest active severity
+    (0 none, 1 low, 2 medium, 3 high)."""
+    counts = [0] * len(SIGNAL_TYPES)
+    severity = 0
+    for record in signals:
+        if record.active_at(as_of_us):
+            assert record.signal_type is not None
+            assert record.severity is not None
+            counts[record.signal_type] += 1
+            severity = max(severity, record.severity + 1)
+    return {
+        **{
+            f"shared_signals_{kind}": float(n) for kind, n in zip(SIGNAL_TYPES, counts, strict=True)
+        },
+        "shared_signals_max_severity": float(severity),
+    }
 
 
 def compute_features(state: CustomerState, as_of: datetime) -> dict[str, float | None]:
@@ -206,4 +259,6 @@ def compute_features(state: CustomerState, as_of: datetime) -> dict[str, float |
         "review_rating_mean_90d": _ratio(reviews_90d[REVIEW_RATING_SUM], reviews_count),
         "reviews_negative_ratio_90d": _ratio(reviews_90d[REVIEW_NEGATIVE], reviews_count),
         "reviews_abusive_90d": float(reviews_90d[REVIEW_ABUSIVE]),
+        **_profile_features(state.profile, as_of_us, today),
+        **_signal_features(state.signals.values(), as_of_us),
     }

@@ -11,6 +11,10 @@ Layout (docs/features.md, "State layout"):
 * ``credit_compacted`` and ``last_order_compacted_us``: lifetime aggregates of folded entries.
 * ``orders`` and ``refunds``: indexes that let later events of an order or refund update
   it exactly once; ``seen_event_ids``: the last event ids applied, for idempotency.
+* ``profile``: what the onboarding events say (registration, verification results, bureau
+  reports), kept over the customer's lifetime; ``contacts``: the customer's identifier
+  hashes (read only by ``apply_event``).
+* ``signals``: the shared signals that reached the customer, with their retractions.
 
 Amounts are integer ten-thousandths (the contract allows four decimals), so every aggregate
 is exact and independent of the order in which events arrive.
@@ -31,13 +35,16 @@ from services.features.core.errors import StateFormatError
 from services.features.core.timeline import (
     ADDRESS_HORIZON_DAYS,
     HORIZON_DAYS,
+    US_PER_DAY,
     day_of,
     fine_start_us,
 )
 
-STATE_FORMAT_VERSION = 1
+STATE_FORMAT_VERSION = 2
 """Layout version written by :meth:`CustomerState.to_bytes`; a new layout bumps it and
-:meth:`CustomerState.from_bytes` migrates older ones."""
+:meth:`CustomerState.from_bytes` migrates older ones. Version 2 added the profile, the
+signals and the contacts; a version 1 state reads as one without them."""
+READABLE_FORMAT_VERSIONS = frozenset({1, STATE_FORMAT_VERSION})
 
 AMOUNT_SCALE = 10_000
 """Amounts are kept as integer multiples of 1/AMOUNT_SCALE."""
@@ -47,8 +54,19 @@ MAX_FINE_ENTRIES = 1_024
 buckets early (an overload safeguard: short windows then undercount)."""
 
 MAX_REMEMBERED_EVENT_IDS = 512
-"""How many ids of the customer's most recently applied payment and review events are
-remembered (order and refund events are recognised by their records)."""
+"""How many ids of the customer's most recently applied payment, review and onboarding
+events are remembered (order and refund events are recognised by their records)."""
+
+MAX_RESULTS_PER_KIND = 8
+"""Verification results kept per kind (the latest by ``occurred_at``)."""
+MAX_FAILED_VERIFICATIONS = 32
+"""Instants of failed verifications kept (the latest), for the 30-day count."""
+MAX_BUREAU_REPORTS = 4
+"""Bureau reports kept (the latest by ``fetched_at``)."""
+MAX_CONTACTS = 16
+"""Identifier hashes kept per customer (the latest registered)."""
+MAX_SIGNALS = 64
+"""Shared signals kept per customer; past it, inactive ones go first, oldest first."""
 
 
 class Family(IntEnum):
@@ -132,6 +150,88 @@ class RefundRecord:
     statuses: set[str] = field(default_factory=set)
 
 
+class BureauReport(NamedTuple):
+    """One bureau report: when the platform learnt it (``at_us``, the event's
+    ``occurred_at``), when the bureau produced it, the score on a 0..1 scale
+    (docs/features.md, "Bureau scores") and the counts it gave."""
+
+    at_us: int
+    fetched_us: int
+    normalised: float
+    delinquencies: int
+    inquiries_6m: int
+
+
+@dataclass(slots=True)
+class Profile:
+    """What the onboarding events say about the customer, over their lifetime.
+
+    ``results`` holds, per verification kind (its index in ``VERIFICATION_KINDS``), the
+    latest results as (instant, passed) pairs in time order; ``failures`` the instants of
+    failed verifications; ``reports`` the latest bureau reports in ``fetched_at`` order.
+    """
+
+    registered_us: int | None = None
+    results: dict[int, list[tuple[int, bool]]] = field(default_factory=dict)
+    failures: list[int] = field(default_factory=list)
+    reports: list[BureauReport] = field(default_factory=list)
+
+    def is_empty(self) -> bool:
+        return self.registered_us is None and not self.results and not self.reports
+
+
+@dataclass(slots=True)
+class SignalRecord:
+    """A shared signal as it reached the customer. ``signal_type`` and ``severity`` are
+    indexes in ``SIGNAL_TYPES`` and ``SEVERITIES``; they and ``effective_us`` are None
+    while only a retraction was seen (a publication arriving later stays retracted)."""
+
+    signal_type: int | None
+    severity: int | None
+    effective_us: int | None
+    expires_us: int | None = None
+    retracted_us: int | None = None
+
+    def active_at(self, at_us: int) -> bool:
+        """Published at or before ``at_us``, neither retracted nor expired by then."""
+        return (
+            self.effective_us is not None
+            and self.effective_us <= at_us
+            and (self.retracted_us is None or self.retracted_us > at_us)
+            and (self.expires_us is None or self.expires_us > at_us)
+        )
+
+    def ended_us(self) -> int | None:
+        """When it stopped counting for good (retracted or expired), None while it may."""
+        ends = [us for us in (self.retracted_us, self.expires_us) if us is not None]
+        return min(ends) if ends else None
+
+
+SignalKey = tuple[str, str]
+"""A shared signal's identity: (issuer, signal id)."""
+
+
+def signal_rows(signals: dict[SignalKey, SignalRecord]) -> list[list[Any]]:
+    """Signals as JSON rows ``[issuer, signal_id, type, severity, effective, expires,
+    retracted]`` (the customer state's and the subject table's format)."""
+    return [
+        [issuer, signal_id, r.signal_type, r.severity, r.effective_us, r.expires_us, r.retracted_us]
+        for (issuer, signal_id), r in signals.items()
+    ]
+
+
+def signals_from_rows(rows: list[list[Any]]) -> dict[SignalKey, SignalRecord]:
+    """The inverse of :func:`signal_rows`."""
+    return {
+        (issuer, signal_id): SignalRecord(kind, severity, effective, expires, retracted)
+        for issuer, signal_id, kind, severity, effective, expires, retracted in rows
+    }
+
+
+Contact = tuple[str, str, str]
+"""An identifier hash the customer registered: (kind, key id, hex digest)."""
+
+
 def stable_id(text: str) -> int:
     """A 63-bit hash of an id (blake2b): ids are remembered and compared by it."""
     digest = hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()
@@ -146,30 +246,31 @@ class _Records:
     orders: dict[str, OrderRecord] = field(default_factory=dict)
     refunds: dict[str, RefundRecord] = field(default_factory=dict)
     seen_event_ids: dict[int, None] = field(default_factory=dict)
+    contacts: list[Contact] = field(default_factory=list)
 
     def to_bytes(self) -> bytes:
         seen = struct.pack(f"<{len(self.seen_event_ids)}Q", *self.seen_event_ids)
-        return orjson.dumps(
-            {
-                "orders": {
-                    order_id: [
-                        r.last_us,
-                        r.placed_us,
-                        r.cancelled_us,
-                        r.completed,
-                        r.amount,
-                        r.credit,
-                        r.pending_credit,
-                    ]
-                    for order_id, r in self.orders.items()
-                },
-                "refunds": {
-                    refund_id: [r.last_us, sorted(r.statuses)]
-                    for refund_id, r in self.refunds.items()
-                },
-                "seen": base64.b64encode(seen).decode("ascii"),
-            }
-        )
+        document: dict[str, Any] = {
+            "orders": {
+                order_id: [
+                    r.last_us,
+                    r.placed_us,
+                    r.cancelled_us,
+                    r.completed,
+                    r.amount,
+                    r.credit,
+                    r.pending_credit,
+                ]
+                for order_id, r in self.orders.items()
+            },
+            "refunds": {
+                refund_id: [r.last_us, sorted(r.statuses)] for refund_id, r in self.refunds.items()
+            },
+            "seen": base64.b64encode(seen).decode("ascii"),
+        }
+        if self.contacts:
+            document["contacts"] = self.contacts
+        return orjson.dumps(document)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> _Records:
@@ -197,6 +298,9 @@ class _Records:
                     for refund_id, (last, statuses) in document["refunds"].items()
                 },
                 seen_event_ids=dict.fromkeys(seen),
+                contacts=[
+                    (kind, key_id, digest) for kind, key_id, digest in document.get("contacts", [])
+                ],
             )
         except (KeyError, TypeError, ValueError, struct.error) as error:
             raise StateFormatError(f"customer state records are malformed: {error!r}") from None
@@ -218,6 +322,9 @@ class CustomerState:
     )
     addresses: dict[int, set[int]] = field(default_factory=dict)
     fine: list[Entry] = field(default_factory=list)
+    profile: Profile = field(default_factory=Profile)
+    signals: dict[SignalKey, SignalRecord] = field(default_factory=dict)
+    """Shared signals by (issuer, signal id)."""
     _records: _Records | None = field(default_factory=_Records)
     _records_bytes: bytes = b""
     """The serialised records while ``_records`` is None (not decoded yet)."""
@@ -243,6 +350,12 @@ class CustomerState:
         """Remembered event id hashes, oldest first (decoded on first use)."""
         return self._decoded_records().seen_event_ids
 
+    @property
+    def contacts(self) -> list[Contact]:
+        """The identifier hashes the customer registered, oldest first (decoded on first
+        use)."""
+        return self._decoded_records().contacts
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CustomerState):
             return NotImplemented
@@ -255,6 +368,8 @@ class CustomerState:
             self.buckets,
             self.addresses,
             self.fine,
+            self.profile,
+            self.signals,
             self._decoded_records(),
         ) == (
             other.customer_id,
@@ -265,6 +380,8 @@ class CustomerState:
             other.buckets,
             other.addresses,
             other.fine,
+            other.profile,
+            other.signals,
             other._decoded_records(),
         )
 
@@ -336,8 +453,9 @@ class CustomerState:
     def advance_clock(self, clock_us: int) -> None:
         """Moves the processing clock forward (never back). When it enters a new UTC day,
         folds entries that left the fine span and drops what no window can read any more:
-        day rows older than 90 days, address days older than 30 days, and order and refund
-        records with no activity for 90 days."""
+        day rows older than 90 days, address days older than 30 days, order and refund
+        records with no activity for 90 days, and signals retracted or expired more than
+        90 days before."""
         previous = self.clock_us
         if previous is not None and clock_us <= previous:
             return
@@ -365,6 +483,7 @@ class CustomerState:
             del self.orders[order_id]
         for refund_id in [k for k, r in self.refunds.items() if day_of(r.last_us) < horizon]:
             del self.refunds[refund_id]
+        drop_ended_signals(self.signals, horizon * US_PER_DAY)
 
     # -- serialisation -------------------------------------------------------------------
 
@@ -386,6 +505,17 @@ class CustomerState:
                 for e in self.fine
             ],
         }
+        # Absent when empty: customers without onboarding data or signals pay nothing.
+        if not self.profile.is_empty():
+            profile = self.profile
+            header["profile"] = [
+                profile.registered_us,
+                [[kind, results] for kind, results in profile.results.items()],
+                profile.failures,
+                [list(report) for report in profile.reports],
+            ]
+        if self.signals:
+            header["signals"] = signal_rows(self.signals)
         records = self._records.to_bytes() if self._records is not None else self._records_bytes
         return orjson.dumps(header) + b"\n" + records
 
@@ -399,11 +529,11 @@ class CustomerState:
             header = orjson.loads(header_bytes)
         except orjson.JSONDecodeError as error:
             raise StateFormatError(f"customer state is not valid JSON: {error}") from None
-        if not isinstance(header, dict) or header.get("v") != STATE_FORMAT_VERSION:
-            version = header.get("v") if isinstance(header, dict) else None
+        version = header.get("v") if isinstance(header, dict) else None
+        if version not in READABLE_FORMAT_VERSIONS:
             raise StateFormatError(
                 f"customer state format version {version!r} is not supported "
-                f"(this build reads version {STATE_FORMAT_VERSION})"
+                f"(this build reads versions {sorted(READABLE_FORMAT_VERSIONS)})"
             )
         if not newline:
             raise StateFormatError("customer state is malformed: its records line is missing")
@@ -417,8 +547,19 @@ class CustomerState:
 
     @classmethod
     def _from_header(cls, header: dict[str, Any]) -> CustomerState:
+        """The state a header describes. A version 1 header has no profile and no signals
+        (the migration to version 2 is reading them as empty)."""
         if len(header["buckets"]) != len(BUCKET_FAMILIES):
             raise ValueError(f"expected {len(BUCKET_FAMILIES)} bucket families")
+        profile = Profile()
+        if "profile" in header:
+            registered, results, failures, reports = header["profile"]
+            profile = Profile(
+                registered_us=registered,
+                results={kind: [(at, passed) for at, passed in rows] for kind, rows in results},
+                failures=list(failures),
+                reports=[BureauReport(*report) for report in reports],
+            )
         return cls(
             customer_id=header["id"],
             clock_us=header["clock"],
@@ -431,4 +572,29 @@ class CustomerState:
                 Entry(at, Family(family), day, tuple(delta), credit, address)
                 for at, family, day, credit, address, *delta in header["fine"]
             ],
+            profile=profile,
+            signals=signals_from_rows(header.get("signals", [])),
         )
+
+
+def drop_ended_signals(signals: dict[SignalKey, SignalRecord], before_us: int) -> None:
+    """Forgets the signals that stopped counting (retracted or expired) before
+    ``before_us``. Until then a retraction is kept, so a late copy of its publication
+    cannot bring the signal back."""
+    for key, record in list(signals.items()):
+        ended = record.ended_us()
+        if ended is not None and ended < before_us:
+            del signals[key]
+
+
+def keep_signals_bounded(signals: dict[SignalKey, SignalRecord], bound: int) -> None:
+    """Drops signals past ``bound``: those no longer counting first, then the oldest."""
+    if len(signals) <= bound:
+        return
+
+    def order(item: tuple[SignalKey, SignalRecord]) -> tuple[bool, int]:
+        record = item[1]
+        return record.ended_us() is None, record.effective_us or 0
+
+    for key, _ in sorted(signals.items(), key=order)[: len(signals) - bound]:
+        del signals[key]

@@ -44,10 +44,12 @@ def score_answer(
     fallback_reason: str | None,
     decision_id: str,
     service_tier: Mapping[str, Any] | None = None,
+    thin_file: bool = False,
 ) -> dict[str, Any]:
     """The answer as a JSON-ready dict (built by hand: the hot path serialises it once,
     without a response model). ``fallback`` is true exactly when ``fallback_reason`` is
-    given. ``service_tier`` is the grade's tier as built once by
+    given; ``thin_file`` when the customer has no behaviour history (docs/scorer.md,
+    "Thin file"). ``service_tier`` is the grade's tier as built once by
     :meth:`services.common.tiers.ServiceTiers.view` (shared, never copied)."""
     return {
         "customer_id": customer_id,
@@ -65,4 +67,5 @@ def score_answer(
         "fallback_reason": fallback_reason,
         "decision_id": decision_id,
         "service_tier": service_tier,
+        "thin_file": thin_file,
     }

@@ -7,6 +7,7 @@ stream scorer and offline backtests all call it.
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,8 +21,9 @@ from riskmodel.manifest import BundleManifest
 from riskmodel.reasons import reasons_from_contributions
 from riskmodel.scaling import Assessment, assess
 from schemas.codecs import FeatureUpdateRecord, score_record_json
+from schemas.events import TriggerType
 from schemas.features import FeatureUpdate
-from schemas.scores import Counterfactual, ReasonCode, ScoreRecord, TriggerEventType
+from schemas.scores import Counterfactual, ReasonCode, ScoreRecord
 
 FloatMatrix = npt.NDArray[np.float64]
 
@@ -55,8 +57,10 @@ def score_rows(
     model: ServedModel, rows: FloatMatrix, timer: StageTimer | None = None
 ) -> list[RowScore | None]:
     """Scores feature rows (``[N, n]``, NaN for undefined) in one model run: calibrated
-    probability, score, grade, risk level, model limit and adverse reasons. A row whose
-    model output is NaN or outside [0, 1] yields None (the caller falls back for it).
+    probability, score, grade, risk level, model limit and adverse reasons. A row without
+    behaviour history is graded under the bundle's thin-file policy (see
+    :func:`riskmodel.scaling.assess`). A row whose model output is NaN or outside [0, 1]
+    yields None (the caller falls back for it).
     ``timer``, when given, is told the ``inference`` and ``reasons`` stage times."""
     manifest = model.manifest
     started = time.perf_counter()
@@ -64,14 +68,16 @@ def score_rows(
     inferred = time.perf_counter()
     contributions = model.contributions(rows).tolist()
     values = rows.tolist()
+    history = _history_column(manifest)
     results: list[RowScore | None] = []
     for output, row, row_contributions in zip(outputs, values, contributions, strict=True):
         if not 0.0 <= output <= 1.0:  # False for NaN too
             results.append(None)
             continue
+        thin_file = history is not None and math.isnan(row[history])
         results.append(
             RowScore(
-                assess(output, manifest),
+                assess(output, manifest, thin_file),
                 reasons_from_contributions(
                     row, row_contributions, manifest.feature_names, manifest.reason_codes
                 ),
@@ -81,6 +87,17 @@ def score_rows(
         timer("inference", inferred - started)
         timer("reasons", time.perf_counter() - inferred)
     return results
+
+
+HISTORY_FEATURE = "days_since_first_event"
+"""Null exactly when the customer has no order, payment, refund or review: a thin file."""
+
+
+def _history_column(manifest: BundleManifest) -> int | None:
+    """Where the row says whether the customer has any behaviour history (None for a
+    bundle without that feature, e.g. a CSV model: no row is thin-file)."""
+    names = manifest.feature_names
+    return names.index(HISTORY_FEATURE) if HISTORY_FEATURE in names else None
 
 
 def score_id_of(triggered_by: str, model_version: str) -> str:
@@ -134,7 +151,7 @@ def scored_record(
     features: Mapping[str, float | None],
     features_as_of: datetime,
     triggered_by: str,
-    trigger_event_type: TriggerEventType | None,
+    trigger_event_type: TriggerType | None,
     event_occurred_at: datetime | None,
     scored_at: datetime,
     locale: str | None,

@@ -2,7 +2,7 @@
 
 A rule file is YAML that a risk analyst reads and writes (docs/rules.md describes it)::
 
-    version: "2026-11-27.1"
+    version: "2026-12-01.1"
     rules:
       - id: low_grade
         description: Grade C or worse

@@ -63,7 +63,7 @@ def test_backtest_prints_the_comparison_and_writes_json(
     assert "payment_failures_burst" in result.stdout
     document = orjson.loads(report.read_bytes())
     assert document["scores"] == 15
-    assert document["baseline"]["version"] == "2026-11-27.1"
+    assert document["baseline"]["version"] == "2026-12-01.1"
     assert {d["rule_id"] for d in document["difference"]["actions"]} == {
         "low_grade",
         "payment_failures_burst",

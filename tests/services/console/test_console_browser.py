@@ -300,7 +300,7 @@ def test_a_rule_change_proposed_by_one_approver_is_put_in_force_only_by_another(
     expect(proposer.locator("ul.problem")).to_contain_text("line")
     shot(proposer, "rules-invalid")
 
-    edited = text.replace('version: "2026-11-27.1"', 'version: "console-test.2"').replace(
+    edited = text.replace('version: "2026-12-01.1"', 'version: "console-test.2"').replace(
         *RULE_EDIT
     )
     proposer.fill("textarea[name=text]", edited)

@@ -3,11 +3,15 @@ from datetime import UTC, datetime
 
 import orjson
 
-from services.features.core import ApplyOutcome, CustomerState
+from schemas.identifiers import keyed_hash
+from schemas.signals import AcceptedSignal, ContactLink, MatchedSignal, SignalPublication
+from services.features.core import ApplyOutcome, CustomerState, SubjectEntry
 from services.features.processing import (
     Applied,
     BatchStates,
+    BatchSubjects,
     FeatureProcessor,
+    Linked,
     Rejected,
     SourceRecord,
     record_age_seconds,
@@ -20,6 +24,9 @@ TOPICS = {
     "payment": "events.payments",
     "refund": "events.refunds",
     "review": "events.reviews",
+    "registration": "events.profile",
+    "verification": "events.profile",
+    "bureau_report": "events.profile",
 }
 
 
@@ -147,3 +154,105 @@ def test_a_record_keyed_by_another_customer_is_rejected() -> None:
 def test_record_age_comes_from_the_kafka_timestamp() -> None:
     assert record_age_seconds(record(b""), NOW) == 1.5
     assert record_age_seconds(SourceRecord("t", 0, 0, None, None, None), NOW) is None
+
+
+PHONE = keyed_hash("phone", "+8613800138000", b"consortium", "k1")
+
+
+def no_subject(_: str) -> SubjectEntry | None:
+    return None
+
+
+def registration_bytes(event_id: str = "reg-1") -> bytes:
+    return orjson.dumps(
+        {
+            "event_id": event_id,
+            "event_type": "registration",
+            "customer_id": "c-1",
+            "occurred_at": "2026-11-27T11:00:00Z",
+            "channel": "app",
+            "contact_hashes": [PHONE.model_dump()],
+        }
+    )
+
+
+def accepted_signal_bytes() -> bytes:
+    signal = SignalPublication(
+        action="publish",
+        signal_id="s-1",
+        issuer="okpay",
+        signal_type="confirmed_fraud",
+        severity="high",
+        observed_on=NOW.date(),
+        issued_at=NOW,
+        subjects=[PHONE],
+        legal_basis="legal_obligation",
+    )
+    return AcceptedSignal(subject=PHONE, signal=signal, effective_at=NOW).model_dump_json().encode()
+
+
+def test_a_registration_files_its_hashes_on_the_subject_topic_even_when_repeated() -> None:
+    states = BatchStates(no_state)
+    first = processor().process(record(registration_bytes(), topic="events.profile"), states)
+    again = processor().process(record(registration_bytes(), topic="events.profile"), states)
+    assert isinstance(first, Applied)
+    assert isinstance(again, Applied)
+    assert again.outcome is ApplyOutcome.DUPLICATE
+    for result in (first, again):
+        (output,) = result.outputs
+        assert (output.topic, output.key) == ("signals.subjects", PHONE.subject_key.encode())
+        link = ContactLink.model_validate_json(output.value)
+        assert (link.customer_id, link.subject) == ("c-1", PHONE)
+    assert first.update.trigger_event_type == "registration"
+    assert first.update.features["days_since_registration"] is not None
+
+
+def test_a_subject_record_matches_the_signal_to_the_customers_holding_the_hash() -> None:
+    subjects = BatchSubjects(no_subject)
+    link = ContactLink(customer_id="c-1", subject=PHONE).model_dump_json().encode()
+    key = PHONE.subject_key.encode()
+    linked = processor().process(
+        record(link, topic="signals.subjects", key=key), BatchStates(no_state), subjects
+    )
+    assert isinstance(linked, Linked)
+    assert linked.outputs == ()
+
+    matched = processor().process(
+        record(accepted_signal_bytes(), topic="signals.subjects", key=key),
+        BatchStates(no_state),
+        subjects,
+    )
+
+    assert isinstance(matched, Linked)
+    assert matched.record == "signal"
+    (output,) = matched.outputs
+    assert (output.topic, output.key) == ("signals.matched", b"c-1")
+    assert list(subjects.changed()) == [PHONE.subject_key]
+    match = MatchedSignal.model_validate_json(output.value)
+
+    states = BatchStates(no_state)
+    applied = processor().process(record(output.value, topic="signals.matched"), states)
+    assert isinstance(applied, Applied)
+    assert applied.update.trigger_event_type == "shared_signal"
+    assert applied.update.triggered_by == match.match_id
+    assert applied.update.features["shared_signals_confirmed_fraud"] == 1.0
+    assert list(states.changed()) == ["c-1"]
+
+
+def test_a_subject_record_under_another_key_or_malformed_is_dead_lettered() -> None:
+    link = ContactLink(customer_id="c-1", subject=PHONE).model_dump_json().encode()
+    wrong_key = processor().process(
+        record(link, topic="signals.subjects", key=b"phone:k1:other"),
+        BatchStates(no_state),
+        BatchSubjects(no_subject),
+    )
+    assert isinstance(wrong_key, Rejected)
+    assert wrong_key.dead_letter.reason == "key_mismatch"
+    malformed = processor().process(
+        record(b'{"record": "contact"}', topic="signals.subjects"),
+        BatchStates(no_state),
+        BatchSubjects(no_subject),
+    )
+    assert isinstance(malformed, Rejected)
+    assert malformed.dead_letter.reason == "schema_violation"
+    assert "customer_id" in malformed.dead_letter.detail

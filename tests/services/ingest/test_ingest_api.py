@@ -164,3 +164,70 @@ async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClien
     text = (await client.get("/metrics")).text
     assert 'riskstream_http_requests_total{method="POST",route="/v1/events",status="202"}' in text
     assert 'riskstream_ingest_events_total{outcome="accepted"}' in text
+
+
+PHONE_HASH = {"kind": "phone", "key_id": "k1", "hash": "ab" * 32}
+ONBOARDING = {
+    "registration": {"channel": "app", "contact_hashes": [PHONE_HASH]},
+    "verification": {"kind": "real_name", "result": "passed", "provider": "kyc-1"},
+    "bureau_report": {
+        "provider": "sesame",
+        "score": 712,
+        "scale_min": 350,
+        "scale_max": 950,
+        "delinquencies": 0,
+        "inquiries_6m": 2,
+        "fetched_at": "2026-11-27T11:00:00+00:00",
+    },
+}
+
+
+def onboarding(event_type: str, **overrides: object) -> dict[str, object]:
+    event: dict[str, object] = {
+        "event_id": f"{event_type}-1",
+        "event_type": event_type,
+        "customer_id": "c-9",
+        "occurred_at": "2026-11-27T11:59:00+00:00",
+        **ONBOARDING[event_type],
+    }
+    event.update(overrides)
+    return event
+
+
+@pytest.mark.parametrize("event_type", sorted(ONBOARDING))
+async def test_onboarding_events_go_to_the_profile_topic(
+    client: httpx.AsyncClient, publisher: FakePublisher, event_type: str
+) -> None:
+    response = await client.post("/v1/events", json=onboarding(event_type), headers=CLIENT)
+    assert response.status_code == 202, response.text
+    assert publisher.published == [("events.profile", b"c-9")]
+
+
+@pytest.mark.parametrize(
+    ("event_type", "overrides", "field"),
+    [
+        ("registration", {"channel": "fax"}, "channel"),
+        (
+            "registration",
+            {"contact_hashes": [{**PHONE_HASH, "hash": "+8613800138000"}]},
+            "contact_hashes.0.hash",
+        ),
+        ("registration", {"phone": "+8613800138000"}, "phone"),
+        ("verification", {"kind": "fingerprint"}, "kind"),
+        ("verification", {"result": "maybe"}, "result"),
+        ("bureau_report", {"score": 1200}, "score"),
+        ("bureau_report", {"scale_max": 100}, "scale_max"),
+        ("bureau_report", {"fetched_at": "2026-11-28T11:00:00+00:00"}, "fetched_at"),
+        ("bureau_report", {"inquiries_6m": -1}, "inquiries_6m"),
+        ("bureau_report", {"fetched_at": "2026-11-27T11:00:00"}, "fetched_at"),
+    ],
+)
+async def test_a_bad_onboarding_event_answers_422_naming_the_field(
+    client: httpx.AsyncClient, event_type: str, overrides: dict[str, object], field: str
+) -> None:
+    body = onboarding(event_type, **overrides)
+    single = await client.post("/v1/events", json=body, headers=CLIENT)
+    assert single.status_code == 422
+    assert single.json()["detail"][0]["field"] == field
+    batch = await client.post("/v1/events:batch", json={"events": [body]}, headers=CLIENT)
+    assert batch.json()["results"][0]["errors"][0]["field"] == field

@@ -29,8 +29,11 @@ ADVERSE = {
     "chargebacks_90d": 1.2,
     "repayments_late_90d": 0.7,
     "orders_count_90d": -0.05,
+    "verified_kinds_count": -0.6,
+    "bureau_score_normalised": -2.5,
 }
-"""Weights of the logistic model (log-odds per unit); every other feature weighs 0."""
+"""Weights of the logistic model (log-odds per unit; negative ones favourable); every other
+feature weighs 0."""
 
 
 def _graph(n_inputs: int, bias: float) -> onnx.ModelProto:

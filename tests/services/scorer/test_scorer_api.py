@@ -295,10 +295,11 @@ async def test_publish_refuses_a_manifest_for_another_feature_schema(
     http: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     bundle = build_bundle(tmp_path / "b", "v9")
+    running, other = FEATURE_SCHEMA.version, FEATURE_SCHEMA.version + 1
     manifest = (
         (bundle / "manifest.json")
         .read_text()
-        .replace('"feature_schema_version":1', '"feature_schema_version":2')
+        .replace(f'"feature_schema_version":{running}', f'"feature_schema_version":{other}')
     )
     (bundle / "manifest.json").write_text(manifest)
 
@@ -306,7 +307,7 @@ async def test_publish_refuses_a_manifest_for_another_feature_schema(
 
     assert response.status_code == 422
     assert response.json()["error"] == "feature_schema_mismatch"
-    assert "v2" in response.json()["detail"]
+    assert f"v{other}" in response.json()["detail"]
 
 
 async def test_activate_rollback_and_shadow_swap_and_leave_an_audit_trail(

@@ -17,7 +17,7 @@ import pytest
 import redis
 
 from deploy.harness import BackingServices, ServiceProcess
-from schemas.features import FeatureUpdate
+from schemas.features import FEATURE_SCHEMA, FeatureUpdate
 from schemas.records import AuditRecord, DeadLetterRecord
 from schemas.scores import ScoreRecord, ScoreResponse
 from services.common.kafka import make_producer
@@ -175,7 +175,7 @@ async def test_streaming_scores_have_stable_ids_and_bad_records_go_to_the_dlq(
     now = datetime.now(UTC)
     update = FeatureUpdate(
         customer_id="c1",
-        feature_schema_version=1,
+        feature_schema_version=FEATURE_SCHEMA.version,
         as_of=now,
         features=compute_features(customer_state("c1", now, failed_payments=1), now),
         triggered_by="event-1",

@@ -15,9 +15,10 @@ import pytest
 from riskmodel.loading import LoadedModel, open_bundle
 from schemas.actions import CustomerRiskState
 from schemas.codecs import decode_feature_update
+from schemas.events import parse_event
 from schemas.features import FEATURE_SCHEMA, FeatureUpdate
 from schemas.scores import ScoreRequest, ScoreResponse
-from services.features.core import compute_features
+from services.features.core import apply_event, compute_features
 from services.scorer.core import (
     FallbackPolicy,
     FloatMatrix,
@@ -194,6 +195,7 @@ async def test_known_customer_is_scored_by_the_model_with_every_contract_field(
     assert answer["features_as_of"] == NOW.isoformat()
     assert answer["fallback"] is False
     assert answer["fallback_reason"] is None
+    assert answer["thin_file"] is False
     assert answer["reasons"][0]["feature"] == "payments_failed_30d"
     assert answer["reasons"][0]["impact"] > 0
     assert answer["available_credit"] == answer["credit_limit"] - features["credit_outstanding"]
@@ -222,8 +224,42 @@ async def test_unknown_customer_gets_the_thin_file_policy_not_a_fallback(
     assert answer["grade"] == "C"
     assert answer["probability_of_default"] == 0.08
     assert answer["features_as_of"] is None
+    assert answer["thin_file"] is True
     assert [r["code"] for r in answer["reasons"]] == ["R_NO_HISTORY"]
     assert answer["decision"] == "approve"  # paid now, grade C
+
+
+def store_onboarded(store: FakeStore, customer_id: str, at: datetime) -> None:
+    """A customer whose only event is a passed phone check at ``at``."""
+    state = customer_state(customer_id, at, orders=0)
+    verification = {
+        "event_id": f"{customer_id}-v1",
+        "event_type": "verification",
+        "customer_id": customer_id,
+        "occurred_at": at.isoformat(),
+        "kind": "phone",
+        "result": "passed",
+        "provider": "kyc",
+    }
+    apply_event(state, parse_event(verification, now=at), at)
+    store.records[customer_id] = StoredCustomer(state.to_bytes(), None)
+
+
+async def test_a_customer_known_only_from_onboarding_is_judged_by_the_model_as_a_thin_file(
+    model_v1: LoadedModel,
+) -> None:
+    store = FakeStore()
+    store_onboarded(store, "new", NOW)
+    # Onboarding data does not go stale: registered long ago, buying for the first time now.
+    store_onboarded(store, "returning", NOW - timedelta(days=100))
+
+    new, returning = await scorer_for(store, model_v1).score([request("new"), request("returning")])
+
+    for answer in (new, returning):
+        ScoreResponse.model_validate(answer)
+        assert (answer["fallback"], answer["thin_file"]) == (False, True)
+        assert answer["features_as_of"] == NOW.isoformat()
+        assert "R_NO_HISTORY" not in [r["code"] for r in answer["reasons"]]
 
 
 async def test_thin_file_policy_of_the_bundle_wins_over_the_default(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ import pytest
 from deploy.harness import ServiceProcess
 from examples.order_system_consumer import OrderAccounts, OutgoingNotice, consume
 from schemas.actions import RESTRICTING_ACTIONS, RiskAction
-from schemas.features import FeatureUpdate
+from schemas.features import FEATURE_SCHEMA, FeatureUpdate
 from schemas.scores import ScoreRecord
 from services.common.settings import ServiceSettings
 from services.common.topics import Topic
@@ -36,7 +36,7 @@ def update(customer_id: str, locale: str | None, now: datetime) -> FeatureUpdate
     """A feature update after three failed payments: grade D under the test bundle."""
     return FeatureUpdate(
         customer_id=customer_id,
-        feature_schema_version=1,
+        feature_schema_version=FEATURE_SCHEMA.version,
         as_of=now,
         features=compute_features(customer_state(customer_id, now, failed_payments=3), now),
         triggered_by=f"{customer_id}-event",

@@ -91,4 +91,4 @@ async def test_persist_writes_the_accepted_text_before_the_swap(
     await rulebook.replace(
         SMALL_RULES, origin="api", source="api", actor="admin:1", persist=persist
     )
-    assert written == [(SMALL_RULES, "2026-11-27.1")]
+    assert written == [(SMALL_RULES, "2026-12-01.1")]

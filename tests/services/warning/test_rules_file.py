@@ -59,7 +59,7 @@ async def test_an_invalid_file_is_refused_once_and_the_old_rules_stay(
     touch_later(rules_path, BAD_RULES)
     await watcher.check()
     await watcher.check()
-    assert rulebook.current().version == "2026-11-27.1"
+    assert rulebook.current().version == "2026-12-01.1"
     assert [a.operation for a in kafka.audits] == ["rules.reload_refused"]
     assert kafka.audits[0].details["line"] == 6
 
@@ -71,7 +71,7 @@ async def test_an_unaudited_file_change_is_retried_on_the_next_poll(
     kafka.available = False
     touch_later(rules_path, SMALL_RULES)
     await watcher.check()
-    assert rulebook.current().version == "2026-11-27.1"
+    assert rulebook.current().version == "2026-12-01.1"
     kafka.available = True
     await watcher.check()
     assert rulebook.current().version == "small.1"
@@ -81,7 +81,7 @@ async def test_a_missing_file_keeps_the_live_rules(rules_path: Path, rulebook: R
     watcher = RulesFileWatcher(rules_path, rulebook, 1.0)
     await asyncio.to_thread(rules_path.unlink)
     await watcher.check()
-    assert rulebook.current().version == "2026-11-27.1"
+    assert rulebook.current().version == "2026-12-01.1"
 
 
 def test_write_atomically_replaces_the_file_and_leaves_no_temporary(tmp_path: Path) -> None:

@@ -207,7 +207,7 @@ async def test_while_redis_is_rebuilt_risk_state_and_overrides_are_503_store_reb
 
 async def test_get_rules_answers_the_live_version_and_rules(client: httpx.AsyncClient) -> None:
     body = (await client.get("/v1/rules", headers=CLIENT)).json()
-    assert body["version"] == "2026-11-27.1"
+    assert body["version"] == "2026-12-01.1"
     low_grade = body["rules"][0]
     assert low_grade["id"] == "low_grade"
     assert low_grade["when"] == 'grade >= "C"'
@@ -228,7 +228,7 @@ async def test_put_rules_proposes_and_a_second_person_puts_them_in_force(
     client: httpx.AsyncClient, stack: Stack, rules_path: Path
 ) -> None:
     proposal = await client.put("/v1/rules", content=SMALL_RULES, headers=ADMIN)
-    assert stack.rulebook.current().version == "2026-11-27.1"
+    assert stack.rulebook.current().version == "2026-12-01.1"
     own = await client.post(
         f"/v1/changes/{proposal.json()['change_id']}:approve",
         json={"reason": "mine"},
@@ -256,7 +256,7 @@ async def test_a_proposal_made_against_rules_since_replaced_is_stale(
     first = await client.put("/v1/rules", content=SMALL_RULES, headers=ADMIN)
     second = await client.post(
         "/v1/rules/proposals",
-        json={"text": DEFAULT_TEXT.decode().replace("2026-11-27.1", "x.2"), "reason": "b"},
+        json={"text": DEFAULT_TEXT.decode().replace("2026-12-01.1", "x.2"), "reason": "b"},
         headers=ADMIN,
     )
     await approve(client, first)
@@ -278,7 +278,7 @@ async def test_put_invalid_rules_is_422_with_the_line_and_the_old_rules_stay(
     assert problem["line"] == 6
     assert problem["field"] == "line 6"
     assert "expression" in problem["reason"]
-    assert stack.rulebook.current().version == "2026-11-27.1"
+    assert stack.rulebook.current().version == "2026-12-01.1"
     assert await asyncio.to_thread(rules_path.read_bytes) == DEFAULT_TEXT
 
 

@@ -150,7 +150,7 @@ async def test_a_bad_rule_file_is_refused_and_a_good_one_becomes_live(
     ]
     assert refused[0].operation == "rules.reload_refused"
     assert refused[0].details["line"] == 6
-    assert await asyncio.to_thread(live_version) == "2026-11-27.1"
+    assert await asyncio.to_thread(live_version) == "2026-12-01.1"
     metrics = (await asyncio.to_thread(httpx.get, f"{service.base_url}/metrics")).text
     assert 'riskstream_warning_rule_reload_failures_total{source="file"} 1.0' in metrics
 

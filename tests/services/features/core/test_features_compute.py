@@ -27,6 +27,11 @@ NULLABLE = {
     "refund_rate_30d",
     "review_rating_mean_90d",
     "reviews_negative_ratio_90d",
+    "days_since_registration",
+    "bureau_score_normalised",
+    "bureau_delinquencies",
+    "bureau_inquiries_6m",
+    "days_since_bureau_report",
 }
 
 

@@ -74,11 +74,16 @@ def test_rules_may_use_every_feature_of_the_running_schema() -> None:
 
 def test_default_rules_validate(default_rules: RuleSet) -> None:
     rules = default_rules
-    assert rules.version == "2026-11-27.1"
+    assert rules.version == "2026-12-01.1"
     ids = {rule.id for rule in rules.rules}
     assert {"low_grade", "grade_d", "sudden_score_drop", "refund_abuse"} <= ids
     assert {"payment_failures_burst", "repeated_chargebacks", "serious_delinquency"} <= ids
     assert "credit_spend_spike" in ids
+    assert {
+        "shared_confirmed_fraud",
+        "shared_serious_delinquency",
+        "shared_chargeback_abuse",
+    } <= ids
 
 
 @pytest.mark.parametrize(
