@@ -397,11 +397,20 @@ class ResilientProducer:
         """Queues every record in order, then waits for all acknowledgements, at most the
         timeout. On a timeout a record may still reach Kafka later: consumers dedupe.
 
-        One request in flight per broker keeps one key's records in order on retries."""
+        One request in flight per broker keeps one key's records in order on retries.
+
+        A single record takes ``send``, which joins the partition's open batch: a closed
+        batch (``send_batch``) waits until the one before it has left for the broker, so
+        while a partition has no leader (a broker lost) concurrent requests would queue
+        behind each other and time out instead of travelling together."""
         if not records:
             return
         try:
-            futures = await self.send_batch(topic, records)
+            if len(records) == 1:
+                ((key, value),) = records
+                futures = [await self.send(topic, key, value)]
+            else:
+                futures = await self.send_batch(topic, records)
             await asyncio.wait_for(asyncio.gather(*futures), self._timeout_s)
         except (KafkaError, TimeoutError) as error:
             metrics.KAFKA_PRODUCE_ERRORS.labels(topic).inc()
