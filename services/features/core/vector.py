@@ -50,6 +50,7 @@ class FeatureVector:
         """True when :meth:`features_at` is exact at ``at_us`` for the current schema."""
         return (
             self.schema_version == FEATURE_SCHEMA.version
+            and len(self.values) == len(FEATURE_SCHEMA.names)
             and self.as_of_us <= at_us < self.valid_until_us
         )
 
@@ -87,8 +88,22 @@ class FeatureVector:
             if document[0] != VECTOR_FORMAT_VERSION:
                 return None
             _, schema, as_of, until, clock, first, values, counters = document
+            instants = (schema, as_of, until, clock, *counters.values())
+            if not all(type(value) is int for value in instants) or (
+                first is not None and type(first) is not int
+            ):
+                raise TypeError("versions and instants are integers")
+            if not all(value is None or type(value) is float for value in values):
+                raise TypeError("feature values are floats or null")
             return cls(schema, as_of, until, clock, first, tuple(values), counters)
-        except (orjson.JSONDecodeError, TypeError, ValueError, IndexError, KeyError) as error:
+        except (
+            orjson.JSONDecodeError,
+            TypeError,
+            ValueError,
+            IndexError,
+            KeyError,
+            AttributeError,
+        ) as error:
             raise StateFormatError(f"stored feature vector is malformed: {error!r}") from None
 
 

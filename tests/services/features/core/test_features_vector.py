@@ -135,8 +135,26 @@ def test_a_vector_of_another_schema_or_layout_is_not_used(events, build_state):
     assert not other.covers(vector.as_of_us)
     assert FeatureVector.from_bytes(b"") is None
     assert FeatureVector.from_bytes(b"[99]") is None
-    with pytest.raises(StateFormatError):
-        FeatureVector.from_bytes(b"[1, 2")
+    short = FeatureVector(
+        vector.schema_version,
+        vector.as_of_us,
+        vector.valid_until_us,
+        vector.clock_us,
+        vector.first_event_us,
+        vector.values[1:],
+        vector.counters,
+    )
+    assert not short.covers(vector.as_of_us)
+    for malformed in (
+        b"[1, 2",
+        b"{}",
+        b"[1]",
+        b'[1, 2, "soon", 4, 5, null, [1.0], {}]',
+        b"[1, 2, 3, 4, 5, null, [1], {}]",
+        b"[1, 2, 3, 4, 5, null, [1.0], []]",
+    ):
+        with pytest.raises(StateFormatError):
+            FeatureVector.from_bytes(malformed)
 
 
 def test_no_vector_without_a_clock_nor_more_than_a_day_before_it(events, build_state):
