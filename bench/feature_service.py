@@ -198,7 +198,8 @@ async def wait_for_state(redis_url: str, key_prefix: str, customers: int, timeou
     """Waits until every customer's state is in Redis (the worker writes behind the
     stream); returns how many are."""
     redis = Redis.from_url(redis_url)
-    pattern = f"{RedisKeys(key_prefix).customer_pattern()}"
+    # Only the state keys: each customer also has a vector key beside its state.
+    pattern = RedisKeys(key_prefix).feature_state_pattern()
     deadline = time.perf_counter() + timeout_s
     found = 0
     try:

@@ -25,7 +25,7 @@ from bench.profiles import read_profile, start_recording
 from bench.stats import ratio
 from schemas.events import parse_event
 from services.common.redis_keys import RedisKeys
-from services.features.core import CustomerState, apply_event
+from services.features.core import CustomerState, apply_event, feature_vector, to_us
 
 HOST = "127.0.0.1"
 FIXED_RATES = (200, 1000)
@@ -33,7 +33,8 @@ FIXED_RATES = (200, 1000)
 
 async def seed_customers(redis_url: str, key_prefix: str, customers: int) -> None:
     """Writes feature state for ``bench-0`` .. ``bench-<customers-1>``: one to six orders,
-    each with a charge (a third of them failed), applied by the feature core itself."""
+    each with a charge (a third of them failed), applied by the feature core itself, and
+    beside it the precomputed vector, as the feature worker writes them."""
     redis = Redis.from_url(redis_url)
     keys = RedisKeys(key_prefix)
     now = datetime.now(UTC)
@@ -70,7 +71,13 @@ async def seed_customers(redis_url: str, key_prefix: str, customers: int) -> Non
                     }
                     for raw in (order, payment):
                         apply_event(state, parse_event(raw, now=now), now)
-                pipe.set(keys.feature_state(customer_id), state.to_bytes())
+                vector = feature_vector(state, to_us(now))
+                pipe.mset(
+                    {
+                        keys.feature_state(customer_id): state.to_bytes(),
+                        keys.feature_vector(customer_id): vector.to_bytes() if vector else b"",
+                    }
+                )
             await pipe.execute()
     finally:
         await redis.aclose()

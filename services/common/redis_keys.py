@@ -1,7 +1,8 @@
 """The Redis key layout shared by the feature service (writer of feature state), the warning
 service (writer of risk state) and the scorer (reader of both in one round trip).
 
-Layout version 1: ``<prefix>:v1:{<customer_id>}:features``, ``...:risk``, ``...:warning`` and
+Layout version 1: ``<prefix>:v1:{<customer_id>}:features``, ``...:vector``, ``...:risk``,
+``...:warning`` and
 ``...:decisions``; the decision copies ``<prefix>:v1:decision:<decision_id>``.
 The braces are a Redis Cluster hash tag, so a customer's keys live in one slot and one
 ``MGET`` reads features and risk state together.
@@ -43,6 +44,12 @@ class RedisKeys:
     def feature_state(self, customer_id: str) -> str:
         """Serialised per-customer feature state (``CustomerState.to_bytes``)."""
         return f"{self._customer(customer_id)}:features"
+
+    def feature_vector(self, customer_id: str) -> str:
+        """The feature vector precomputed from the customer's feature state and the instant
+        until which it is exact (``FeatureVector.to_bytes``; empty: none applies). Written
+        in the same ``MSET`` as the state, so the two always describe the same state."""
+        return f"{self._customer(customer_id)}:vector"
 
     def feature_state_pattern(self) -> str:
         """SCAN pattern matching every customer's feature state key."""

@@ -42,6 +42,7 @@ from services.features.processing import (
     SignalTopics,
     SourceRecord,
     record_age_seconds,
+    stored_vectors,
 )
 from services.features.settings import STATE_TABLE, SUBJECT_TABLE, FeaturesSettings
 from services.features.sinks import ProcessedBatch, Rewrite, StateFlusher
@@ -225,7 +226,8 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
                 for event in done:
                     await manual.ack(event)
 
-            await flusher.submit(ProcessedBatch(state_bytes, sends, ack))
+            vectors = stored_vectors(states.touched, now)
+            await flusher.submit(ProcessedBatch(state_bytes, sends, ack, vectors))
 
     source_topics = {topics(t) for t in FEATURE_SOURCE_TOPICS}
 

@@ -27,12 +27,15 @@ from services.common.topics import Topic
 from services.features.core import (
     ApplyOutcome,
     CustomerState,
+    FeaturesError,
     SubjectEntry,
     apply_event,
     apply_signal,
     compute_features,
+    feature_vector,
     file_accepted,
     link_customer,
+    to_us,
 )
 
 SHARED_SIGNAL_TRIGGER: Literal["shared_signal"] = "shared_signal"
@@ -336,3 +339,17 @@ def record_age_seconds(record: SourceRecord, now: datetime) -> float | None:
     if record.timestamp_ms is None:
         return None
     return max(0.0, now.timestamp() - record.timestamp_ms / 1000)
+
+
+def stored_vectors(states: Mapping[str, CustomerState], now: datetime) -> dict[str, bytes]:
+    """The feature vector to store beside each state, made at ``now``: empty where none
+    applies (no processing clock yet, or a clock more than a day ahead of ``now``), so the
+    score API computes from the state."""
+    vectors: dict[str, bytes] = {}
+    for customer, state in states.items():
+        try:
+            vector = feature_vector(state, to_us(now))
+        except FeaturesError:
+            vector = None
+        vectors[customer] = vector.to_bytes() if vector is not None else b""
+    return vectors

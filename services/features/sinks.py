@@ -1,15 +1,15 @@
-"""Where processed records go: customer state to Redis (for the score API), feature
-updates and dead letters to Kafka. Per batch: one Redis write, and the batch's offsets
-are acknowledged only once its states are in Redis and its outputs are acknowledged by
-Kafka (at-least-once end to end). A rebuild's rewrites go through the same in-order
-writer."""
+"""Where processed records go: customer state and its precomputed feature vector to Redis
+(for the score API), feature updates and dead letters to Kafka. Per batch: one Redis
+write, and the batch's offsets are acknowledged only once its states are in Redis and its
+outputs are acknowledged by Kafka (at-least-once end to end). A rebuild's rewrites go
+through the same in-order writer."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import Counter, Histogram
@@ -44,12 +44,15 @@ StateReader = Callable[[Sequence[str]], Mapping[str, bytes]]
 @dataclass(frozen=True, slots=True)
 class ProcessedBatch:
     """What a processed batch of records leaves to finish: the latest state of every
-    customer it touched (for Redis), the Kafka sends of its outputs, and the
-    acknowledgement of its offsets (None when there are no offsets to acknowledge)."""
+    customer it touched (for Redis), the Kafka sends of its outputs, the acknowledgement
+    of its offsets (None when there are no offsets to acknowledge), and the feature vectors
+    precomputed from the states (``FeatureVector.to_bytes``; a customer without one gets
+    an empty vector, which the score API reads as "compute from the state")."""
 
     states: Mapping[str, bytes]
     sends: Sequence[Awaitable[Any]] = ()
     ack: Callable[[], Awaitable[Any]] | None = None
+    vectors: Mapping[str, bytes] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,11 +108,13 @@ class StateFlusher:
             try:
                 if isinstance(batch, Rewrite):
                     states = batch.read(batch.customers)
-                    await self._write_states(states)
+                    # No vectors: the score API computes from a rebuilt state until the
+                    # customer's next event brings one.
+                    await self._write_states(states, {})
                     _rebuilt_keys.inc(len(states))
                     continue
                 started = loop.time()
-                await self._write_states(batch.states)
+                await self._write_states(batch.states, batch.vectors)
                 for send in batch.sends:
                     await self._settle(send)
                 if batch.ack is not None:
@@ -132,19 +137,22 @@ class StateFlusher:
             OUTPUT_FAILURES.inc()
             log.exception("a feature output could not be completed")
 
-    async def _write_states(self, states: Mapping[str, bytes]) -> None:
+    async def _write_states(
+        self, states: Mapping[str, bytes], vectors: Mapping[str, bytes]
+    ) -> None:
+        """Writes each state with its vector (empty when none is given) in one ``MSET``: a
+        vector never outlives the state it was made of."""
         if not states:
             return
+        written: dict[str, bytes] = {}
+        for customer, state in states.items():
+            written[self._keys.feature_state(customer)] = state
+            written[self._keys.feature_vector(customer)] = vectors.get(customer, b"")
         delay_s = 0.05
         while True:
             try:
                 # One MSET: a command per state costs far more client time than the write.
-                await self._redis.mset(
-                    {
-                        self._keys.feature_state(customer): state
-                        for customer, state in states.items()
-                    }
-                )
+                await self._redis.mset(written)
                 return
             except (RedisError, OSError) as error:
                 REDIS_WRITE_ERRORS.inc()

@@ -15,11 +15,13 @@ from services.scorer.core import FloatMatrix, RowScore, ServedModel
 
 @dataclass(frozen=True, slots=True)
 class StoredCustomer:
-    """What the store holds for one customer: serialised feature state and risk state
-    (each None when absent)."""
+    """What the store holds for one customer: serialised feature state, risk state and the
+    feature vector precomputed beside the state (``FeatureVector.to_bytes``; each None when
+    absent, the vector also empty when the worker stored none)."""
 
     feature_state: bytes | None
     risk_state: bytes | None
+    feature_vector: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)

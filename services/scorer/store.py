@@ -1,5 +1,6 @@
 """The Redis adapter of :class:`services.scorer.ports.FeatureStore`: one ``MGET`` per
-request reads both writers' epoch keys and every customer's feature state and risk state.
+request reads both writers' epoch keys and every customer's feature state, precomputed
+feature vector and risk state.
 
 One command, not a pipeline: Redis runs a command whole, so the epoch keys and the
 customers' keys are one snapshot. A flush between two commands of a pipeline could let a
@@ -41,6 +42,7 @@ class RedisFeatureStore:
         for customer_id in customer_ids:
             keys.append(self._keys.feature_state(customer_id))
             keys.append(self._keys.risk_state(customer_id))
+            keys.append(self._keys.feature_vector(customer_id))
         try:
             values = await self._redis.mget(keys)
         except (RedisError, OSError) as error:
@@ -50,8 +52,10 @@ class RedisFeatureStore:
         return StoreRead(
             complete=self._complete(values[:epochs]),
             customers=[
-                StoredCustomer(as_bytes(values[i]), as_bytes(values[i + 1]))
-                for i in range(epochs, len(values), 2)
+                StoredCustomer(
+                    as_bytes(values[i]), as_bytes(values[i + 1]), as_bytes(values[i + 2])
+                )
+                for i in range(epochs, len(values), 3)
             ],
         )
 

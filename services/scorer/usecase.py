@@ -5,11 +5,13 @@ through the ports in :mod:`services.scorer.ports`.
 
 Around the model's verdict (:func:`services.scorer.core.score_rows`) :class:`Scorer` adds
 what the sync API needs: one store round trip per request, features computed at request
-time (windows end now), the thin-file policy, the customer's risk state, the time budgets
-and the fallback policy, and the shadow challenger. While the store is incomplete (a
-writer's epoch key is missing: Redis lost data and is being rebuilt) every customer gets
-the fallback answer with ``store_rebuilding``: a customer without keys could be one whose
-keys were lost, so neither the model nor the thin-file policy may answer.
+time (windows end now; read from the vector the feature worker stored beside the state
+while that vector is exact, computed from the state otherwise), the thin-file policy, the
+customer's risk state, the time budgets and the fallback policy, and the shadow
+challenger. While the store is incomplete (a writer's epoch key is missing: Redis lost
+data and is being rebuilt) every customer gets the fallback answer with
+``store_rebuilding``: a customer without keys could be one whose keys were lost, so
+neither the model nor the thin-file policy may answer.
 """
 
 from __future__ import annotations
@@ -31,7 +33,14 @@ from schemas.features import to_model_row
 from schemas.scores import Grade, ReasonCode, RiskLevel, ScoreRequest
 from services.common.clock import Clock
 from services.common.tiers import ServiceTiers
-from services.features.core import CustomerState, FeaturesError, compute_features, from_us
+from services.features.core import (
+    CustomerState,
+    FeaturesError,
+    FeatureVector,
+    compute_features,
+    from_us,
+    to_us,
+)
 from services.scorer.core import (
     NO_MODEL_VERSION,
     THIN_FILE_REASON,
@@ -264,28 +273,38 @@ class Scorer:
                 customer, FallbackReason.MODEL_UNAVAILABLE, None
             )
             return
+        now_us = to_us(now)
+        vector = _exact_vector(record.feature_vector, now_us)
         state = None
-        if record.feature_state is not None:
-            try:
-                state = CustomerState.from_bytes(record.feature_state)
-            except FeaturesError:
-                customer.answer = self._fallback_answer(
-                    customer, FallbackReason.FEATURES_UNREADABLE, champion
-                )
+        if vector is not None:
+            clock_us, first_event_us = vector.clock_us, vector.first_event_us
+        else:
+            if record.feature_state is not None:
+                try:
+                    state = CustomerState.from_bytes(record.feature_state)
+                except FeaturesError:
+                    customer.answer = self._fallback_answer(
+                        customer, FallbackReason.FEATURES_UNREADABLE, champion
+                    )
+                    return
+            if state is None or state.clock_us is None:
+                customer.answer = self._thin_file_answer(customer, champion)
                 return
-        if state is None or state.clock_us is None:
-            customer.answer = self._thin_file_answer(customer, champion)
-            return
-        age = now - from_us(state.clock_us)
+            clock_us, first_event_us = state.clock_us, state.first_event_us
+        age = now - from_us(clock_us)
         if self._monitor is not None:
             self._monitor.features_read(age.total_seconds())
         # Onboarding data alone (no first business event) counts for the customer's lifetime:
         # a customer who registered long ago and comes to buy now is a thin file, not stale.
-        if age > self._budgets.features_max_age and state.first_event_us is not None:
+        if age > self._budgets.features_max_age and first_event_us is not None:
             customer.answer = self._fallback_answer(
                 customer, FallbackReason.FEATURES_STALE, champion
             )
             return
+        if vector is not None:
+            customer.features = vector.features_at(now_us)
+            return
+        assert state is not None, "without an exact vector the state was read"
         try:
             customer.features = compute_features(state, now)
         except FeaturesError:
@@ -443,6 +462,20 @@ class Scorer:
         )
         self._shadow_tasks.add(task)
         task.add_done_callback(self._shadow_tasks.discard)
+
+
+def _exact_vector(stored: bytes | None, now_us: int) -> FeatureVector | None:
+    """The stored vector when it gives exactly the features computed from the state at
+    ``now_us`` (made for the current feature schema, at or before ``now_us``, exact until
+    after it); None otherwise, and for a missing, empty or malformed vector: the state,
+    written in the same command, then decides, so a bad vector never changes an answer."""
+    if not stored:
+        return None
+    try:
+        vector = FeatureVector.from_bytes(stored)
+    except FeaturesError:
+        return None
+    return vector if vector is not None and vector.covers(now_us) else None
 
 
 async def shadow_score(

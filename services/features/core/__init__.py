@@ -18,6 +18,7 @@ from services.features.core.profile import BUREAU_SCALES, normalised_bureau_scor
 from services.features.core.state import STATE_FORMAT_VERSION, CustomerState
 from services.features.core.subjects import SubjectEntry, file_accepted, link_customer
 from services.features.core.timeline import from_us, to_us
+from services.features.core.vector import FeatureVector, feature_vector
 
 __all__ = [
     "BUREAU_SCALES",
@@ -26,12 +27,14 @@ __all__ = [
     "AsOfOutOfRangeError",
     "CustomerMismatchError",
     "CustomerState",
+    "FeatureVector",
     "FeaturesError",
     "StateFormatError",
     "SubjectEntry",
     "apply_event",
     "apply_signal",
     "compute_features",
+    "feature_vector",
     "file_accepted",
     "from_us",
     "link_customer",

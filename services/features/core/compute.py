@@ -100,8 +100,22 @@ def _ratio(numerator: int, denominator: int) -> float | None:
     return numerator / denominator if denominator else None
 
 
-def _profile_features(profile: Profile, as_of_us: int, today: int) -> dict[str, float | None]:
-    """The onboarding features at ``as_of_us``: only what was known by then counts."""
+def days_since(anchor_us: int | None, as_of_us: int) -> float | None:
+    """Days from ``anchor_us`` to ``as_of_us``, never negative; None without an anchor."""
+    return max(0, as_of_us - anchor_us) / US_PER_DAY if anchor_us is not None else None
+
+
+DayCounters = dict[str, int]
+"""The features of a vector that count days since an instant, by name, with that instant:
+each reads ``days_since(instant, as_of_us)`` (the only features that move between two
+instants at which the state's contents enter or leave a window)."""
+
+
+def _profile_features(
+    profile: Profile, as_of_us: int, today: int, counters: DayCounters
+) -> dict[str, float | None]:
+    """The onboarding features at ``as_of_us``: only what was known by then counts. Adds
+    its day counters to ``counters``."""
     verified: dict[str, float] = {}
     for index, kind in enumerate(VERIFICATION_KINDS):
         results = [passed for at, passed in profile.results.get(index, ()) if at <= as_of_us]
@@ -112,21 +126,19 @@ def _profile_features(profile: Profile, as_of_us: int, today: int) -> dict[str, 
     reports = [report for report in profile.reports if report.at_us <= as_of_us]
     report = reports[-1] if reports else None
     registered = profile.registered_us
+    if registered is not None and registered <= as_of_us:
+        counters["days_since_registration"] = registered
+    if report is not None:
+        counters["days_since_bureau_report"] = report.fetched_us
     return {
-        "days_since_registration": (
-            (as_of_us - registered) / US_PER_DAY
-            if registered is not None and registered <= as_of_us
-            else None
-        ),
+        "days_since_registration": days_since(counters.get("days_since_registration"), as_of_us),
         "verified_kinds_count": sum(verified.values()),
         **{f"verified_{kind}": value for kind, value in verified.items()},
         "verifications_failed_30d": float(failed_30d),
         "bureau_score_normalised": report.normalised if report is not None else None,
         "bureau_delinquencies": float(report.delinquencies) if report is not None else None,
         "bureau_inquiries_6m": float(report.inquiries_6m) if report is not None else None,
-        "days_since_bureau_report": (
-            max(0, as_of_us - report.fetched_us) / US_PER_DAY if report is not None else None
-        ),
+        "days_since_bureau_report": days_since(counters.get("days_since_bureau_report"), as_of_us),
     }
 
 
@@ -158,11 +170,18 @@ def compute_features(state: CustomerState, as_of: datetime) -> dict[str, float |
     (and any time after it); earlier instants raise :class:`AsOfOutOfRangeError`, since the
     state no longer holds the detail they need. Does not modify ``state``.
     """
-    as_of_us = to_us(as_of)
+    return features_with_counters(state, to_us(as_of))[0]
+
+
+def features_with_counters(
+    state: CustomerState, as_of_us: int
+) -> tuple[dict[str, float | None], DayCounters]:
+    """:func:`compute_features` at ``as_of_us`` (microseconds), with the vector's day
+    counters (see :data:`DayCounters`)."""
     if state.clock_us is not None and as_of_us < state.clock_us - READ_LAG_LIMIT_US:
         raise AsOfOutOfRangeError(
-            f"features of {state.customer_id!r} as of {as_of.isoformat()} are more than 24h "
-            f"before the state's clock {from_us(state.clock_us).isoformat()}"
+            f"features of {state.customer_id!r} as of {from_us(as_of_us).isoformat()} are "
+            f"more than 24h before the state's clock {from_us(state.clock_us).isoformat()}"
         )
     today = day_of(as_of_us)
     hour_start = as_of_us - US_PER_HOUR
@@ -208,7 +227,12 @@ def compute_features(state: CustomerState, as_of: datetime) -> dict[str, float |
     repaid_90d = payments_90d[PAYMENT_REPAID]
     reviews_count = reviews_90d[REVIEW_COUNT]
     first_event_us = state.first_event_us
-    return {
+    counters: DayCounters = {}
+    if first_event_us is not None and first_event_us <= as_of_us:
+        counters["days_since_first_event"] = first_event_us
+    if last_order_us is not None:
+        counters["days_since_last_order"] = last_order_us
+    features = {
         "orders_count_1h": float(orders_1h),
         "orders_count_24h": float(orders_24h),
         "orders_count_7d": float(orders_7d[ORDER_PLACED]),
@@ -228,14 +252,8 @@ def compute_features(state: CustomerState, as_of: datetime) -> dict[str, float |
         ),
         "spend_spike_ratio_24h": _ratio(amount_24h * _SPIKE_BASELINE_DAYS, amount_30d),
         "shipping_addresses_distinct_30d": float(len(addresses)),
-        "days_since_first_event": (
-            (as_of_us - first_event_us) / US_PER_DAY
-            if first_event_us is not None and first_event_us <= as_of_us
-            else None
-        ),
-        "days_since_last_order": (
-            max(0, as_of_us - last_order_us) / US_PER_DAY if last_order_us is not None else None
-        ),
+        "days_since_first_event": days_since(counters.get("days_since_first_event"), as_of_us),
+        "days_since_last_order": days_since(last_order_us, as_of_us),
         "payments_failed_24h": float(failed_24h),
         "payments_failed_7d": float(payments_7d[PAYMENT_FAILED]),
         "payments_failed_30d": float(payments_30d[PAYMENT_FAILED]),
@@ -259,6 +277,56 @@ def compute_features(state: CustomerState, as_of: datetime) -> dict[str, float |
         "review_rating_mean_90d": _ratio(reviews_90d[REVIEW_RATING_SUM], reviews_count),
         "reviews_negative_ratio_90d": _ratio(reviews_90d[REVIEW_NEGATIVE], reviews_count),
         "reviews_abusive_90d": float(reviews_90d[REVIEW_ABUSIVE]),
-        **_profile_features(state.profile, as_of_us, today),
+        **_profile_features(state.profile, as_of_us, today, counters),
         **_signal_features(state.signals.values(), as_of_us),
     }
+    return features, counters
+
+
+def next_change_us(state: CustomerState, as_of_us: int) -> int:
+    """An instant after ``as_of_us`` up to which (exclusive) every feature of ``state``
+    except the day counters (see :data:`DayCounters`, whose instants do not move in that
+    span either) keeps its value at ``as_of_us``: the first instant at which one of the
+    state's entries, rows, onboarding facts or signals may enter or leave a window or
+    start or stop counting. Conservative: an instant at which nothing changes may be
+    returned, a later one than the first change never is. Must follow every
+    time-dependent term of :func:`features_with_counters`.
+    """
+    today = day_of(as_of_us)
+    # Day windows (7, 30 and 90 days, and the 30-day address and failure windows) move
+    # only at midnight, when a day's row enters (its own day) or leaves one of them.
+    changing_days: set[int] = set()
+    for rows in state.buckets:
+        changing_days.update(rows)
+    changing_days.update(state.addresses)
+    changing_days.update(entry.day for entry in state.fine)
+    changing_days.update(day_of(at) for at in state.profile.failures)
+    first_day = today + 1
+    edges = [
+        shifted * US_PER_DAY
+        for day in changing_days
+        for shifted in (day, day + _WEEK_DAYS, day + _MONTH_DAYS, day + _QUARTER_DAYS)
+        if shifted >= first_day
+    ]
+    # Instants at which something starts counting: entries, onboarding facts, signals.
+    for entry in state.fine:
+        edges.append(entry.at_us)
+        # The 1h and 24h windows end an entry's part in them an hour or a day after it.
+        edges.append(entry.at_us + US_PER_HOUR)
+        edges.append(entry.at_us + US_PER_DAY)
+    profile = state.profile
+    for results in profile.results.values():
+        edges.extend(at for at, _ in results)
+    edges.extend(profile.failures)
+    edges.extend(report.at_us for report in profile.reports)
+    for instant in (profile.registered_us, state.first_event_us):
+        if instant is not None:
+            edges.append(instant)
+    for record in state.signals.values():
+        for instant in (record.effective_us, record.expires_us, record.retracted_us):
+            if instant is not None:
+                edges.append(instant)
+    later = [edge for edge in edges if edge > as_of_us]
+    # Nothing left to change: past the longest window, the vector is the same for good;
+    # the horizon still bounds how long it is trusted.
+    return min(later, default=(first_day + _QUARTER_DAYS) * US_PER_DAY)

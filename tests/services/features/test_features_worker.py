@@ -1,7 +1,7 @@
 """The feature worker against the real Kafka and Redis: every customer's state in Redis
 must give exactly the features an offline replay of the same events gives, also after a
 worker is killed with SIGKILL mid-stream (alone, or beside a second worker that takes over
-its partitions from the changelog)."""
+its partitions from the changelog), and the vector stored beside it those of the state."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ import orjson
 import pytest
 
 from deploy.harness import ServiceProcess
+from services.common.redis_keys import RedisKeys
 from services.common.settings import ServiceSettings
 from services.common.topics import Topic
-from tests.support.parity import events_counted, wait_for_feature_parity
+from services.features.core import CustomerState, FeatureVector, compute_features, from_us
+from tests.support.parity import events_counted, redis_client, wait_for_feature_parity
 from tests.support.polling import wait_until
 from tests.support.streams import produce, produce_events, read_topics, simulated_events
 
@@ -101,3 +103,30 @@ def test_bad_records_go_to_the_dead_letter_topic_and_the_stream_goes_on(
     assert isinstance(first["partition"], int)
 
     assert wait_for_feature_parity(service_settings, events, timeout_s=60) == []
+
+
+def test_each_state_in_redis_has_beside_it_the_vector_of_its_features(
+    service_settings: ServiceSettings, start_service: Callable[..., ServiceProcess]
+) -> None:
+    events = simulated_events(customers=5, seed=4, days=60)[:30]
+    customers = sorted({event.customer_id for event in events})
+    start_service("features")
+    asyncio.run(produce_events(service_settings, events))
+    assert wait_for_feature_parity(service_settings, events, timeout_s=60) == []
+
+    keys = RedisKeys(service_settings.redis_key_prefix)
+    client = redis_client(service_settings)
+    try:
+        stored = client.mget(
+            [key for c in customers for key in (keys.feature_state(c), keys.feature_vector(c))]
+        )
+    finally:
+        client.close()
+    for state_bytes, vector_bytes in zip(stored[0::2], stored[1::2], strict=True):
+        assert state_bytes is not None
+        vector = FeatureVector.from_bytes(vector_bytes)
+        assert vector is not None
+        state = CustomerState.from_bytes(state_bytes)
+        assert vector.valid_until_us > vector.as_of_us
+        for read_us in (vector.as_of_us, vector.valid_until_us - 1):
+            assert vector.features_at(read_us) == compute_features(state, from_us(read_us))

@@ -5,7 +5,15 @@ import orjson
 
 from schemas.identifiers import keyed_hash
 from schemas.signals import AcceptedSignal, ContactLink, MatchedSignal, SignalPublication
-from services.features.core import ApplyOutcome, CustomerState, SubjectEntry
+from services.features.core import (
+    ApplyOutcome,
+    CustomerState,
+    FeatureVector,
+    SubjectEntry,
+    compute_features,
+    from_us,
+    to_us,
+)
 from services.features.processing import (
     Applied,
     BatchStates,
@@ -15,6 +23,7 @@ from services.features.processing import (
     Rejected,
     SourceRecord,
     record_age_seconds,
+    stored_vectors,
 )
 from tests.support.clock import SettableClock
 
@@ -74,6 +83,19 @@ def test_an_event_updates_the_customer_and_yields_its_features_now() -> None:
     assert result.update.features["orders_count_1h"] == 1.0
     assert result.update.features["credit_outstanding"] == 100.0
     assert result.update.triggered_by == "e-1"
+
+
+def test_each_touched_state_gets_a_vector_of_its_features_now_or_an_empty_one() -> None:
+    states = BatchStates(no_state)
+    processor().process(record(order_bytes()), states)
+    vectors = stored_vectors({**states.touched, "c-new": CustomerState.new("c-new")}, NOW)
+    assert vectors["c-new"] == b""
+    vector = FeatureVector.from_bytes(vectors["c-1"])
+    assert vector is not None
+    assert vector.as_of_us == to_us(NOW)
+    state = states.touched["c-1"]
+    for read_us in (vector.as_of_us, vector.valid_until_us - 1):
+        assert vector.features_at(read_us) == compute_features(state, from_us(read_us))
 
 
 def test_a_redelivered_event_changes_nothing_but_is_still_published() -> None:

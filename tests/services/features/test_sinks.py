@@ -37,7 +37,12 @@ async def test_states_reach_redis_before_offsets_are_acknowledged_in_order() -> 
     await flusher.submit(ProcessedBatch({"c-1": b"s2", "c-2": b"t1"}, [], recorder(acks, "second")))
     await wait_until_async(lambda: len(acks) >= 2, timeout_s=2.0, interval_s=0.01)
     assert acks == ["first", "second"]
-    assert redis.data == {keys.feature_state("c-1"): b"s2", keys.feature_state("c-2"): b"t1"}
+    assert redis.data == {
+        keys.feature_state("c-1"): b"s2",
+        keys.feature_vector("c-1"): b"",
+        keys.feature_state("c-2"): b"t1",
+        keys.feature_vector("c-2"): b"",
+    }
 
 
 async def test_a_rewrite_reads_the_table_when_written_so_it_never_undoes_a_newer_state() -> None:
@@ -58,7 +63,12 @@ async def test_a_rewrite_reads_the_table_when_written_so_it_never_undoes_a_newer
     await flusher.submit(ProcessedBatch({"c-1": b"new"}, [], recorder(acks, "after")))
     await wait_until_async(lambda: len(acks) >= 1, timeout_s=2.0, interval_s=0.01)
     assert read == [{"c-1": b"new", "c-2": b"t1"}]
-    assert redis.data == {keys.feature_state("c-1"): b"new", keys.feature_state("c-2"): b"t1"}
+    assert redis.data == {
+        keys.feature_state("c-1"): b"new",
+        keys.feature_vector("c-1"): b"",
+        keys.feature_state("c-2"): b"t1",
+        keys.feature_vector("c-2"): b"",
+    }
 
 
 async def test_a_barrier_returns_once_everything_before_it_is_written() -> None:
@@ -68,7 +78,12 @@ async def test_a_barrier_returns_once_everything_before_it_is_written() -> None:
     await flusher.submit(ProcessedBatch({"c-1": b"s1"}, [], None))
     await flusher.submit(Rewrite(["c-2"], lambda customers: dict.fromkeys(customers, b"t1")))
     await flusher.barrier()
-    assert redis.data == {keys.feature_state("c-1"): b"s1", keys.feature_state("c-2"): b"t1"}
+    assert redis.data == {
+        keys.feature_state("c-1"): b"s1",
+        keys.feature_vector("c-1"): b"",
+        keys.feature_state("c-2"): b"t1",
+        keys.feature_vector("c-2"): b"",
+    }
 
 
 async def test_a_failed_send_or_acknowledgement_does_not_stop_the_writer() -> None:
@@ -87,4 +102,24 @@ async def test_a_failed_send_or_acknowledgement_does_not_stop_the_writer() -> No
     await flusher.submit(ProcessedBatch({"c-2": b"s2"}, [], recorder(acks, "second")))
     await wait_until_async(lambda: len(acks) >= 1, timeout_s=2.0, interval_s=0.01)
     assert acks == ["second"]
-    assert redis.data == {keys.feature_state("c-1"): b"s1", keys.feature_state("c-2"): b"s2"}
+    assert redis.data == {
+        keys.feature_state("c-1"): b"s1",
+        keys.feature_vector("c-1"): b"",
+        keys.feature_state("c-2"): b"s2",
+        keys.feature_vector("c-2"): b"",
+    }
+
+
+async def test_a_vector_is_written_with_its_state_and_a_rewrite_clears_it() -> None:
+    redis = FakeRedis()
+    keys = RedisKeys("t")
+    flusher = StateFlusher(redis, keys)  # type: ignore[arg-type]
+    await flusher.submit(ProcessedBatch({"c-1": b"s1", "c-2": b"t1"}, vectors={"c-1": b"v1"}))
+    await flusher.barrier()
+    assert redis.data[keys.feature_vector("c-1")] == b"v1"
+    assert redis.data[keys.feature_vector("c-2")] == b""
+    # A rebuilt state comes without a vector: the one of an older state must not stay.
+    await flusher.submit(Rewrite(["c-1"], lambda customers: dict.fromkeys(customers, b"s0")))
+    await flusher.barrier()
+    assert redis.data[keys.feature_state("c-1")] == b"s0"
+    assert redis.data[keys.feature_vector("c-1")] == b""

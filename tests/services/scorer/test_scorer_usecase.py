@@ -18,7 +18,13 @@ from schemas.codecs import decode_feature_update
 from schemas.events import parse_event
 from schemas.features import FEATURE_SCHEMA, FeatureUpdate
 from schemas.scores import ScoreRequest, ScoreResponse
-from services.features.core import apply_event, compute_features
+from services.features.core import (
+    FeatureVector,
+    apply_event,
+    compute_features,
+    feature_vector,
+    to_us,
+)
 from services.scorer.core import (
     FallbackPolicy,
     FloatMatrix,
@@ -386,6 +392,95 @@ async def test_no_model_answers_model_unavailable_but_honours_a_suspension() -> 
     assert suspended["fallback_reason"] == unknown["fallback_reason"] == "model_unavailable"
     assert suspended["model_version"] == "none"
     assert (suspended["decision"], unknown["decision"]) == ("decline", "approve")
+
+
+def with_vector(
+    customer_id: str, at: datetime, made_at: datetime, state_bytes: bytes | None = None
+) -> StoredCustomer:
+    """A customer with two failed payments at ``at``, stored with the vector the worker
+    would make at ``made_at`` (and ``state_bytes`` instead of the state, when given: a
+    state the scorer cannot read shows which of the two it used)."""
+    state = customer_state(customer_id, at, failed_payments=2)
+    vector = feature_vector(state, to_us(made_at))
+    assert vector is not None
+    return StoredCustomer(
+        state.to_bytes() if state_bytes is None else state_bytes, None, vector.to_bytes()
+    )
+
+
+def judged(answer: dict[str, object]) -> tuple[object, ...]:
+    """What an answer says of the customer (not its decision id)."""
+    return tuple(answer[field] for field in ("score", "probability_of_default", "reasons"))
+
+
+async def test_an_exact_stored_vector_is_read_and_gives_the_answer_of_the_state(
+    model_v1: LoadedModel,
+) -> None:
+    store = FakeStore()
+    at, made_at = NOW - timedelta(hours=2), NOW - timedelta(hours=1)
+    store.records["vector"] = with_vector("vector", at, made_at)
+    store.records["vector-only"] = with_vector("vector-only", at, made_at, b"{not a state")
+    state = customer_state("state", at, failed_payments=2)
+    store.records["state"] = StoredCustomer(state.to_bytes(), None)
+
+    vector, vector_only, from_state = await scorer_for(store, model_v1).score(
+        [request("vector"), request("vector-only"), request("state")]
+    )
+
+    assert vector_only["fallback"] is False  # the unreadable state was not needed
+    assert judged(vector) == judged(vector_only) == judged(from_state)
+    assert from_state["fallback"] is False
+    assert from_state["features_as_of"] == vector["features_as_of"] == NOW.isoformat()
+
+
+async def test_a_vector_expired_made_later_or_of_another_schema_is_not_read(
+    model_v1: LoadedModel,
+) -> None:
+    store = FakeStore()
+    unreadable = b"{not a state"
+    # Orders 23 hours ago leave the 1h window 22 hours ago: that vector expired then.
+    at = NOW - timedelta(hours=23)
+    store.records["expired"] = with_vector("expired", at, at, unreadable)
+    store.records["later"] = with_vector("later", at, NOW + timedelta(seconds=1), unreadable)
+    current = with_vector("foreign", at, NOW - timedelta(hours=1), unreadable)
+    assert current.feature_vector is not None
+    made = FeatureVector.from_bytes(current.feature_vector)
+    assert made is not None
+    assert made.covers(to_us(NOW))
+    foreign = FeatureVector(
+        made.schema_version + 1,
+        made.as_of_us,
+        made.valid_until_us,
+        made.clock_us,
+        made.first_event_us,
+        made.values,
+        made.counters,
+    )
+    store.records["foreign"] = StoredCustomer(unreadable, None, foreign.to_bytes())
+    store.records["malformed"] = StoredCustomer(unreadable, None, b"[1, 2")
+    expired_state = customer_state("expired-state", at, failed_payments=2)
+    store.records["expired-state"] = with_vector("expired-state", at, at)
+
+    answers = await scorer_for(store, model_v1).score(
+        [request(c) for c in ("expired", "later", "foreign", "malformed", "expired-state")]
+    )
+
+    for answer in answers[:4]:
+        assert answer["fallback_reason"] == "features_unreadable"
+    # Past its vector's span the customer is scored from the state, as without a vector.
+    expected = compute_features(expired_state, NOW)
+    assert answers[4]["fallback"] is False
+    assert answers[4]["probability_of_default"] == pytest.approx(probability(-3.0, expected), 1e-5)
+
+
+async def test_a_stale_customer_is_stale_through_the_vector_too(model_v1: LoadedModel) -> None:
+    store = FakeStore()
+    at = NOW - timedelta(days=31)
+    store.records["old"] = with_vector("old", at, NOW - timedelta(seconds=1), b"{not a state")
+
+    (old,) = await scorer_for(store, model_v1).score([request("old")])
+
+    assert old["fallback_reason"] == "features_stale"
 
 
 async def test_stale_features_answer_features_stale(model_v1: LoadedModel) -> None:
