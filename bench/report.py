@@ -138,8 +138,8 @@ TARGETS: tuple[Target, ...] = (
            remedy="CPU headroom: the latency is queueing on a machine near its limit"),
     Target("score_throughput_ratio", "score API ≥ 55% of the bare endpoint", 0.55, True,
            floor="bare_rps",
-           remedy="a precomputed feature vector read instead of features computed from "
-           "the state on every request"),
+           remedy="less per request around the use case (the features are read precomputed): "
+           "the decision record's copy built in the background, a leaner HTTP stack"),
     Target("score_p99_1000", "score API p99 < 8 ms at 1,000 req/s", 8.0, False,
            remedy="throughput headroom (the ratio above): p99 is queueing near saturation"),
     Target("features_ratio", "feature service ≥ 30% of the bare consumer", 0.3, True,
