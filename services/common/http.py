@@ -213,6 +213,17 @@ def require_scope(
     return dependency
 
 
+def app_principal(scope: AccessScope) -> Callable[[Request], Awaitable[Principal]]:
+    """A FastAPI dependency admitting callers whose key has ``scope`` in the key ring the
+    app keeps as ``app.state.keyring`` (for routes declared outside ``create_app``)."""
+
+    async def dependency(request: Request) -> Principal:
+        keyring: KeyRing = request.app.state.keyring
+        return keyring.authorize(request.headers.get("authorization"), scope)
+
+    return dependency
+
+
 def readiness_from(checks: Sequence[tuple[str, Callable[[], Awaitable[bool]]]]) -> ReadinessCheck:
     """Combines named async probes into a :data:`ReadinessCheck`; a probe that raises
     counts as not ready."""

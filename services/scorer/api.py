@@ -49,6 +49,7 @@ from services.common.http import (
     JsonResponse,
     Lifecycle,
     ReadinessDetails,
+    app_principal,
     document_body_models,
     error_response,
     install_common,
@@ -121,22 +122,10 @@ async def _administrator(request: Request) -> Principal:
 AdminPrincipal = Annotated[Principal, Depends(_administrator)]
 
 
-async def _auditor(request: Request) -> Principal:
-    """Admits callers whose key may read the decision log (auditor or admin scope)."""
-    keyring: KeyRing = request.app.state.keyring
-    return keyring.authorize(request.headers.get("authorization"), Scope.AUDITOR)
-
-
-AuditorPrincipal = Annotated[Principal, Depends(_auditor)]
-
-
-async def _client(request: Request) -> Principal:
-    """Admits callers whose key has the client scope (or admin)."""
-    keyring: KeyRing = request.app.state.keyring
-    return keyring.authorize(request.headers.get("authorization"), Scope.CLIENT)
-
-
-ClientPrincipal = Annotated[Principal, Depends(_client)]
+AuditorPrincipal = Annotated[Principal, Depends(app_principal(Scope.AUDITOR))]
+"""Callers whose key may read the decision log (auditor or admin scope)."""
+ClientPrincipal = Annotated[Principal, Depends(app_principal(Scope.CLIENT))]
+"""Callers whose key has the client scope (or admin)."""
 
 
 Body = TypeVar("Body", bound=BaseModel)

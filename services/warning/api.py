@@ -39,6 +39,7 @@ from services.common.http import (
     Lifecycle,
     ReadinessCheck,
     ReadinessDetails,
+    app_principal,
     error_response,
     install_common,
     require_scope,
@@ -76,22 +77,10 @@ PUT_REASON_HEADER = "x-riskstream-reason"
 """Why a rule file sent with ``PUT /v1/rules`` is proposed (optional)."""
 
 
-async def _administrator(request: Request) -> Principal:
-    """Admits callers whose key has the admin scope (the app's key ring)."""
-    keyring: KeyRing = request.app.state.keyring
-    return keyring.authorize(request.headers.get("authorization"), Scope.ADMIN)
-
-
-Administrator = Annotated[Principal, Depends(_administrator)]
-
-
-async def _client_principal(request: Request) -> Principal:
-    """Admits callers whose key has the client scope (or admin)."""
-    keyring: KeyRing = request.app.state.keyring
-    return keyring.authorize(request.headers.get("authorization"), Scope.CLIENT)
-
-
-Client = Annotated[Principal, Depends(_client_principal)]
+Administrator = Annotated[Principal, Depends(app_principal(Scope.ADMIN))]
+"""Callers whose key has the admin scope."""
+Client = Annotated[Principal, Depends(app_principal(Scope.CLIENT))]
+"""Callers whose key has the client scope (or admin)."""
 MAX_LIMIT = 1e9
 """Largest limit an application may name."""
 ACTION_ID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
