@@ -112,7 +112,11 @@ class ModelRegistry:
         no-op). Raises GateRefusedError when the gate refuses it, and RegistryError
         ``version_conflict`` when the version exists with other content.
         """
-        if not source.is_dir():
+        try:
+            is_directory = source.is_dir()
+        except OSError as error:  # a name too long for the filesystem, for one
+            raise GateRefusedError("bundle_missing", f"{source} cannot be read") from error
+        if not is_directory:
             raise GateRefusedError("bundle_missing", f"{source} is not a bundle directory")
         if not (source / MANIFEST_FILE).is_file():
             raise GateRefusedError("manifest_missing", f"{source / MANIFEST_FILE} does not exist")

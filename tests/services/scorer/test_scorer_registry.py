@@ -31,3 +31,10 @@ def test_only_the_bundle_files_are_copied(tmp_path: Path) -> None:
     assert (stored / "manifest.json").is_file()
     assert not (stored / "scratch").exists()
     assert entry.model_version == "v7"
+
+
+def test_a_path_the_filesystem_cannot_name_is_refused_as_no_bundle(tmp_path: Path) -> None:
+    registry = ModelRegistry(tmp_path / "registry", FEATURE_SCHEMA)
+    with pytest.raises(GateRefusedError) as refused:
+        registry.publish(tmp_path / ("0" * 300))
+    assert refused.value.code == "bundle_missing"
