@@ -34,6 +34,7 @@ from services.common.topics import EVENT_TOPICS, FEATURE_SOURCE_TOPICS, Topic
 from services.features.core import CustomerState, SubjectEntry
 from services.features.offsets import NoSkipConsumer
 from services.features.processing import (
+    Applied,
     BatchStates,
     BatchSubjects,
     FeatureProcessor,
@@ -172,6 +173,7 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
             states = BatchStates(load_state)
             subjects = BatchSubjects(load_subject)
             last_event: dict[str, faust.types.EventT[bytes]] = {}
+            last_result: dict[str, Applied] = {}
             last_subject_event: dict[str, faust.types.EventT[bytes]] = {}
             updates: list[tuple[bytes | None, bytes]] = []
             letters: list[tuple[bytes | None, bytes]] = []
@@ -198,6 +200,7 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
                 else:
                     customer = result.state.customer_id
                     last_event[customer] = event
+                    last_result[customer] = result
                     outcomes[result.event_type, result.outcome.value.lower()] += 1
                     updates.append((customer.encode(), feature_update_json(result.update)))
                 for output in result.outputs:
@@ -226,7 +229,7 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
                 for event in done:
                     await manual.ack(event)
 
-            vectors = stored_vectors(states.touched, now)
+            vectors = stored_vectors(last_result)
             await flusher.submit(ProcessedBatch(state_bytes, sends, ack, vectors))
 
     source_topics = {topics(t) for t in FEATURE_SOURCE_TOPICS}

@@ -27,15 +27,16 @@ from services.common.topics import Topic
 from services.features.core import (
     ApplyOutcome,
     CustomerState,
-    FeaturesError,
+    DayCounters,
+    FeatureVector,
     SubjectEntry,
     apply_event,
     apply_signal,
-    compute_features,
-    feature_vector,
+    features_with_counters,
     file_accepted,
     link_customer,
     to_us,
+    vector_of,
 )
 
 SHARED_SIGNAL_TRIGGER: Literal["shared_signal"] = "shared_signal"
@@ -75,13 +76,20 @@ class Applied:
     duplicate of one that had. The update and the outputs are published and the state
     refreshed in Redis either way, so a redelivery after a crash still refreshes Redis and
     downstream consumers; ``state`` is the batch's live state of the customer (see
-    :class:`BatchStates`)."""
+    :class:`BatchStates`); ``counters`` are the day counters of the update's features."""
 
     event: InboundEvent | MatchedSignal
     state: CustomerState
     outcome: ApplyOutcome
     update: FeatureUpdate
+    counters: DayCounters
     outputs: tuple[Output, ...] = ()
+
+    def vector(self) -> FeatureVector | None:
+        """The customer's feature vector as of the update, made from the update's
+        features (not computed again). Exact only while ``state`` is still the state the
+        update was computed from: call it on the customer's last result of a batch."""
+        return vector_of(self.state, to_us(self.update.as_of), self.update.features, self.counters)
 
     @property
     def event_type(self) -> str:
@@ -268,10 +276,10 @@ class FeatureProcessor:
                 )
                 for contact in event.contact_hashes
             )
-        update = self._update(
+        update, counters = self._update(
             state, now, event.event_id, event.event_type, event.occurred_at, event.locale
         )
-        return Applied(event, state, outcome, update, outputs)
+        return Applied(event, state, outcome, update, counters, outputs)
 
     def _match(
         self, record: SourceRecord, raw: dict[str, Any], states: BatchStates, now: datetime
@@ -286,10 +294,10 @@ class FeatureProcessor:
         outcome = apply_signal(state, matched, now)
         if outcome is ApplyOutcome.APPLIED:
             states.mark_changed(matched.customer_id)
-        update = self._update(
+        update, counters = self._update(
             state, now, matched.match_id, SHARED_SIGNAL_TRIGGER, matched.effective_at, None
         )
-        return Applied(matched, state, outcome, update)
+        return Applied(matched, state, outcome, update, counters)
 
     def _link(
         self, record: SourceRecord, raw: dict[str, Any], subjects: BatchSubjects, now: datetime
@@ -320,18 +328,20 @@ class FeatureProcessor:
         trigger: TriggerType,
         occurred_at: datetime,
         locale: str | None,
-    ) -> FeatureUpdate:
+    ) -> tuple[FeatureUpdate, DayCounters]:
+        features, counters = features_with_counters(state, to_us(now))
         # Every value is already validated (the event) or computed: no second validation.
-        return FeatureUpdate.model_construct(
+        update = FeatureUpdate.model_construct(
             customer_id=state.customer_id,
             feature_schema_version=FEATURE_SCHEMA.version,
             as_of=now,
-            features=compute_features(state, now),
+            features=features,
             triggered_by=triggered_by,
             trigger_event_type=trigger,
             event_occurred_at=occurred_at,
             locale=locale,
         )
+        return update, counters
 
 
 def record_age_seconds(record: SourceRecord, now: datetime) -> float | None:
@@ -341,15 +351,12 @@ def record_age_seconds(record: SourceRecord, now: datetime) -> float | None:
     return max(0.0, now.timestamp() - record.timestamp_ms / 1000)
 
 
-def stored_vectors(states: Mapping[str, CustomerState], now: datetime) -> dict[str, bytes]:
-    """The feature vector to store beside each state, made at ``now``: empty where none
-    applies (no processing clock yet, or a clock more than a day ahead of ``now``), so the
-    score API computes from the state."""
+def stored_vectors(last_results: Mapping[str, Applied]) -> dict[str, bytes]:
+    """The feature vector to store beside each customer's state, from the customer's last
+    result of the batch (:meth:`Applied.vector`): empty where none applies (no processing
+    clock yet), so the score API computes from the state."""
     vectors: dict[str, bytes] = {}
-    for customer, state in states.items():
-        try:
-            vector = feature_vector(state, to_us(now))
-        except FeaturesError:
-            vector = None
+    for customer, result in last_results.items():
+        vector = result.vector()
         vectors[customer] = vector.to_bytes() if vector is not None else b""
     return vectors

@@ -7,7 +7,7 @@ See docs/features.md for the feature definitions, the window rules and the state
 """
 
 from services.features.core.apply import ApplyOutcome, apply_event, apply_signal
-from services.features.core.compute import compute_features
+from services.features.core.compute import DayCounters, compute_features, features_with_counters
 from services.features.core.errors import (
     AsOfOutOfRangeError,
     CustomerMismatchError,
@@ -18,7 +18,7 @@ from services.features.core.profile import BUREAU_SCALES, normalised_bureau_scor
 from services.features.core.state import STATE_FORMAT_VERSION, CustomerState
 from services.features.core.subjects import SubjectEntry, file_accepted, link_customer
 from services.features.core.timeline import from_us, to_us
-from services.features.core.vector import FeatureVector, feature_vector
+from services.features.core.vector import FeatureVector, feature_vector, vector_of
 
 __all__ = [
     "BUREAU_SCALES",
@@ -27,6 +27,7 @@ __all__ = [
     "AsOfOutOfRangeError",
     "CustomerMismatchError",
     "CustomerState",
+    "DayCounters",
     "FeatureVector",
     "FeaturesError",
     "StateFormatError",
@@ -35,9 +36,11 @@ __all__ = [
     "apply_signal",
     "compute_features",
     "feature_vector",
+    "features_with_counters",
     "file_accepted",
     "from_us",
     "link_customer",
     "normalised_bureau_score",
     "to_us",
+    "vector_of",
 ]

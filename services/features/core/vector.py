@@ -11,6 +11,7 @@ those instants, not the counts, so :meth:`FeatureVector.features_at` gives exact
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,6 +115,20 @@ def feature_vector(state: CustomerState, as_of_us: int) -> FeatureVector | None:
     if state.clock_us is None:
         return None
     features, counters = features_with_counters(state, as_of_us)
+    return vector_of(state, as_of_us, features, counters)
+
+
+def vector_of(
+    state: CustomerState,
+    as_of_us: int,
+    features: Mapping[str, float | None],
+    counters: DayCounters,
+) -> FeatureVector | None:
+    """:func:`feature_vector` from what ``features_with_counters(state, as_of_us)`` gave,
+    so a caller that already computed the features (the worker, for the update it
+    publishes) does not compute them twice."""
+    if state.clock_us is None:
+        return None
     return FeatureVector(
         schema_version=FEATURE_SCHEMA.version,
         as_of_us=as_of_us,

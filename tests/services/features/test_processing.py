@@ -1,5 +1,6 @@
 import base64
-from datetime import UTC, datetime
+import dataclasses
+from datetime import UTC, datetime, timedelta
 
 import orjson
 
@@ -11,6 +12,7 @@ from services.features.core import (
     FeatureVector,
     SubjectEntry,
     compute_features,
+    feature_vector,
     from_us,
     to_us,
 )
@@ -85,17 +87,30 @@ def test_an_event_updates_the_customer_and_yields_its_features_now() -> None:
     assert result.update.triggered_by == "e-1"
 
 
-def test_each_touched_state_gets_a_vector_of_its_features_now_or_an_empty_one() -> None:
+def test_each_customer_gets_the_vector_of_its_last_update_in_the_batch() -> None:
+    clock = SettableClock(NOW)
+    feature_processor = FeatureProcessor("features", TOPICS, clock)
     states = BatchStates(no_state)
-    processor().process(record(order_bytes()), states)
-    vectors = stored_vectors({**states.touched, "c-new": CustomerState.new("c-new")}, NOW)
-    assert vectors["c-new"] == b""
+    first = feature_processor.process(record(order_bytes()), states)
+    clock.advance(seconds=3)
+    last = feature_processor.process(record(order_bytes("e-2"), offset=8), states)
+    assert isinstance(first, Applied)
+    assert isinstance(last, Applied)
+    vectors = stored_vectors({"c-1": last})
     vector = FeatureVector.from_bytes(vectors["c-1"])
     assert vector is not None
-    assert vector.as_of_us == to_us(NOW)
     state = states.touched["c-1"]
+    # The same vector as one made from the final state, without computing the features again.
+    assert vector == feature_vector(state, to_us(NOW + timedelta(seconds=3)))
     for read_us in (vector.as_of_us, vector.valid_until_us - 1):
         assert vector.features_at(read_us) == compute_features(state, from_us(read_us))
+
+
+def test_a_customer_without_a_processing_clock_gets_an_empty_vector() -> None:
+    applied = processor().process(record(order_bytes()), BatchStates(no_state))
+    assert isinstance(applied, Applied)
+    unclocked = dataclasses.replace(applied, state=CustomerState.new("c-1"))
+    assert stored_vectors({"c-1": unclocked}) == {"c-1": b""}
 
 
 def test_a_redelivered_event_changes_nothing_but_is_still_published() -> None:
