@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
+from bench.feature_service import directory_bytes, resident_bytes
 from bench.report import drill_section
 from deploy.harness import BackingServices, ServiceProcess, isolated_settings, service_environment
 from deploy.platform.paths import REPO_ROOT
@@ -187,6 +188,15 @@ def measure(backing: BackingServices, run_dir: Path, customers: int) -> dict[str
     try:
         rebuild_s = asyncio.run(start_all())
         counts = asyncio.run(keys_rebuilt(settings))
+        worker = writers[0]
+        assert worker.pid is not None
+        # The worker holding every customer, its caches as full as serving them makes
+        # them: the larger of the sizes its memory is read at (bench/feature_service.py).
+        worker_memory = {
+            "customers": customers,
+            "worker_rss_bytes": resident_bytes(worker.pid),
+            "rocksdb_dir_bytes": directory_bytes(worker.run_dir / "features"),
+        }
     finally:
         for process in writers:
             process.stop()
@@ -201,6 +211,7 @@ def measure(backing: BackingServices, run_dir: Path, customers: int) -> dict[str
         "rebuild_rate_per_writer": rate,
         "paced_floor_s_per_100k": round(100_000 / rate, 1),
         "keys": counts,
+        "worker_memory": worker_memory,
         "complete": counts["epochs_whole"] == 1
         and counts["features"] == customers
         and counts["warning"] == customers

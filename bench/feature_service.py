@@ -3,16 +3,21 @@ on the same broker, and the memory its state takes per 10,000 customers.
 
 Simulated events are written to the four event topics of a topic prefix of their own
 first. The bare consumer then reads them all (no group, no processing: the floor any
-Kafka consumer in Python pays); then a feature worker of its own, on that prefix, consumes
-the same records from the start. Each rate is taken between 10% and 90% of the records
-done, so start-up (group join, recovery) and the tail are left out.
+Kafka consumer in Python pays); then the faust floor (``bench.faust_floor``: the worker's
+faust app with a bare relay agent, the floor any faust worker pays); then a feature worker
+of its own, on that prefix, consumes the same records from the start. Each rate is taken
+between 10% and 90% of the records done, so start-up (group join, recovery) and the tail
+are left out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,9 +27,11 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from redis.asyncio import Redis
 
-from bench.profiles import Recording, read_profile, start_recording
+from bench.profiles import Recording, cpu_seconds, read_profile, start_recording
 from bench.stats import counter_total, per_10k, ratio, steady_rate
 from deploy.harness import ServiceProcess
+from deploy.platform.paths import REPO_ROOT
+from deploy.platform.processes import free_ports
 from schemas.events import InboundEvent
 from services.common.kafka import client_kwargs, make_producer
 from services.common.redis_keys import RedisKeys
@@ -103,6 +110,92 @@ async def bare_consumer_rate(
     }
 
 
+@dataclass
+class Progress:
+    """Records done by a process over time, and its CPU time between a tenth and nine
+    tenths of ``total`` (where the rate is taken too)."""
+
+    total: int
+    pid: int
+    samples: list[tuple[float, int]] = field(default_factory=list)
+    cpu: list[tuple[float, int]] = field(default_factory=list)
+
+    @property
+    def done(self) -> int:
+        return self.samples[-1][1] if self.samples else 0
+
+    def add(self, done: int) -> None:
+        self.samples.append((time.perf_counter(), done))
+        if self.total // 10 <= done <= self.total * 9 // 10:
+            used = cpu_seconds(self.pid)
+            if used is not None:
+                self.cpu.append((used, done))
+
+    def summary(self) -> dict[str, Any]:
+        """``records``, ``events_per_s`` (steady) and ``cpu_us_per_record`` (None when
+        the window saw too few samples)."""
+        cpu_us = None
+        if len(self.cpu) >= 2 and self.cpu[-1][1] > self.cpu[0][1]:
+            (first_cpu, first_done), (last_cpu, last_done) = self.cpu[0], self.cpu[-1]
+            cpu_us = round(1e6 * (last_cpu - first_cpu) / (last_done - first_done), 1)
+        return {
+            "records": self.done,
+            "events_per_s": _rounded(steady_rate(self.samples, self.total)),
+            "cpu_us_per_record": cpu_us,
+        }
+
+
+async def faust_floor_rate(
+    worker: ServiceProcess, total: int, timeout_s: float = 300.0
+) -> dict[str, Any]:
+    """Runs :mod:`bench.faust_floor` with ``worker``'s environment (its own app id, so it
+    reads the backlog from the start in a group of its own, and its own data directory)
+    until it has relayed ``total`` records; its steady rate and CPU per record."""
+    run_dir = worker.run_dir.parent / "faust-floor"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    progress = run_dir / "progress"
+    (port,) = free_ports(1)
+    env = {
+        **worker.env,
+        "RISKSTREAM_FEATURES_APP_ID": "riskstream-faust-floor",
+        "RISKSTREAM_FEATURES_DATA_DIR": str(run_dir / "state"),
+        "RISKSTREAM_FEATURES_PORT": str(port),
+    }
+    with (run_dir / "log").open("wb") as log:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.faust_floor",
+            str(progress),
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    began = time.perf_counter()
+    progress_of = Progress(total, process.pid)
+    try:
+        while progress_of.done < total and time.perf_counter() - began < timeout_s:
+            if process.returncode is not None:
+                break
+            try:
+                progress_of.add(int(progress.read_text() or 0))
+            except (OSError, ValueError):
+                progress_of.add(0)
+            await asyncio.sleep(0.25)
+    finally:
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), 15)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+    return {
+        **progress_of.summary(),
+        "seconds_from_start": round(time.perf_counter() - began, 2),
+    }
+
+
 async def _events_done(http: httpx.AsyncClient, url: str) -> int:
     try:
         response = await http.get(url)
@@ -123,19 +216,16 @@ async def worker_rate(
     profile_s = 4.0
     output = profile_dir / "features-worker.txt"
     recording: Recording | None = None
-    samples: list[tuple[float, int]] = []
+    progress = Progress(total, pid)
     url = f"{worker.base_url}/metrics"
     async with httpx.AsyncClient(timeout=5.0) as http:
-        done = 0
-        while done < total and time.perf_counter() - began < timeout_s:
-            done = await _events_done(http, url)
-            samples.append((time.perf_counter(), done))
-            if recording is None and done >= total // 10:
+        while progress.done < total and time.perf_counter() - began < timeout_s:
+            progress.add(await _events_done(http, url))
+            if recording is None and progress.done >= total // 10:
                 recording = start_recording(pid, profile_s, output)
             await asyncio.sleep(0.25)
     return {
-        "records": samples[-1][1] if samples else 0,
-        "events_per_s": _rounded(steady_rate(samples, total)),
+        **progress.summary(),
         "seconds_from_start": round(time.perf_counter() - began, 2),
         "profile": read_profile(recording) if recording else {"error": ["never reached 10%"]},
     }
@@ -231,6 +321,7 @@ async def measure(
     produce_s = await produce(settings, events)
     bare = await bare_consumer_rate(settings, len(events))
     decoding = await bare_consumer_rate(settings, len(events), decode=True)
+    floor = await faust_floor_rate(worker, len(events))
     service = await worker_rate(worker, len(events), profile_dir)
     customers_with_state = len({event.customer_id for event in events})
     redis_url = settings.redis_url.get_secret_value()
@@ -262,13 +353,16 @@ async def measure(
         "produce_seconds": round(produce_s, 2),
         "bare_consumer": bare,
         "bare_consumer_decoding_json": decoding,
+        "faust_floor": floor,
         "feature_service": service,
         "throughput_ratio": ratio(service["events_per_s"], bare["events_per_s"]),
         "throughput_ratio_to_decoding_consumer": ratio(
             service["events_per_s"], decoding["events_per_s"]
         ),
+        "throughput_ratio_to_faust_floor": ratio(service["events_per_s"], floor["events_per_s"]),
         "memory": memory,
         "memory_at_two_sizes": two_sizes(memory, memory_later),
+        "memory_larger": memory_later,
     }
 
 

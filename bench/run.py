@@ -203,6 +203,11 @@ async def _services(
             results["recovery_drill"] = await asyncio.to_thread(
                 drill.measure, backing, run_dir / "drill", drill.drill_customers()
             )
+        # The worker's memory at the feature service's larger size and at the drill's.
+        results["worker_memory_at_scale"] = feature_service.two_sizes(
+            results["feature_service"]["memory_larger"],
+            results["recovery_drill"]["worker_memory"],
+        )
     finally:
         for process in reversed(started):
             await asyncio.to_thread(process.stop)

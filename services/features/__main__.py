@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import faust
 import uvloop
 from aiokafka.errors import KafkaError
 from faust.worker import Worker
@@ -44,6 +45,13 @@ def main() -> None:
     app = create_app(
         settings, SystemClock(), make_redis(settings, settings.features_redis_timeout_ms)
     )
+    run_worker(app, settings)
+
+
+def run_worker(app: faust.App, settings: FeaturesSettings) -> None:
+    """Runs ``app`` in faust's worker until it is stopped, logging as the service does:
+    JSON lines on stderr at ``settings.log_level``, faust's and Kafka's own loggers at
+    WARNING (their debug records would otherwise be built on every send)."""
     logging_config = {
         "version": 1,
         "disable_existing_loggers": False,

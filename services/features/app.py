@@ -78,10 +78,11 @@ def _credentials(settings: FeaturesSettings) -> faust.types.auth.CredentialsT | 
     return None
 
 
-def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.App:
-    """Builds the worker app; ``clock`` stamps processing time (settable in tests)."""
+def faust_app(settings: FeaturesSettings, partitioner: KeyPartitioner) -> faust.App:
+    """A faust app with the worker's options (brokers, RocksDB store, producer batching,
+    session timeouts, this worker's consumer) and no topics, tables or agents yet:
+    :func:`create_app` adds the worker's, the bench's faust floor a bare relay of its own."""
     brokers = ";".join(f"kafka://{b.strip()}" for b in settings.kafka_bootstrap_servers.split(","))
-    partitioner = KeyPartitioner()
     app = faust.App(
         settings.app_id,
         broker=brokers,
@@ -113,6 +114,13 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
     )
     # This app's consumers only (the class attribute stays faust's): see offsets.py.
     app.transport.Consumer = NoSkipConsumer  # type: ignore[misc]
+    return app
+
+
+def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.App:
+    """Builds the worker app; ``clock`` stamps processing time (settable in tests)."""
+    partitioner = KeyPartitioner()
+    app = faust_app(settings, partitioner)
     topics = settings.topics
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
     source = app.topic(*(topics(t) for t in FEATURE_SOURCE_TOPICS), **raw)
@@ -182,7 +190,7 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
             )
             outcomes: collections.Counter[tuple[str, str]] = collections.Counter()
             for event in events:
-                _make_current(event)
+                make_current(event)
                 record = _source_record(event.message)
                 result = processor.process(record, states, subjects)
                 age = record_age_seconds(record, now)
@@ -207,11 +215,11 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
                     outputs[output.topic].append((output.key, output.value))
             state_bytes = {customer: state.to_bytes() for customer, state in states.touched.items()}
             for customer in states.changed():
-                _make_current(last_event[customer])
+                make_current(last_event[customer])
                 table[customer.encode()] = state_bytes[customer]
             for subject_key in subjects.changed():
                 # The subject table is only this worker's: Redis holds no copy of it.
-                _make_current(last_subject_event[subject_key])
+                make_current(last_subject_event[subject_key])
                 subject_table[subject_key.encode()] = subjects.touched[subject_key].to_bytes()
             for (event_type, outcome), count in outcomes.items():
                 EVENTS.labels(event_type, outcome).inc(count)
@@ -330,7 +338,7 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
     return app
 
 
-def _make_current(event: faust.types.EventT[bytes]) -> None:
+def make_current(event: faust.types.EventT[bytes]) -> None:
     """Makes ``event`` the current event of this task, for the table: faust reads and
     writes a table in the partition of the current event, a context variable its stream
     sets for each record it yields, and a batch sets here for each record. (Not
