@@ -21,6 +21,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi.telemetry import TelemetryConfig
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -263,6 +264,13 @@ def document_body_models(app: FastAPI, models: Sequence[type[BaseModel]]) -> Non
 
 Background = Callable[[], Coroutine[Any, Any, None]]
 """A loop that runs for the app's life (a consumer, a watcher)."""
+
+
+NO_OPENTELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+"""Every service app's ``FastAPI(telemetry=...)``: its metrics are Prometheus's (below),
+and FastAPI's native OpenTelemetry support, left on, asks OpenTelemetry's global
+providers on every request whether they are configured (environment lookups on the
+score API's hot path)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.common.http import Lifecycle, ReadinessCheck, install_common
+from services.common.http import NO_OPENTELEMETRY, Lifecycle, ReadinessCheck, install_common
 from services.console.access import ALLOWED, Permission, home, may
 from services.console.core import decision_words, origin_label
 from services.console.errors import (
@@ -120,6 +120,7 @@ def create_app(
     lifecycle: Lifecycle,
 ) -> FastAPI:
     app = FastAPI(
+        telemetry=NO_OPENTELEMETRY,
         title="riskstream console",
         version="1",
         lifespan=lifecycle.lifespan,

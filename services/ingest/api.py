@@ -18,6 +18,7 @@ from schemas.events import EVENT_MODELS
 from schemas.scores import MAX_BATCH
 from services.common.auth import KeyRing, Scope
 from services.common.http import (
+    NO_OPENTELEMETRY,
     JsonResponse,
     Lifecycle,
     document_body_models,
@@ -77,6 +78,7 @@ def create_app(
     lifecycle = Lifecycle(starts=[publisher.start], stops=[publisher.stop])
 
     app = FastAPI(
+        telemetry=NO_OPENTELEMETRY,
         title="riskstream ingest",
         version="1",
         description="Validates order, payment, refund and review events and the onboarding "

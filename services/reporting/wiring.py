@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.common.http import Lifecycle, install_common, readiness_from
+from services.common.http import NO_OPENTELEMETRY, Lifecycle, install_common, readiness_from
 from services.reporting.monitor import OutcomesMonitor
 from services.reporting.settings import ReportingSettings
 
@@ -17,6 +17,8 @@ def build_app(settings: ReportingSettings) -> FastAPI:
         return monitor.reading()
 
     lifecycle = Lifecycle(background=[monitor.run, monitor.export_forever])
-    app = FastAPI(title="riskstream outcomes monitor", lifespan=lifecycle.lifespan)
+    app = FastAPI(
+        telemetry=NO_OPENTELEMETRY, title="riskstream outcomes monitor", lifespan=lifecycle.lifespan
+    )
     install_common(app, readiness_from([("kafka_consumer", reading)]))
     return app

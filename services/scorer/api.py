@@ -46,6 +46,7 @@ from services.common.change_api import Proposer, change_view, install_change_rou
 from services.common.changes import ChangeDesk
 from services.common.clock import Clock
 from services.common.http import (
+    NO_OPENTELEMETRY,
     JsonResponse,
     Lifecycle,
     ReadinessDetails,
@@ -175,6 +176,7 @@ def create_app(
     through ``store_details``."""
 
     app = FastAPI(
+        telemetry=NO_OPENTELEMETRY,
         title="riskstream scorer",
         version="1",
         description="Credit-risk scores for checkout, streaming scores and the model registry.",

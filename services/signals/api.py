@@ -18,6 +18,7 @@ from schemas.signals import SignalPublishRequest, SignalRetractRequest
 from services.common.auth import KeyRing, Principal
 from services.common.change_api import caller
 from services.common.http import (
+    NO_OPENTELEMETRY,
     JsonResponse,
     Lifecycle,
     ReadinessCheck,
@@ -47,6 +48,7 @@ def create_app(
     readiness: ReadinessCheck,
 ) -> FastAPI:
     app = FastAPI(
+        telemetry=NO_OPENTELEMETRY,
         title="riskstream signal gateway",
         version="1",
         description="Shared risk signals: inbound from the exchange, and this platform's own.",

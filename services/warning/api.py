@@ -35,6 +35,7 @@ from services.common.change_api import (
 )
 from services.common.changes import ChangeDesk
 from services.common.http import (
+    NO_OPENTELEMETRY,
     JsonResponse,
     Lifecycle,
     ReadinessCheck,
@@ -223,6 +224,7 @@ def create_app(
     """The warning service's app (the consumer, the state guard, the rule file watcher and
     the change ledger run as ``lifecycle`` background tasks)."""
     app = FastAPI(
+        telemetry=NO_OPENTELEMETRY,
         title="riskstream warning",
         version="1",
         description="Customers' risk state, manual overrides and the warning rule set.",
