@@ -476,22 +476,50 @@ def reasons_from_contributions(
 ) -> list[ReasonCode]:
     """The adverse reasons (impact > 0), most adverse first, at most ``limit`` (default
     ``spec.max_reasons``). Ties keep feature order. ``values`` may hold NaN for undefined."""
+    (reasons,) = reasons_of_rows(
+        np.asarray(values, dtype=np.float64)[np.newaxis, :],
+        np.asarray(contributions, dtype=np.float64)[np.newaxis, :],
+        feature_names,
+        spec,
+        limit,
+    )
+    return reasons
+
+
+def reasons_of_rows(
+    values: FloatArray,
+    contributions: FloatArray,
+    feature_names: Sequence[str],
+    spec: ReasonCodeSpec,
+    limit: int | None = None,
+) -> list[list[ReasonCode]]:
+    """:func:`reasons_from_contributions` for each row of ``values`` and ``contributions``
+    (both ``[n_rows, n_features]``): the ranking is one sort over the batch, and only the
+    reasons kept become Python objects."""
     count = spec.max_reasons if limit is None else limit
     impacts = np.asarray(contributions, dtype=np.float64)
     # A stable sort on the negated impacts keeps feature order among ties.
-    adverse = [int(i) for i in np.argsort(-impacts, kind="stable")[:count] if impacts[i] > 0]
-    reasons = []
-    for i in adverse:
-        name = feature_names[i]
-        value = float(values[i])
+    ranked = np.argsort(-impacts, axis=1, kind="stable")[:, :count]
+    top = np.take_along_axis(impacts, ranked, axis=1)
+    rows, ranks = np.nonzero(top > 0)  # row by row, most adverse first
+    columns = ranked[rows, ranks]
+    reasons: list[list[ReasonCode]] = [[] for _ in range(len(impacts))]
+    for row, column, impact, value in zip(
+        rows.tolist(),
+        columns.tolist(),
+        top[rows, ranks].tolist(),
+        np.asarray(values, dtype=np.float64)[rows, columns].tolist(),
+        strict=True,
+    ):
+        name = feature_names[column]
         defined = not math.isnan(value)
         text = spec.features[name]
-        reasons.append(
+        reasons[row].append(
             ReasonCode(
                 code=text.code,
                 feature=name,
                 value=value if defined else None,
-                impact=round(float(impacts[i]), 6),
+                impact=round(impact, 6),
                 text=text.template.format(value=value) if defined else text.missing_text,
             )
         )

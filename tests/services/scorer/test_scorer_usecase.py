@@ -579,6 +579,25 @@ def test_score_rows_marks_a_nan_output_unscorable(model_v1: LoadedModel) -> None
     assert second.assessment.probability_of_default == 0.5
 
 
+def test_score_rows_gives_every_row_of_a_batch_its_verdict_alone(model_v1: LoadedModel) -> None:
+    states = [customer_state(f"c{n}", NOW, failed_payments=n % 4, orders=n % 3) for n in range(9)]
+    rows = np.array(
+        [
+            [math.nan if v is None else v for v in compute_features(state, NOW).values()]
+            for state in states
+        ]
+    )
+    names = model_v1.manifest.feature_names
+    rows[0, names.index("days_since_first_event")] = math.nan  # a thin file
+    rows[1, names.index("payments_failed_30d")] = math.nan
+
+    verdicts = score_rows(model_v1, rows)
+
+    assert verdicts == [score_rows(model_v1, rows[i : i + 1])[0] for i in range(len(rows))]
+    assert any(verdict is not None and verdict.reasons for verdict in verdicts)
+    assert any(verdict is not None and verdict.assessment.thin_file for verdict in verdicts)
+
+
 def test_streamed_score_id_is_stable_per_trigger_and_model(model_v1: LoadedModel) -> None:
     features = compute_features(customer_state("c1", NOW, failed_payments=1), NOW)
     update = FeatureUpdate(
