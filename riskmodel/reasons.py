@@ -209,7 +209,7 @@ class ReasonTable:
             result[begin : begin + chunk] = node
         return result
 
-    def contributions_of(self, rows: FloatArray, chunk: int = 256) -> FloatArray:
+    def contributions_of(self, rows: FloatArray) -> FloatArray:
         """Per-feature log-odds contributions ``[n_rows, n_features]`` (> 0 raises risk).
         A single row takes the latency-tuned :meth:`contributions_of_row`."""
         x = np.atleast_2d(np.asarray(rows, dtype=np.float64))
@@ -221,29 +221,31 @@ class ReasonTable:
         if PATTERN_TABLE in self.shap:
             return np.concatenate(
                 [
-                    self._patterns_of(self._extended(x[begin : begin + chunk]))
-                    for begin in range(0, len(x), chunk)
+                    self._patterns_of(self._extended(x[begin : begin + PATTERN_CHUNK]))
+                    for begin in range(0, len(x), PATTERN_CHUNK)
                 ]
             )
         return np.stack([self._shap_of(self._extended(row)) for row in x])
 
     def _patterns_of(self, extended: FloatArray) -> FloatArray:
-        """Exact TreeSHAP values of rows ``[n, 2 * n_features]`` from the per-tree tables
-        (see :func:`_tree_patterns`): decide each tree's splits, read the tree's
-        contributions for that pattern of decisions, and add them up per feature."""
+        """Exact TreeSHAP values of at most :data:`PATTERN_CHUNK` rows ``[n, 2 * n_features]``
+        from the per-tree tables (see :func:`_tree_patterns`): decide each tree's splits,
+        read the tree's contributions for that pattern of decisions, and add them up per
+        feature (in tree order, whatever the number of rows)."""
         shap = self.shap
         assert shap is not None
         rows = len(extended)
         # The padding column of ``extended`` reads -inf, below every padding threshold.
         padded = np.concatenate((extended, np.full((rows, 1), -np.inf)), axis=1)
         went_right = padded[:, shap["tree_input"]] > shap["tree_threshold"]
-        bits = np.asarray(shap["tree_bits"], dtype=np.intp)
-        patterns = went_right.astype(np.intp) @ bits + np.asarray(shap["tree_offset"])
-        values = np.asarray(shap[PATTERN_TABLE])[patterns]
+        # At most 8 splits a tree: a pattern fits a byte, which keeps the product small.
+        bits = np.asarray(shap["tree_bits"], dtype=np.uint8)
+        patterns = went_right.view(np.uint8) @ bits + np.asarray(shap["tree_offset"], dtype=np.intp)
+        # ``take`` copies whole table rows; indexing with ``[patterns]`` took four times as long.
+        values = np.take(shap[PATTERN_TABLE], patterns, axis=0)
         features = self.n_features + 1  # the last bin collects the padding slots
-        rows_at = features * np.arange(rows)[:, np.newaxis, np.newaxis]
-        bins = np.asarray(shap["tree_feature"], dtype=np.intp) + rows_at
-        summed = np.bincount(bins.ravel(), weights=values.ravel(), minlength=rows * features)
+        bins = shap["tree_bins"][: values.size]
+        summed = np.bincount(bins, weights=values.ravel(), minlength=rows * features)
         return np.asarray(summed.reshape(rows, features)[:, :-1], dtype=np.float64)
 
     def _shap_of(self, extended: FloatArray) -> FloatArray:
@@ -354,6 +356,10 @@ PATTERN_TABLE = "tree_table"
 MAX_PATTERN_SPLITS = 8
 """Trees of at most this many splits get a table of their contributions per pattern of
 split decisions (``2**splits`` rows each)."""
+PATTERN_CHUNK = 32
+"""Rows looked up in the per-tree tables at a time. A chunk's intermediate arrays (some
+20 KB a row for a few hundred trees) then stay small enough to reuse freed heap memory;
+whole batches of hundreds of rows took twice the time, mostly faulting in fresh pages."""
 
 
 def _tree_patterns(
@@ -372,9 +378,11 @@ def _tree_patterns(
     Arrays (``T`` trees, ``K`` most splits of a tree, ``F`` most features of a tree):
     ``tree_input``/``tree_threshold`` ``[T, K]`` each tree's splits as in
     :meth:`ReasonTable.leaves` (padding: the extra last column of the extended row against
-    +inf, never right), ``tree_bits`` ``[K]`` powers of two, ``tree_offset`` ``[T]`` each
-    tree's first table row, ``tree_table`` ``[sum 2**k, F]`` and ``tree_feature`` ``[T, F]``
-    (padding slots name feature ``n_features``)."""
+    +inf, never right), ``tree_bits`` ``[K]`` powers of two (bytes), ``tree_offset`` ``[T]``
+    each tree's first table row, ``tree_table`` ``[sum 2**k, F]`` and ``tree_feature``
+    ``[T, F]`` (padding slots name feature ``n_features``); ``tree_bins``, flat, the
+    ``bincount`` bin of every looked-up value of :data:`PATTERN_CHUNK` rows (row ``r``'s
+    are ``tree_feature + r * (n_features + 1)``)."""
     roots, left, right, leaf_slot = nodes
     trees: list[tuple[list[int], list[int]]] = []
     for root in roots.tolist():
@@ -438,10 +446,13 @@ def _tree_patterns(
     return {
         "tree_input": tree_input,
         "tree_threshold": tree_threshold,
-        "tree_bits": (1 << np.arange(most_splits)).astype(np.intp),
+        "tree_bits": (1 << np.arange(most_splits)).astype(np.uint8),
         "tree_offset": offsets,
         PATTERN_TABLE: table_rows,
         "tree_feature": tree_feature,
+        "tree_bins": (
+            tree_feature + (n_features + 1) * np.arange(PATTERN_CHUNK)[:, np.newaxis, np.newaxis]
+        ).ravel(),
     }
 
 
@@ -465,22 +476,50 @@ def reasons_from_contributions(
 ) -> list[ReasonCode]:
     """The adverse reasons (impact > 0), most adverse first, at most ``limit`` (default
     ``spec.max_reasons``). Ties keep feature order. ``values`` may hold NaN for undefined."""
+    (reasons,) = reasons_of_rows(
+        np.asarray(values, dtype=np.float64)[np.newaxis, :],
+        np.asarray(contributions, dtype=np.float64)[np.newaxis, :],
+        feature_names,
+        spec,
+        limit,
+    )
+    return reasons
+
+
+def reasons_of_rows(
+    values: FloatArray,
+    contributions: FloatArray,
+    feature_names: Sequence[str],
+    spec: ReasonCodeSpec,
+    limit: int | None = None,
+) -> list[list[ReasonCode]]:
+    """:func:`reasons_from_contributions` for each row of ``values`` and ``contributions``
+    (both ``[n_rows, n_features]``): the ranking is one sort over the batch, and only the
+    reasons kept become Python objects."""
     count = spec.max_reasons if limit is None else limit
     impacts = np.asarray(contributions, dtype=np.float64)
     # A stable sort on the negated impacts keeps feature order among ties.
-    adverse = [int(i) for i in np.argsort(-impacts, kind="stable")[:count] if impacts[i] > 0]
-    reasons = []
-    for i in adverse:
-        name = feature_names[i]
-        value = float(values[i])
+    ranked = np.argsort(-impacts, axis=1, kind="stable")[:, :count]
+    top = np.take_along_axis(impacts, ranked, axis=1)
+    rows, ranks = np.nonzero(top > 0)  # row by row, most adverse first
+    columns = ranked[rows, ranks]
+    reasons: list[list[ReasonCode]] = [[] for _ in range(len(impacts))]
+    for row, column, impact, value in zip(
+        rows.tolist(),
+        columns.tolist(),
+        top[rows, ranks].tolist(),
+        np.asarray(values, dtype=np.float64)[rows, columns].tolist(),
+        strict=True,
+    ):
+        name = feature_names[column]
         defined = not math.isnan(value)
         text = spec.features[name]
-        reasons.append(
+        reasons[row].append(
             ReasonCode(
                 code=text.code,
                 feature=name,
                 value=value if defined else None,
-                impact=round(float(impacts[i]), 6),
+                impact=round(impact, 6),
                 text=text.template.format(value=value) if defined else text.missing_text,
             )
         )

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from riskmodel.errors import BundleError
 from riskmodel.manifest import ReasonCodeSpec, ReasonText
@@ -12,7 +14,9 @@ from riskmodel.reasons import (
     ReasonTable,
     explain,
     reasons_from_contributions,
+    reasons_of_rows,
 )
+from schemas.scores import ReasonCode
 
 NAMES = ["repayments_late_90d", "refund_rate_30d"]
 SPEC = ReasonCodeSpec(
@@ -94,6 +98,52 @@ def test_an_undefined_value_reads_with_the_missing_text() -> None:
     (reason,) = reasons_from_contributions([0.0, math.nan], [-0.2, 0.4], NAMES, SPEC)
     assert reason.value is None
     assert reason.text == "no orders in the last 30 days"
+
+
+def _reasons_of_one_row(
+    values: list[float], contributions: list[float], limit: int
+) -> list[ReasonCode]:
+    """The reasons of one row, ranked and built element by element: the reference the
+    batch ranking must reproduce."""
+    impacts = np.asarray(contributions, dtype=np.float64)
+    adverse = [int(i) for i in np.argsort(-impacts, kind="stable")[:limit] if impacts[i] > 0]
+    reasons = []
+    for i in adverse:
+        name = NAMES[i]
+        value = float(values[i])
+        defined = not math.isnan(value)
+        text = SPEC.features[name]
+        reasons.append(
+            ReasonCode(
+                code=text.code,
+                feature=name,
+                value=value if defined else None,
+                impact=round(float(impacts[i]), 6),
+                text=text.template.format(value=value) if defined else text.missing_text,
+            )
+        )
+    return reasons
+
+
+# Few distinct values, so ties, zeros, signed zeros and undefined values all come up.
+_VALUES = st.sampled_from([math.nan, 0.0, 0.25, 3.0, 1e-7])
+_IMPACTS = st.sampled_from([0.0, -0.0, 0.3, 0.3000004, -0.2, 1e-9, 0.7, math.nan])
+
+
+@given(
+    st.lists(st.tuples(st.tuples(_VALUES, _VALUES), st.tuples(_IMPACTS, _IMPACTS)), max_size=9),
+    st.integers(min_value=0, max_value=3),
+)
+def test_reasons_of_a_batch_equal_those_of_each_row_alone(
+    rows: list[tuple[tuple[float, float], tuple[float, float]]], limit: int
+) -> None:
+    values = np.array([row for row, _ in rows], dtype=np.float64).reshape(-1, 2)
+    contributions = np.array([impacts for _, impacts in rows], dtype=np.float64).reshape(-1, 2)
+    batch = reasons_of_rows(values, contributions, NAMES, SPEC, limit)
+    assert batch == [_reasons_of_one_row(list(row), list(impacts), limit) for row, impacts in rows]
+    assert [
+        reasons_from_contributions(row, impacts, NAMES, SPEC, limit) for row, impacts in rows
+    ] == batch
 
 
 def test_save_and_load_round_trip(table: ReasonTable, tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from riskmodel.reasons import MAX_PATTERN_SPLITS, PATTERN_TABLE
+from riskmodel.reasons import MAX_PATTERN_SPLITS, PATTERN_CHUNK, PATTERN_TABLE
 from training.errors import TrainingError
 from training.reason_table import build_reason_table
 
@@ -54,6 +54,9 @@ def test_table_reproduces_lightgbm_log_odds_and_treeshap_totals(
             atol=1e-9,
         )
     assert table.depth <= 4
+    # A batch, read in chunks, gives every row exactly what the row gives alone.
+    alone = np.stack([table.contributions_of_row(row) for row in probe[: 3 * PATTERN_CHUNK + 5]])
+    np.testing.assert_array_equal(table.contributions_of(probe[: len(alone)]), alone)
 
 
 def test_zero_as_missing_splits_are_refused() -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from riskmodel.counterfactuals import Features, changed_features, least_changes_of
-from riskmodel.scaling import assess, grade_of
+from riskmodel.scaling import calibrate, grade_of, score_from_probability
 from schemas.features import to_model_row
 from schemas.scores import GRADES, Counterfactual, FeatureChange, Grade, LeverStep
 from services.scorer.core.verdicts import ServedModel
@@ -29,13 +29,19 @@ def better_grades(grade: Grade, best: Grade = "S") -> list[Grade]:
 
 
 def _judge(model: ServedModel) -> Callable[[Sequence[Features]], list[float]]:
-    manifest = model.manifest
+    """Rates candidate rows by the score the model gives them (-inf for an output outside
+    [0, 1]): the score of :func:`riskmodel.scaling.assess`, without the grade and limit
+    it also derives, which a search does not read."""
+    calibration = model.manifest.calibration
+    scaling = model.manifest.score_scaling
 
     def scores(rows: Sequence[Features]) -> list[float]:
         matrix = np.asarray([to_model_row(row) for row in rows], dtype=np.float64)
         outputs = model.probabilities(matrix).tolist()
         return [
-            float(assess(output, manifest).score) if 0.0 <= output <= 1.0 else -math.inf
+            float(score_from_probability(calibrate(output, calibration), scaling))
+            if 0.0 <= output <= 1.0
+            else -math.inf
             for output in outputs
         ]
 

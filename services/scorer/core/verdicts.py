@@ -7,7 +7,6 @@ stream scorer and offline backtests all call it.
 from __future__ import annotations
 
 import hashlib
-import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from riskmodel.manifest import BundleManifest
-from riskmodel.reasons import reasons_from_contributions
+from riskmodel.reasons import reasons_of_rows
 from riskmodel.scaling import Assessment, assess
 from schemas.codecs import FeatureUpdateRecord, score_record_json
 from schemas.events import TriggerType
@@ -66,23 +65,17 @@ def score_rows(
     started = time.perf_counter()
     outputs = model.probabilities(rows).tolist()
     inferred = time.perf_counter()
-    contributions = model.contributions(rows).tolist()
-    values = rows.tolist()
+    reasons = reasons_of_rows(
+        rows, model.contributions(rows), manifest.feature_names, manifest.reason_codes
+    )
     history = _history_column(manifest)
+    thin_files = [False] * len(outputs) if history is None else np.isnan(rows[:, history]).tolist()
     results: list[RowScore | None] = []
-    for output, row, row_contributions in zip(outputs, values, contributions, strict=True):
+    for output, thin_file, row_reasons in zip(outputs, thin_files, reasons, strict=True):
         if not 0.0 <= output <= 1.0:  # False for NaN too
             results.append(None)
             continue
-        thin_file = history is not None and math.isnan(row[history])
-        results.append(
-            RowScore(
-                assess(output, manifest, thin_file),
-                reasons_from_contributions(
-                    row, row_contributions, manifest.feature_names, manifest.reason_codes
-                ),
-            )
-        )
+        results.append(RowScore(assess(output, manifest, thin_file), row_reasons))
     if timer is not None:
         timer("inference", inferred - started)
         timer("reasons", time.perf_counter() - inferred)

@@ -16,7 +16,7 @@ from riskmodel.loading import LoadedModel, open_bundle
 from schemas.actions import CustomerRiskState
 from schemas.codecs import decode_feature_update
 from schemas.events import parse_event
-from schemas.features import FEATURE_SCHEMA, FeatureUpdate
+from schemas.features import FEATURE_SCHEMA, FeatureUpdate, to_model_row
 from schemas.scores import ScoreRequest, ScoreResponse
 from services.features.core import (
     FeatureVector,
@@ -577,6 +577,43 @@ def test_score_rows_marks_a_nan_output_unscorable(model_v1: LoadedModel) -> None
     assert first is None
     assert second is not None
     assert second.assessment.probability_of_default == 0.5
+
+
+def test_score_rows_gives_every_row_of_a_batch_its_verdict_alone(model_v1: LoadedModel) -> None:
+    states = [customer_state(f"c{n}", NOW, failed_payments=n % 4, orders=n % 3) for n in range(9)]
+    rows = np.array(
+        [
+            [math.nan if v is None else v for v in compute_features(state, NOW).values()]
+            for state in states
+        ]
+    )
+    names = model_v1.manifest.feature_names
+    rows[0, names.index("days_since_first_event")] = math.nan  # a thin file
+    rows[1, names.index("payments_failed_30d")] = math.nan
+
+    verdicts = score_rows(model_v1, rows)
+
+    assert verdicts == [score_rows(model_v1, rows[i : i + 1])[0] for i in range(len(rows))]
+    assert any(verdict is not None and verdict.reasons for verdict in verdicts)
+    assert any(verdict is not None and verdict.assessment.thin_file for verdict in verdicts)
+
+
+def test_every_improvement_states_the_score_its_changed_row_gets(model_v1: LoadedModel) -> None:
+    states = [customer_state(f"c{n}", NOW, failed_payments=2 + n, orders=n) for n in range(4)]
+    features = [compute_features(state, NOW) for state in states]
+
+    searched = improvements_of(model_v1, [(row, ["C", "B", "A", "S"]) for row in features])
+
+    assert any(searched)
+    for row, found in zip(features, searched, strict=True):
+        for improvement in found:
+            changed = {**row, **{c.feature: c.changed for c in improvement.changes}}
+            (verdict,) = score_rows(model_v1, np.array([to_model_row(changed)]))
+            assert verdict is not None
+            assert (verdict.assessment.score, verdict.assessment.grade) == (
+                improvement.score,
+                improvement.grade,
+            )
 
 
 def test_streamed_score_id_is_stable_per_trigger_and_model(model_v1: LoadedModel) -> None:
