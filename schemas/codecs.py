@@ -26,6 +26,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 import orjson
+from pydantic import BaseModel
 
 from schemas.events import TriggerType
 from schemas.features import FeatureUpdate
@@ -121,12 +122,18 @@ def score_record_json(
     for values that already meet the contract (computed by the scorer, not read from
     outside): nothing is validated again. Every field of :class:`ScoreRecord` must be
     given (KeyError names a missing one)."""
-    values: dict[str, Any] = {
-        **fields,
-        "reasons": [reason.model_dump() for reason in reasons],
-        "improvements": [found.model_dump() for found in improvements],
-    }
+    values: dict[str, Any] = {**fields, "reasons": reasons, "improvements": improvements}
     unknown = set(values) - set(_SCORE_FIELDS)
     if unknown:
         raise TypeError(f"not fields of ScoreRecord: {sorted(unknown)}")
-    return orjson.dumps({name: values[name] for name in _SCORE_FIELDS})
+    return orjson.dumps({name: values[name] for name in _SCORE_FIELDS}, default=_fields_of)
+
+
+def _fields_of(value: object) -> dict[str, Any]:
+    """orjson's hook for the reasons and counterfactuals (flat pydantic models, nested
+    ones through the hook again): their field values as they stand, in field order, which
+    is what ``model_dump`` gives for models without extras, aliases or serializers,
+    without building a dict per model in Python first."""
+    if isinstance(value, BaseModel):
+        return value.__dict__
+    raise TypeError(f"{type(value).__name__} is not a contract model")
