@@ -29,7 +29,7 @@ import uvloop
 from services.common.kafka import KeyPartitioner, send_batches
 from services.common.topics import FEATURE_SOURCE_TOPICS, Topic
 from services.features.__main__ import create_changelogs, run_worker
-from services.features.app import faust_app, make_current
+from services.features.app import faust_app, make_current, raw_table
 from services.features.settings import STATE_TABLE, FeaturesSettings
 
 PROGRESS_INTERVAL_S = 0.25
@@ -44,14 +44,7 @@ def create_floor_app(settings: FeaturesSettings, progress: Path) -> faust.App:
     source = app.topic(
         *(topics(t) for t in FEATURE_SOURCE_TOPICS), key_serializer="raw", value_serializer="raw"
     )
-    table = app.Table(
-        STATE_TABLE,
-        default=None,
-        partitions=settings.event_partitions,
-        key_type=bytes,
-        value_type=bytes,
-        options=settings.rocksdb_options(),
-    )
+    table = raw_table(app, STATE_TABLE, settings)
     output_topic = topics(Topic.FEATURE_UPDATES)
     done = 0
     in_flight = asyncio.Semaphore(IN_FLIGHT_BATCHES)

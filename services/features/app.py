@@ -19,6 +19,7 @@ from typing import Any, cast
 
 import faust
 from faust.streams import _current_event as current_event_var
+from faust.types.tables import TableT
 from faust.web import Request, Response, View
 from mode.types.signals import BaseSignalT
 from prometheus_client import Counter, Gauge
@@ -117,6 +118,20 @@ def faust_app(settings: FeaturesSettings, partitioner: KeyPartitioner) -> faust.
     return app
 
 
+def raw_table(app: faust.App, name: str, settings: FeaturesSettings) -> TableT[bytes, bytes]:
+    """A table of ``app`` with bytes keys and values (which faust stores as they are), one
+    partition per event partition, in RocksDB with the worker's options; None for a
+    missing key."""
+    return app.Table(
+        name,
+        default=None,
+        partitions=settings.event_partitions,
+        key_type=bytes,
+        value_type=bytes,
+        options=settings.rocksdb_options(),
+    )
+
+
 def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.App:
     """Builds the worker app; ``clock`` stamps processing time (settable in tests)."""
     partitioner = KeyPartitioner()
@@ -124,22 +139,8 @@ def create_app(settings: FeaturesSettings, clock: Clock, redis: Redis) -> faust.
     topics = settings.topics
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
     source = app.topic(*(topics(t) for t in FEATURE_SOURCE_TOPICS), **raw)
-    table = app.Table(
-        STATE_TABLE,
-        default=None,
-        partitions=settings.event_partitions,
-        key_type=bytes,  # bytes key and value types make the table serialise raw
-        value_type=bytes,
-        options=settings.rocksdb_options(),
-    )
-    subject_table = app.Table(
-        SUBJECT_TABLE,
-        default=None,
-        partitions=settings.event_partitions,
-        key_type=bytes,
-        value_type=bytes,
-        options=settings.rocksdb_options(),
-    )
+    table = raw_table(app, STATE_TABLE, settings)
+    subject_table = raw_table(app, SUBJECT_TABLE, settings)
     keys = RedisKeys(settings.redis_key_prefix)
     flusher = StateFlusher(redis, keys)
     processor = FeatureProcessor(
