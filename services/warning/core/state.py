@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final, TypeVar
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.actions import (
@@ -87,12 +88,17 @@ class WarningState(BaseModel):
         return Enforced.of(self.holds).limit
 
     def to_json(self) -> bytes:
-        """The state's JSON, made once per state: a judged batch writes each new state to
-        ``warning.state`` and to Redis, and reads it back from Redis in the next batch."""
+        """The state's JSON, the very bytes ``model_dump_json()`` writes (every instant
+        having an RFC 3339 offset, of whole minutes), made once per state: a judged batch
+        writes each new state to ``warning.state`` and to Redis, and reads it back from
+        Redis in the next batch."""
         known = _ENCODED.get(id(self))
         if known is not None and known[0] is self:
             return known[1]
-        data = self.model_dump_json().encode()
+        # pydantic's JSON calls back into Python for every instant (``Timestamp``'s
+        # serialiser); orjson writes an aware datetime in the same isoformat() text, at
+        # half the cost of the whole state.
+        data = orjson.dumps(self.model_dump())
         _remember(_ENCODED, id(self), (self, data))
         _remember(_DECODED, data, self)
         return data
