@@ -156,6 +156,16 @@ def _read(condition: Condition, features: Mapping[str, float | None]) -> dict[st
     return {name: features[name] for name in condition.names if name in features}
 
 
+def _rows_may_lift(condition: Condition, record: ScoreRecord, environment: Environment) -> bool:
+    """False when no changed feature row can meet ``condition``: it reads no feature
+    (e.g. ``grade <= "B"``), so every row, with the score's grade and score, reads as the
+    score itself, and the score does not meet it. The search would then judge every row
+    false and find nothing; it is not run."""
+    return any(name in record.features for name in condition.names) or condition(
+        environment({}, record.grade, record.score)
+    )
+
+
 def improvement(
     rule: Rule | None, record: ScoreRecord, environment: Environment, texts: Texts
 ) -> NoticeImprovement | None:
@@ -171,7 +181,7 @@ def improvement(
             )
         ):
             return _stated(texts, counterfactual, record, lifts=True)
-    if exit_condition is not None:
+    if exit_condition is not None and _rows_may_lift(exit_condition, record, environment):
         # Every candidate row of the search is judged: only what the condition reads is
         # copied out of it, and the grade and score stay the record's.
         def lifted(rows: Sequence[Mapping[str, float | None]]) -> list[float]:
