@@ -17,7 +17,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final, TypeVar
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.actions import (
@@ -27,6 +26,7 @@ from schemas.actions import (
     CustomerRiskState,
     RiskAction,
 )
+from schemas.codecs import model_json
 from schemas.common import Identifier, Timestamp
 from schemas.scores import Grade
 from services.common.tiers import ServiceTiers
@@ -95,10 +95,7 @@ class WarningState(BaseModel):
         known = _ENCODED.get(id(self))
         if known is not None and known[0] is self:
             return known[1]
-        # pydantic's JSON calls back into Python for every instant (``Timestamp``'s
-        # serialiser); orjson writes an aware datetime in the same isoformat() text, at
-        # half the cost of the whole state.
-        data = orjson.dumps(self.model_dump())
+        data = model_json(self)
         _remember(_ENCODED, id(self), (self, data))
         _remember(_DECODED, data, self)
         return data

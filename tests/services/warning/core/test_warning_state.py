@@ -4,6 +4,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas.actions import ACTION_TYPES, ActiveAction
+from schemas.codecs import model_json
 from services.warning.core import (
     ReviewCase,
     RuleActivation,
@@ -84,13 +85,15 @@ states = st.builds(
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(states)
-def test_the_json_of_a_state_is_what_pydantic_writes_and_reads_back_as_it(
+def test_the_json_of_a_state_and_its_view_is_what_pydantic_writes(
     state: WarningState,
 ) -> None:
     data = state.to_json()
+    view = risk_state_view(state)
 
     assert data == state.model_dump_json().encode()
     assert WarningState.model_validate_json(data) == state
+    assert model_json(view) == view.model_dump_json().encode()
 
 
 def test_state_round_trips_through_json(customer: Customer) -> None:
