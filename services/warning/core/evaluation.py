@@ -138,7 +138,10 @@ class _Run:
 
     def __post_init__(self) -> None:
         self.environment = environments(self.record, self.previous)
-        self.env = self.environment(self.record.features, self.record.grade, self.record.score)
+        # The rules read a few of the many features: only those enter the environment.
+        features = self.record.features
+        read = {name: features[name] for name in self.rules.names if name in features}
+        self.env = self.environment(read, self.record.grade, self.record.score)
         self.holds = list(self.previous.holds)
         self.activations = {a.rule_id: a for a in self.previous.activations}
         self.last_entered = dict(self.previous.last_entered)

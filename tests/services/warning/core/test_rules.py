@@ -232,7 +232,18 @@ DEFAULT_CONDITIONS = [
 @settings(max_examples=300)
 @given(ENVIRONMENTS)
 def test_the_default_rules_conditions_read_nothing_but_their_names(env: dict[str, Value]) -> None:
-    # The notices' search hands a condition only the variables it names.
+    # A score's environment holds only the variables the rule set names, and the notices'
+    # search hands a condition only those it names.
     for condition in DEFAULT_CONDITIONS:
         named = {name: env[name] for name in condition.names}
         assert condition(named) == condition(env), condition.source
+
+
+def test_a_rule_set_names_every_variable_its_conditions_read() -> None:
+    rules = load_rules(DEFAULT_RULES_PATH.read_bytes())
+
+    assert set(rules.names) == {
+        name for condition in DEFAULT_CONDITIONS for name in condition.names
+    }
+    assert len(rules.names) == len(set(rules.names))
+    assert rules.names[:2] == ("grade", "score_change")
