@@ -15,7 +15,10 @@ The warning service reads ``risk.scores`` with pydantic still: its rules take th
 (``model_construct``) costs more than pydantic's own parse of the JSON (measured: 48 against
 18 µs for a record with four reasons and two improvements).
 
-A property test (``tests/schemas/test_codecs.py``) holds both to the pydantic models.
+:func:`model_json` writes a model (the warning service's actions, states and risk states)
+byte for byte as its ``model_dump_json()`` would.
+
+A property test (``tests/schemas/test_codecs.py``) holds them to the pydantic models.
 """
 
 from __future__ import annotations
@@ -137,3 +140,15 @@ def _fields_of(value: object) -> dict[str, Any]:
     if isinstance(value, BaseModel):
         return value.__dict__
     raise TypeError(f"{type(value).__name__} is not a contract model")
+
+
+def model_json(model: BaseModel) -> bytes:
+    """``model.model_dump_json().encode()``, for a model whose fields are plain values,
+    models and :data:`~schemas.common.Timestamp` instants with an RFC 3339 offset (whole
+    minutes), and no :data:`~schemas.common.Amount` (orjson refuses its Decimal with a
+    TypeError).
+
+    pydantic's JSON calls back into Python for every instant (``Timestamp``'s serialiser);
+    orjson writes an aware datetime in the same ``isoformat()`` text, so the Python dump
+    written by orjson is the same bytes at half the cost."""
+    return orjson.dumps(model.model_dump())

@@ -16,7 +16,7 @@ import functools
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from babel import Locale
@@ -128,7 +128,7 @@ class Texts:
         return _formatted(self._locale, "percent", share, None)
 
     def date(self, instant: datetime) -> str:
-        return str(format_date(instant.date(), format="long", locale=self._locale))
+        return _long_date(self._locale, instant.date())
 
     def listing(self, items: Sequence[str]) -> str:
         """``a, b and c`` in the language's own way (``a、b和c``)."""
@@ -180,3 +180,9 @@ def _formatted(locale: Locale, kind: str, value: float, pattern: str | None) -> 
     if kind == "percent":
         return str(format_percent(value, locale=locale))
     return str(format_decimal(value, format=pattern, locale=locale))
+
+
+@functools.lru_cache(maxsize=1_024)
+def _long_date(locale: Locale, day: date) -> str:
+    """A day in the locale's long form; every notice of a day states the same one."""
+    return str(format_date(day, format="long", locale=locale))

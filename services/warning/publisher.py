@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from schemas.actions import RiskAction
+from schemas.codecs import model_json
 from schemas.records import AuditRecord, DeadLetterRecord
 from services.common import metrics
 from services.common.kafka import ProducerUnavailableError, ResilientProducer
@@ -35,7 +36,7 @@ class KafkaPublisher(ResilientProducer):
     async def publish(self, actions: Sequence[RiskAction]) -> None:
         await self._send_all(
             self._topics(Topic.ACTIONS),
-            [(a.customer_id.encode(), a.model_dump_json().encode()) for a in actions],
+            [(action.customer_id.encode(), model_json(action)) for action in actions],
         )
 
     async def append(self, states: Sequence[WarningState]) -> None:

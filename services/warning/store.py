@@ -24,6 +24,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from redis.typing import EncodableT, FieldT
 
+from schemas.codecs import model_json
 from services.common.redis_client import as_bytes
 from services.common.redis_keys import RedisKeys, Writer, epoch_covers
 from services.common.tiers import ServiceTiers
@@ -68,8 +69,8 @@ class RedisStateStore:
         closed: list[str] = []
         for state in states:
             mapping[self._keys.warning_state(state.customer_id)] = state.to_json()
-            mapping[self._keys.risk_state(state.customer_id)] = (
-                risk_state_view(state, self._tiers).model_dump_json().encode()
+            mapping[self._keys.risk_state(state.customer_id)] = model_json(
+                risk_state_view(state, self._tiers)
             )
             for case in state.cases:
                 owners[case.case_id] = state.customer_id

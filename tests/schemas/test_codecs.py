@@ -14,7 +14,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from schemas.codecs import decode_feature_update, score_record_json
+from schemas.actions import (
+    ACTION_TYPES,
+    AdverseActionNotice,
+    NoticeImprovement,
+    NoticeReason,
+    RiskAction,
+)
+from schemas.codecs import decode_feature_update, model_json, score_record_json
 from schemas.features import FeatureUpdate
 from schemas.scores import Counterfactual, FeatureChange, LeverStep, ReasonCode, ScoreRecord
 
@@ -233,3 +240,62 @@ def test_a_score_record_is_written_as_pydantic_writes_it(
 def test_every_field_of_a_score_record_must_be_given() -> None:
     with pytest.raises(KeyError):
         score_record_json(reasons=[], improvements=[], score_id="s-1")
+
+
+notices = st.builds(
+    AdverseActionNotice,
+    locale=st.sampled_from(["en", "zh-CN"]),
+    title=st.text(max_size=12),
+    summary=st.text(max_size=12),
+    reasons=st.lists(
+        st.builds(NoticeReason, code=st.text(max_size=8), text=st.text(max_size=12)), max_size=2
+    ),
+    improvement=st.none()
+    | st.builds(
+        NoticeImprovement,
+        text=st.text(max_size=12),
+        steps=st.lists(st.builds(LeverStep, lever=st.text(max_size=8)), max_size=2),
+        grade=st.none() | st.sampled_from(["S", "A", "B", "C", "D"]),
+        lifts_restriction=st.booleans(),
+    ),
+    appeal=st.text(max_size=12),
+    appeal_reference=st.text(max_size=12),
+    body=st.text(max_size=40),
+)
+limits = st.none() | st.floats(min_value=0, allow_infinity=False)
+actions = st.builds(
+    RiskAction,
+    action_id=st.text(max_size=36),
+    customer_id=st.text(min_size=1, max_size=64),
+    action=st.sampled_from(ACTION_TYPES),
+    credit_limit=limits,
+    severity=st.sampled_from(["green", "yellow", "red"]),
+    rule_id=st.text(max_size=12),
+    rule_version=st.text(max_size=12),
+    reason=st.text(max_size=40),
+    score=st.none() | st.integers(300, 900),
+    grade=st.none() | st.sampled_from(["S", "A", "B", "C", "D"]),
+    model_version=st.none() | st.text(max_size=8),
+    triggered_by=st.text(max_size=32),
+    issued_at=aware,
+    case_id=st.none() | st.text(max_size=12),
+    review_outcome=st.none() | st.sampled_from(["confirmed", "released", "escalated"]),
+    decision_id=st.none() | st.text(max_size=32),
+    notice=st.none() | notices,
+    limit_granted=limits,
+)
+
+
+@PROPERTY
+@given(actions)
+def test_an_action_is_written_as_pydantic_writes_it(action: RiskAction) -> None:
+    assert model_json(action) == action.model_dump_json().encode()
+
+
+@PROPERTY
+@given(score_fields, st.lists(reason_codes, max_size=3), st.lists(found, max_size=2))
+def test_a_score_record_model_is_written_as_pydantic_writes_it(
+    fields: dict[str, Any], reasons: list[ReasonCode], improvements: list[Counterfactual]
+) -> None:
+    model = ScoreRecord(**fields, reasons=reasons, improvements=improvements)
+    assert model_json(model) == model.model_dump_json().encode()

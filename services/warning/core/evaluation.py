@@ -19,16 +19,17 @@ yields the same actions with the same ids.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from schemas.actions import ActionType, ActiveAction, RiskAction
-from schemas.scores import RiskLevel, ScoreRecord
+from schemas.scores import Grade, RiskLevel, ScoreRecord
 from services.common.texts import customer_language, texts_for
 from services.warning.core.case_record import ReviewCase
 from services.warning.core.cases import case_id, open_rule_case, with_case
 from services.warning.core.expressions import Condition, Value
-from services.warning.core.notices import with_notices
+from services.warning.core.notices import Environment, with_notices
 from services.warning.core.rules import RESTRICTIONS, REVERSALS, ActionSpec, Rule, RuleSet
 from services.warning.core.state import (
     Enforced,
@@ -66,9 +67,7 @@ def evaluate(
     run.escalate_rules()
     state = run.finish(now)
     texts = texts_for(customer_language(state.locale))
-    actions = with_notices(
-        run.actions, rules, record, lambda changed: condition_environment(changed, previous), texts
-    )
+    actions = with_notices(run.actions, rules, record, run.environment, texts)
     return Evaluation(actions, state)
 
 
@@ -84,29 +83,41 @@ def _format(value: Value) -> str:
     return str(value)
 
 
-def condition_environment(record: ScoreRecord, state: WarningState) -> dict[str, Value]:
-    """Condition variables for one score (rules.BASE_VARIABLES plus the features; a NaN
-    feature reads as null)."""
-    env: dict[str, Value] = {
-        name: None if value is None or math.isnan(value) else value
-        for name, value in record.features.items()
-    }
-    env.update(
-        score=record.score,
-        grade=record.grade,
-        risk_level=record.risk_level,
-        probability_of_default=record.probability_of_default,
-        previous_score=state.last_score,
-        previous_grade=state.last_grade,
-        score_change=None if state.last_score is None else record.score - state.last_score,
-        event_type=record.trigger_event_type,
-        status=state.status,
-        credit_limit=record.credit_limit,
-        hours_in_status=0.0
+def environments(record: ScoreRecord, state: WarningState) -> Environment:
+    """The condition variables of ``record`` judged against ``state`` (rules.BASE_VARIABLES
+    plus the features; a NaN feature reads as null), given the features, grade and score:
+    ``environments(record, state)(features, grade, score)`` is the environment of the
+    record with those three replaced (by a counterfactual's or a candidate row's), and of
+    the record itself when they are its own. What none of them changes is worked out once.
+    """
+    last_score = state.last_score
+    unchanged: dict[str, Value] = {
+        "risk_level": record.risk_level,
+        "probability_of_default": record.probability_of_default,
+        "previous_score": last_score,
+        "previous_grade": state.last_grade,
+        "event_type": record.trigger_event_type,
+        "status": state.status,
+        "credit_limit": record.credit_limit,
+        "hours_in_status": 0.0
         if state.status_since is None
         else _hours(record.scored_at, state.status_since),
-    )
-    return env
+    }
+
+    def environment(
+        features: Mapping[str, float | None], grade: Grade, score: int
+    ) -> dict[str, Value]:
+        env: dict[str, Value] = {
+            name: None if value is None or math.isnan(value) else value
+            for name, value in features.items()
+        }
+        env.update(unchanged)
+        env["score"] = score
+        env["grade"] = grade
+        env["score_change"] = None if last_score is None else score - last_score
+        return env
+
+    return environment
 
 
 @dataclass
@@ -116,7 +127,8 @@ class _Run:
     rules: RuleSet
     previous: WarningState
     record: ScoreRecord
-    env: dict[str, Value] = field(init=False)
+    environment: Environment = field(init=False)
+    env: Mapping[str, Value] = field(init=False)
     holds: list[ActiveAction] = field(init=False)
     activations: dict[str, RuleActivation] = field(init=False)
     last_entered: dict[str, datetime] = field(init=False)
@@ -125,7 +137,11 @@ class _Run:
     cases: list[ReviewCase] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.env = condition_environment(self.record, self.previous)
+        self.environment = environments(self.record, self.previous)
+        # The rules read a few of the many features: only those enter the environment.
+        features = self.record.features
+        read = {name: features[name] for name in self.rules.names if name in features}
+        self.env = self.environment(read, self.record.grade, self.record.score)
         self.holds = list(self.previous.holds)
         self.activations = {a.rule_id: a for a in self.previous.activations}
         self.last_entered = dict(self.previous.last_entered)

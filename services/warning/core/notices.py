@@ -30,17 +30,19 @@ from schemas.actions import (
     NoticeReason,
     RiskAction,
 )
-from schemas.scores import Counterfactual, LeverStep, ScoreRecord
+from schemas.scores import Counterfactual, Grade, LeverStep, ScoreRecord
 from services.common.texts import Texts
-from services.warning.core.expressions import Value
+from services.warning.core.expressions import Condition, Value
 from services.warning.core.rules import Rule, RuleSet
 
 MAX_REASONS = 4
 APPEAL_DAYS = 30
 """Days a customer has to appeal an adverse action, as the notice states."""
 
-Environment = Callable[[ScoreRecord], Mapping[str, Value]]
-"""The rule-condition variables of a (possibly changed) score."""
+Environment = Callable[[Mapping[str, float | None], Grade, int], Mapping[str, Value]]
+"""The rule-condition variables of the score judged, with its features, grade and score
+replaced by those given (a counterfactual's or a candidate row's). Only the features a
+condition reads need be given: a condition reads nothing but its ``names``."""
 
 
 def notice(
@@ -81,21 +83,15 @@ def with_notices(
     texts: Texts,
 ) -> list[RiskAction]:
     """The actions, each restricting one with its notice."""
-    return [
-        action.model_copy(
-            update={
-                "notice": notice(
-                    action,
-                    texts,
-                    principal_reasons(rules, rules.rule(action.rule_id), record, texts),
-                    improvement(rules.rule(action.rule_id), record, environment, texts),
-                )
-            }
-        )
-        if action.action in RESTRICTING_ACTIONS
-        else action
-        for action in actions
-    ]
+    noticed: list[RiskAction] = []
+    for action in actions:
+        if action.action in RESTRICTING_ACTIONS:
+            rule = rules.rule(action.rule_id)
+            reasons = principal_reasons(rules, rule, record, texts)
+            found = improvement(rule, record, environment, texts)
+            action = action.model_copy(update={"notice": notice(action, texts, reasons, found)})
+        noticed.append(action)
+    return noticed
 
 
 def override_notice(action: RiskAction, reason: str, texts: Texts) -> RiskAction:
@@ -147,16 +143,26 @@ def principal_reasons(
     return reasons[:MAX_REASONS]
 
 
-def _changed(record: ScoreRecord, counterfactual: Counterfactual) -> ScoreRecord:
+def _changed(record: ScoreRecord, counterfactual: Counterfactual) -> dict[str, float | None]:
+    """The score's features with the counterfactual's changes applied."""
     features = dict(record.features)
     for change in counterfactual.changes:
         features[change.feature] = change.changed
-    return record.model_copy(
-        update={
-            "features": features,
-            "grade": counterfactual.grade,
-            "score": counterfactual.score,
-        }
+    return features
+
+
+def _read(condition: Condition, features: Mapping[str, float | None]) -> dict[str, float | None]:
+    """The features ``condition`` reads: its verdict depends on no other."""
+    return {name: features[name] for name in condition.names if name in features}
+
+
+def _rows_may_lift(condition: Condition, record: ScoreRecord, environment: Environment) -> bool:
+    """False when no changed feature row can meet ``condition``: it reads no feature
+    (e.g. ``grade <= "B"``), so every row, with the score's grade and score, reads as the
+    score itself, and the score does not meet it. The search would then judge every row
+    false and find nothing; it is not run."""
+    return any(name in record.features for name in condition.names) or condition(
+        environment({}, record.grade, record.score)
     )
 
 
@@ -168,15 +174,22 @@ def improvement(
     exit_condition = rule.exit_condition if rule is not None else None
     for counterfactual in record.improvements:
         if exit_condition is not None and exit_condition(
-            environment(_changed(record, counterfactual))
+            environment(
+                _read(exit_condition, _changed(record, counterfactual)),
+                counterfactual.grade,
+                counterfactual.score,
+            )
         ):
             return _stated(texts, counterfactual, record, lifts=True)
-    if exit_condition is not None:
-
+    if exit_condition is not None and _rows_may_lift(exit_condition, record, environment):
+        # Every candidate row of the search is judged: only what the condition reads is
+        # copied out of it, and the grade and score stay the record's.
         def lifted(rows: Sequence[Mapping[str, float | None]]) -> list[float]:
             return [
                 1.0
-                if exit_condition(environment(record.model_copy(update={"features": dict(row)})))
+                if exit_condition(
+                    environment(_read(exit_condition, row), record.grade, record.score)
+                )
                 else 0.0
                 for row in rows
             ]

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, cast, get_args
 
@@ -169,10 +169,28 @@ class RuleSet:
 
     version: str
     rules: tuple[Rule, ...]
+    names: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    """Every variable a condition of the set reads, in file order (a condition reads
+    nothing but its ``names``)."""
+    _by_id: dict[str, Rule] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Looked up for every escalation and every notice of every score; the first of
+        # a (refused) duplicate id wins, as the file order would.
+        by_id: dict[str, Rule] = {}
+        names: dict[str, None] = {}
+        for rule in self.rules:
+            by_id.setdefault(rule.id, rule)
+            escalation = rule.escalate.condition if rule.escalate is not None else None
+            for condition in (rule.when, rule.exit_condition, escalation):
+                if condition is not None:
+                    names.update(dict.fromkeys(condition.names))
+        object.__setattr__(self, "_by_id", by_id)
+        object.__setattr__(self, "names", tuple(names))
 
     def rule(self, rule_id: str) -> Rule | None:
         """The rule with this id, or None (e.g. a rule removed since a state was saved)."""
-        return next((rule for rule in self.rules if rule.id == rule_id), None)
+        return self._by_id.get(rule_id)
 
 
 # ------------------------------------------------------------------------------ YAML

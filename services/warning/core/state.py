@@ -26,6 +26,7 @@ from schemas.actions import (
     CustomerRiskState,
     RiskAction,
 )
+from schemas.codecs import model_json
 from schemas.common import Identifier, Timestamp
 from schemas.scores import Grade
 from services.common.tiers import ServiceTiers
@@ -87,12 +88,14 @@ class WarningState(BaseModel):
         return Enforced.of(self.holds).limit
 
     def to_json(self) -> bytes:
-        """The state's JSON, made once per state: a judged batch writes each new state to
-        ``warning.state`` and to Redis, and reads it back from Redis in the next batch."""
+        """The state's JSON, the very bytes ``model_dump_json()`` writes (every instant
+        having an RFC 3339 offset, of whole minutes), made once per state: a judged batch
+        writes each new state to ``warning.state`` and to Redis, and reads it back from
+        Redis in the next batch."""
         known = _ENCODED.get(id(self))
         if known is not None and known[0] is self:
             return known[1]
-        data = self.model_dump_json().encode()
+        data = model_json(self)
         _remember(_ENCODED, id(self), (self, data))
         _remember(_DECODED, data, self)
         return data

@@ -3,6 +3,8 @@ helpers format values the way each language writes them."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from riskmodel.counterfactuals import LEVERS
@@ -80,3 +82,12 @@ def test_values_are_written_the_way_each_language_writes_them() -> None:
         "No failed payment for 30 days would lift this restriction."
     )
     assert chinese.steps([("on_time_repayments", 2)], {}) == "再按时还款2次"
+
+
+def test_a_date_is_written_in_each_languages_long_form_whatever_the_hour() -> None:
+    english, chinese = texts_for("en"), texts_for("zh-CN")
+    for hour in (0, 23):
+        instant = datetime(2026, 12, 1, hour, tzinfo=UTC)
+        assert english.date(instant) == "December 1, 2026"
+        assert chinese.date(instant) == "2026年12月1日"
+    assert english.date(datetime(2027, 1, 2, tzinfo=UTC)) == "January 2, 2027"

@@ -4,12 +4,21 @@ against the acting rule, and the appeal reference."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from riskmodel.counterfactuals import LEVERS, least_changes
 from schemas.actions import RESTRICTING_ACTIONS
+from schemas.common import GRADES, Grade
 from schemas.scores import Counterfactual, FeatureChange, LeverStep, ReasonCode, ScoreRecord
 from services.common.texts import texts_for
 from services.warning.core import WarningState, evaluate, load_default_rules, manual_override
+from services.warning.core.evaluation import environments
+from services.warning.core.notices import improvement
+from services.warning.core.rules import Rule
 from tests.services.warning.warning_fakes import score
 
 AT = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -108,3 +117,39 @@ def test_a_restricting_override_carries_the_reviewers_reason_as_its_notice() -> 
         "notice.manual", reason="identity not confirmed"
     )
     assert action.notice.improvement is None
+
+
+LEVER_FEATURES = sorted({name for lever in LEVERS for name in lever.features})
+
+
+@settings(max_examples=100)
+@given(
+    values=st.fixed_dictionaries(
+        {name: st.one_of(st.none(), st.floats(0, 100)) for name in LEVER_FEATURES}
+    ),
+    grade=st.sampled_from(GRADES),
+)
+def test_a_rule_reading_no_feature_is_lifted_by_no_change_of_behaviour(
+    values: dict[str, float | None], grade: Grade
+) -> None:
+    # The notice does not search then: the search would find nothing.
+    rules = load_default_rules()
+    record = score("c-1", AT, grade, **values)
+    environment = environments(record, WarningState(customer_id="c-1"))
+    blind = [
+        rule
+        for rule in rules.rules
+        if not set(rule.exit_condition.names) & set(record.features)
+        and not rule.exit_condition(environment(record.features, record.grade, record.score))
+    ]
+    assert grade not in "SAB" or not blind
+    for rule in blind:
+
+        def lifted(rows: Sequence[Mapping[str, float | None]], rule: Rule = rule) -> list[float]:
+            return [
+                float(rule.exit_condition(environment(row, record.grade, record.score)))
+                for row in rows
+            ]
+
+        assert least_changes(record.features, lifted, [1.0]) == [None]
+        assert improvement(rule, record, environment, texts_for("en")) is None

@@ -4,7 +4,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.warning.core.rules import DEFAULT_RULES_PATH, MAX_RULES_BYTES, RuleSet, load_rules
+from schemas.common import GRADES
+from schemas.features import FEATURE_SCHEMA
+from services.warning.core.expressions import Value, ValueType, Variable
+from services.warning.core.rules import (
+    DEFAULT_RULES_PATH,
+    MAX_RULES_BYTES,
+    RuleSet,
+    load_rules,
+    rule_vocabulary,
+)
 from services.warning.errors import RulesError
 
 VALID = """\
@@ -193,3 +202,48 @@ def test_damaged_rule_files_raise_only_rules_errors(position: int, cut: int, ins
         assert rules.version  # a harmless edit (e.g. inside a comment) still loads
         return
     assert line is None or 1 <= line <= damaged.count("\n") + 2
+
+
+def _values(variable: Variable) -> st.SearchStrategy[Value]:
+    if variable.type is ValueType.GRADE:
+        return st.one_of(st.none(), st.sampled_from(GRADES))
+    if variable.type is ValueType.STRING:
+        return st.one_of(st.none(), st.sampled_from(sorted(variable.choices or {"x"})))
+    return st.one_of(st.none(), st.floats(allow_nan=False), st.integers(-1000, 1000))
+
+
+ENVIRONMENTS = st.fixed_dictionaries(
+    {name: _values(variable) for name, variable in rule_vocabulary(FEATURE_SCHEMA.names).items()}
+)
+
+
+DEFAULT_CONDITIONS = [
+    condition
+    for rule in load_rules(DEFAULT_RULES_PATH.read_bytes()).rules
+    for condition in (
+        rule.when,
+        rule.exit_condition,
+        rule.escalate.condition if rule.escalate else None,
+    )
+    if condition is not None
+]
+
+
+@settings(max_examples=300)
+@given(ENVIRONMENTS)
+def test_the_default_rules_conditions_read_nothing_but_their_names(env: dict[str, Value]) -> None:
+    # A score's environment holds only the variables the rule set names, and the notices'
+    # search hands a condition only those it names.
+    for condition in DEFAULT_CONDITIONS:
+        named = {name: env[name] for name in condition.names}
+        assert condition(named) == condition(env), condition.source
+
+
+def test_a_rule_set_names_every_variable_its_conditions_read() -> None:
+    rules = load_rules(DEFAULT_RULES_PATH.read_bytes())
+
+    assert set(rules.names) == {
+        name for condition in DEFAULT_CONDITIONS for name in condition.names
+    }
+    assert len(rules.names) == len(set(rules.names))
+    assert rules.names[:2] == ("grade", "score_change")

@@ -1,13 +1,25 @@
-import pytest
+import math
+from datetime import UTC, datetime, timedelta
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from schemas.actions import ActiveAction
+from schemas.common import GRADES, Grade
+from schemas.features import FEATURE_SCHEMA
 from services.warning.core import (
     RuleSet,
+    WarningState,
     evaluate,
     risk_state_view,
 )
+from services.warning.core.evaluation import environments
+from services.warning.core.expressions import Value
+from services.warning.core.rules import BASE_VARIABLES
 from services.warning.errors import StateError
 from tests.services.warning.core.scored_customer import Customer
-from tests.services.warning.warning_fakes import MODEL_LIMIT
+from tests.services.warning.warning_fakes import MODEL_LIMIT, score
 
 
 def test_reliable_customer_gets_no_action(customer: Customer) -> None:
@@ -178,3 +190,63 @@ def test_state_of_another_customer_is_refused(customer: Customer) -> None:
     other = customer.record("A").model_copy(update={"customer_id": "c-2"})
     with pytest.raises(StateError, match="c-2"):
         evaluate(customer.rules, customer.state, other, customer.clock.now())
+
+
+CHANGED_FEATURES = st.dictionaries(
+    st.sampled_from(FEATURE_SCHEMA.names), st.one_of(st.none(), st.floats()), max_size=8
+)
+AT = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+@settings(max_examples=200)
+@given(
+    changed=CHANGED_FEATURES,
+    grade=st.sampled_from(GRADES),
+    score_value=st.integers(300, 900),
+    last_score=st.one_of(st.none(), st.integers(300, 900)),
+    frozen=st.booleans(),
+)
+def test_the_environment_of_changed_values_is_the_scores_with_those_values(
+    changed: dict[str, float | None],
+    grade: Grade,
+    score_value: int,
+    last_score: int | None,
+    frozen: bool,
+) -> None:
+    record = score("c-1", AT, "C", payments_failed_24h=float("nan"))
+    holds = (
+        ActiveAction(
+            action_id="a-1",
+            action="freeze_credit",
+            rule_id="grade_d",
+            reason="r",
+            issued_at=AT - timedelta(hours=5),
+        ),
+    )
+    state = WarningState(
+        customer_id="c-1",
+        holds=holds if frozen else (),
+        last_score=last_score,
+        last_grade="B",
+        status_since=AT - timedelta(hours=5),
+    )
+    features = {**record.features, **changed}
+    environment = environments(record, state)
+
+    env = environment(features, grade, score_value)
+
+    own = environment(record.features, record.grade, record.score)
+    assert set(own) == set(record.features) | {variable.name for variable in BASE_VARIABLES}
+    assert own["payments_failed_24h"] is None  # NaN reads as null
+    assert (own["score"], own["grade"], own["previous_grade"]) == (record.score, "C", "B")
+    assert own["status"] == ("frozen" if frozen else "active")
+    assert own["hours_in_status"] == 5.0
+    unchanged = {name: value for name, value in own.items() if name not in record.features}
+    expected: dict[str, Value] = {
+        **{name: None if v is None or math.isnan(v) else v for name, v in features.items()},
+        **unchanged,
+        "score": score_value,
+        "grade": grade,
+        "score_change": None if last_score is None else score_value - last_score,
+    }
+    assert env == expected
