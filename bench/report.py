@@ -137,12 +137,14 @@ TARGETS: tuple[Target, ...] = (
            "relay); past it, more partitions and worker processes, one core each"),
     Target("cpu_scorer_1000", "score service CPU per event ≤ 80 µs", 80.05, False,
            floor="relay_floor_us",
-           remedy="Kafka I/O off the event loop (aiokafka's socket writes lead the "
-           "profile); fewer counterfactual searches per low grade"),
+           remedy="Kafka I/O off the event loop (aiokafka's socket writes and the event "
+           "loop lead the profile; a relay that parses and produces is the floor "
+           "beside it); then the counterfactual searches of low grades"),
     Target("cpu_warning_1000", "warning service CPU per event ≤ 80 µs", 80.05, False,
            floor="relay_floor_us",
-           remedy="rules evaluated over the batch instead of per record; states stored "
-           "without building pydantic models"),
+           remedy="Kafka I/O off the event loop, as for the scorer (the same two lead "
+           "its profile); then rules compiled over a whole batch, and `risk.scores` "
+           "read without pydantic once the rules take plain values"),
     Target("highest_sustained", "highest sustained rate ≥ 3,000 events/s", 3000.0, True,
            remedy="the feature worker, the first stage, is the bottleneck: more "
            "partitions and workers, or less CPU per event in it"),
@@ -151,8 +153,10 @@ TARGETS: tuple[Target, ...] = (
            remedy="CPU headroom: the latency is queueing on a machine near its limit"),
     Target("score_throughput_ratio", "score API ≥ 55% of the bare endpoint", 0.55, True,
            floor="bare_rps",
-           remedy="less per request around the use case (the features are read precomputed): "
-           "the decision record's copy built in the background, a leaner HTTP stack"),
+           remedy="less per request around the use case (features read precomputed, the "
+           "decision record's copy one script per batch): the Redis client's round "
+           "trip, the decision record's production and the framework's middleware, "
+           "each a few per cent of the profile"),
     Target("score_p99_1000", "score API p99 < 8 ms at 1,000 req/s", 8.0, False,
            remedy="throughput headroom (the ratio above): p99 is queueing near saturation"),
     Target("features_ratio", "feature service ≥ 30% of the bare consumer", 0.3, True,
